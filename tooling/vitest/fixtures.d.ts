@@ -1,0 +1,3 @@
+export declare const repoRoot: string;
+export declare function peftFixturesDir(): string;
+export declare const extraFixturesDir: string;
