@@ -1,0 +1,25 @@
+import { LorakitError } from '@lorakit/tensor';
+
+/** Module-tree problems: unknown submodule paths, state-dict mismatches, bad layer arguments. */
+export class ModuleError extends LorakitError {}
+
+/** `loadStateDict` found missing or unexpected keys, or shape mismatches (all listed in the message). */
+export class StateDictError extends ModuleError {
+  constructor(
+    message: string,
+    readonly missing: readonly string[] = [],
+    readonly unexpected: readonly string[] = [],
+    readonly mismatched: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Optimizer and training-loop misuse. */
+export class TrainingError extends LorakitError {}
+
+export function listNames(names: readonly string[], limit = 20): string {
+  if (names.length === 0) return '(none)';
+  if (names.length <= limit) return names.join(', ');
+  return `${names.slice(0, limit).join(', ')}, … (${names.length - limit} more)`;
+}

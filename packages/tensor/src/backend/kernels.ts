@@ -1,0 +1,162 @@
+import type { Dtype, HostArray } from '../dtype.js';
+import type { Shape } from '../shape.js';
+
+/** A strided window onto a storage: what every kernel receives. Views never own memory. */
+export interface View<S = unknown> {
+  readonly storage: S;
+  readonly dtype: Dtype;
+  readonly shape: Shape;
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+export type UnaryOp =
+  | 'neg'
+  | 'abs'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'sin'
+  | 'cos'
+  | 'tanh'
+  | 'sigmoid'
+  | 'relu'
+  | 'silu'
+  | 'gelu'
+  | 'gelu_tanh'
+  | 'erf'
+  | 'sign'
+  | 'reciprocal'
+  | 'square'
+  | 'floor'
+  | 'ceil'
+  | 'round'
+  | 'not'
+  | 'isnan'
+  | 'isinf'
+  /** params: [exponent] */
+  | 'pow_scalar'
+  /** params: [min, max] (either may be ±Infinity) */
+  | 'clamp';
+
+export type BinaryOp =
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'pow'
+  | 'maximum'
+  | 'minimum'
+  | 'eq'
+  | 'ne'
+  | 'lt'
+  | 'le'
+  | 'gt'
+  | 'ge'
+  | 'and'
+  | 'or';
+
+export type ReduceOp = 'sum' | 'prod' | 'max' | 'min';
+
+/** How `random` fills a buffer; see `random/philox.ts` for the exact, backend-independent definition. */
+export type RandomSpec =
+  | { readonly kind: 'uniform'; readonly low: number; readonly high: number }
+  | { readonly kind: 'normal'; readonly mean: number; readonly std: number }
+  | { readonly kind: 'bernoulli'; readonly p: number }
+  | { readonly kind: 'randint'; readonly low: number; readonly high: number };
+
+/** Geometry of an N-d convolution (N = kernel.length), shared by im2col and col2im. */
+export interface ConvGeometry {
+  readonly kernel: readonly number[];
+  readonly stride: readonly number[];
+  readonly padding: readonly number[];
+  readonly dilation: readonly number[];
+  /** Output spatial size. */
+  readonly outSpatial: readonly number[];
+}
+
+/**
+ * The backend contract: every op in lorakit is built from these kernels. Inputs arrive as strided views
+ * (broadcast dims have stride 0); every kernel returns a fresh, contiguous storage in logical
+ * (row-major) order, except `assign`, the one kernel that writes into existing memory.
+ *
+ * All validation, defaults and broadcasting happen in TypeScript before a kernel is called; kernels may
+ * assume their arguments are consistent.
+ */
+export interface Kernels<S = unknown> {
+  // ── memory and host transfer ──────────────────────────────────────────────
+  /** Copies host data in (the only way data enters a backend). */
+  fromHost(data: HostArray, dtype: Dtype): S;
+  /** Copies a view out to the host, in logical order (the only way data leaves a backend). */
+  toHost(x: View<S>): HostArray;
+  /** Releases memory early; the storage must not be used afterwards. */
+  dispose(storage: S): void;
+
+  // ── creation ──────────────────────────────────────────────────────────────
+  full(dtype: Dtype, size: number, value: number): S;
+  /** start, start + step, … (size elements). */
+  arange(dtype: Dtype, start: number, step: number, size: number): S;
+  /**
+   * Counter-based random numbers: element values depend only on (key, counter, index), so every backend
+   * produces the same numbers (see `random/philox.ts`).
+   */
+  random(dtype: Dtype, size: number, spec: RandomSpec, key: readonly [number, number], counter: number): S;
+
+  // ── copies ────────────────────────────────────────────────────────────────
+  /** Contiguous copy, converting to `dtype`. */
+  copy(x: View<S>, dtype: Dtype): S;
+  /** Writes `src` (already broadcast to dst's shape) into `dst`, converting dtype. */
+  assign(dst: View<S>, src: View<S>): void;
+
+  // ── elementwise ───────────────────────────────────────────────────────────
+  unary(op: UnaryOp, x: View<S>, outDtype: Dtype, params?: readonly number[]): S;
+  /** `a` and `b` have the same shape (broadcast already applied through strides). */
+  binary(op: BinaryOp, a: View<S>, b: View<S>, outDtype: Dtype): S;
+  where(condition: View<S>, a: View<S>, b: View<S>, outDtype: Dtype): S;
+
+  // ── reductions ────────────────────────────────────────────────────────────
+  /** Reduces over `axes` (sorted, distinct); the output drops those axes. */
+  reduce(op: ReduceOp, x: View<S>, axes: readonly number[], outDtype: Dtype): S;
+  /** Index of the max/min along `axis` (first occurrence), int64, axis dropped. */
+  argReduce(op: 'argmax' | 'argmin', x: View<S>, axis: number): S;
+  /** Fused, numerically stable softmax or log-softmax along `axis`. */
+  softmax(x: View<S>, axis: number, log: boolean): S;
+
+  // ── matrix products ───────────────────────────────────────────────────────
+  /** a: [...batch, m, k], b: [...batch, k, n] with equal batch shapes (broadcast through strides). */
+  matmul(a: View<S>, b: View<S>, outDtype: Dtype): S;
+
+  // ── indexing ──────────────────────────────────────────────────────────────
+  /** out[i][j][k] = x[index[i][j][k]][j][k] for axis 0, etc. Output has the index's shape. */
+  gather(x: View<S>, axis: number, index: View<S>): S;
+  /** zeros(shape) then out[index[i][j]][j] += src[i][j] for axis 0, etc. */
+  scatterAdd(shape: Shape, dtype: Dtype, axis: number, index: View<S>, src: View<S>): S;
+  /** Rows (slices along `axis`) of x picked by a 1-D index. */
+  indexSelect(x: View<S>, axis: number, index: View<S>): S;
+  /** zeros(shape) then slice `index[i]` along `axis` += slice i of src (embedding backward). */
+  indexAdd(shape: Shape, dtype: Dtype, axis: number, index: View<S>, src: View<S>): S;
+
+  // ── sorting ───────────────────────────────────────────────────────────────
+  /** Stable sort along `axis`; indices are int64. NaN sorts as the largest value. */
+  sort(x: View<S>, axis: number, descending: boolean): { values: S; indices: S };
+
+  // ── convolution ───────────────────────────────────────────────────────────
+  /** x [N, C, ...spatial] → columns [N, C·∏kernel, ∏outSpatial]. */
+  im2col(x: View<S>, geometry: ConvGeometry): S;
+  /** The adjoint of im2col: columns [N, C·∏kernel, ∏outSpatial] → [N, C, ...inputSpatial], summing overlaps. */
+  col2im(columns: View<S>, geometry: ConvGeometry, inputShape: Shape): S;
+
+  // ── dense linear algebra (2-D; computed in float64, returned in x's dtype) ──
+  /** Thin (full = false) or full SVD; singular values descending. */
+  svd(x: View<S>, full: boolean): { u: S; s: S; vh: S };
+  /** Reduced QR of an m×n matrix: q [m, min(m,n)], r [min(m,n), n]. */
+  qr(x: View<S>): { q: S; r: S };
+  /** Symmetric eigendecomposition: values ascending, vectors as columns. */
+  eigh(x: View<S>): { values: S; vectors: S };
+}
+
+/** A named set of kernels. Storage type `S` is opaque to everything but the backend itself. */
+export interface Backend<S = unknown> extends Kernels<S> {
+  readonly name: string;
+}

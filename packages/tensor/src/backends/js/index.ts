@@ -1,0 +1,58 @@
+import type { Backend } from '../../backend/kernels.js';
+import { fillRandom } from '../../random/philox.js';
+import { col2im, im2col } from './conv.js';
+import { assign, binary, copy, gatherLogical, unary, where } from './elementwise.js';
+import { gather, indexAdd, indexSelect, scatterAdd, sort } from './indexing.js';
+import { eigh, qr, svd } from './linalg.js';
+import { matmul } from './matmul.js';
+import { argReduce, reduce, softmax } from './reduce.js';
+import { allocateNumeric, finish, fromHostArray, type JsStorage, toHostArray } from './storage.js';
+
+/**
+ * Creates the JavaScript reference backend: every kernel in plain TypeScript over typed arrays. It is
+ * the living definition of the kernel contract — faster backends are tested against it.
+ */
+export function createJsBackend(name = 'js'): Backend<JsStorage> {
+  return {
+    name,
+    fromHost: fromHostArray,
+    toHost: (x) => toHostArray(gatherLogical(x), x.dtype),
+    dispose: () => {},
+    full(dtype, size, value) {
+      const out = allocateNumeric(dtype, size);
+      out.fill(dtype === 'bool' ? (value !== 0 ? 1 : 0) : dtype === 'int64' ? Math.trunc(value) : value);
+      return finish(dtype, out);
+    },
+    arange(dtype, start, step, size) {
+      const out = allocateNumeric(dtype, size);
+      for (let i = 0; i < size; i++) out[i] = start + i * step;
+      return finish(dtype, out);
+    },
+    random(dtype, size, spec, key, counter) {
+      const values = new Float64Array(size);
+      fillRandom(values, spec, key, counter);
+      const out = allocateNumeric(dtype, size);
+      out.set(values);
+      return finish(dtype, out);
+    },
+    copy,
+    assign,
+    unary,
+    binary,
+    where,
+    reduce,
+    argReduce,
+    softmax,
+    matmul,
+    gather,
+    scatterAdd,
+    indexSelect,
+    indexAdd,
+    sort,
+    im2col,
+    col2im,
+    svd,
+    qr,
+    eigh,
+  };
+}

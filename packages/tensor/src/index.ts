@@ -1,0 +1,81 @@
+import { registerBackend } from './backend/registry.js';
+import { createJsBackend } from './backends/js/index.js';
+
+export { enableGrad, isGradEnabled, noGrad, noGradAsync } from './autograd/grad-mode.js';
+export { GRADIENTS, type GradContext, type GradRule } from './autograd/gradients.js';
+export type { GradNode } from './autograd/node.js';
+export type {
+  Backend,
+  BinaryOp,
+  ConvGeometry,
+  Kernels,
+  RandomSpec,
+  ReduceOp,
+  UnaryOp,
+  View,
+} from './backend/kernels.js';
+export {
+  getBackend,
+  listBackends,
+  registerBackend,
+  setDefaultBackend,
+  unregisterBackend,
+  withBackend,
+} from './backend/registry.js';
+export { createJsBackend } from './backends/js/index.js';
+export type { JsStorage } from './backends/js/storage.js';
+export { DTYPES, type Dtype, type FloatDtype, type HostArray, isFloating, promoteTypes } from './dtype.js';
+export {
+  AutogradError,
+  BackendError,
+  DtypeError,
+  LinalgError,
+  LorakitError,
+  ShapeError,
+  TensorError,
+} from './errors.js';
+export { type ConvOptions, conv, conv1d, conv2d, conv3d } from './ops/conv.js';
+export {
+  arange,
+  type CreateOptions,
+  eye,
+  full,
+  fullLike,
+  linspace,
+  ones,
+  onesLike,
+  tensor,
+  zeros,
+  zerosLike,
+} from './ops/creation.js';
+export { where } from './ops/elementwise.js';
+export { embedding } from './ops/indexing.js';
+export { eigh, qr, svd, svdLowrank } from './ops/linalg-ops.js';
+export { linear, matmul } from './ops/matmul.js';
+export {
+  type CrossEntropyOptions,
+  crossEntropy,
+  dropout,
+  layerNorm,
+  logSoftmax,
+  mseLoss,
+  rmsNorm,
+  softmax,
+} from './ops/nn.js';
+export { cat, stack, sumToShape } from './ops/view.js';
+export { Generator, getDefaultGenerator, manualSeed } from './random/generator.js';
+export { philoxBlock } from './random/philox.js';
+export {
+  bernoulli,
+  kaimingUniform,
+  type RandomOptions,
+  rand,
+  randint,
+  randn,
+  randperm,
+} from './random/sampling.js';
+export { broadcastShapes, type Shape, sizeOf } from './shape.js';
+export { tidy } from './storage.js';
+export { Tensor, type TensorLike } from './tensor.js';
+
+registerBackend(createJsBackend('js'), 0);

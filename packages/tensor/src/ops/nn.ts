@@ -1,0 +1,140 @@
+import { record } from '../autograd/node.js';
+import { DtypeError, fmtShape, ShapeError, TensorError } from '../errors.js';
+import type { Generator } from '../random/generator.js';
+import { bernoulli } from '../random/sampling.js';
+import { normalizeAxis, shapesEqual } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { wrap } from './core.js';
+import { where } from './elementwise.js';
+import { gather } from './indexing.js';
+import { mean } from './reduce.js';
+import { reshape } from './view.js';
+
+function assertFloat(op: string, x: Tensor): void {
+  if (x.dtype !== 'float32' && x.dtype !== 'float64' && x.dtype !== 'float16' && x.dtype !== 'bfloat16') {
+    throw new DtypeError(`[${op}] needs a floating-point tensor, received ${x.dtype}`);
+  }
+}
+
+export function softmax(x: Tensor, dim: number): Tensor {
+  assertFloat('softmax', x);
+  const axis = normalizeAxis('softmax', dim, x.rank);
+  const out = wrap(x.backend, x.backend.softmax(x.view(), axis, false), x.dtype, x.shape);
+  return record('softmax', [x], out, { axis });
+}
+
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  assertFloat('logSoftmax', x);
+  const axis = normalizeAxis('logSoftmax', dim, x.rank);
+  const out = wrap(x.backend, x.backend.softmax(x.view(), axis, true), x.dtype, x.shape);
+  return record('logSoftmax', [x], out, { axis });
+}
+
+/** Layer normalization over the trailing dims of `normalizedShape` (biased variance, like PyTorch). */
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
+  const n = normalizedShape.length;
+  if (n === 0 || n > x.rank || !shapesEqual(x.shape.slice(x.rank - n), normalizedShape)) {
+    throw new ShapeError(
+      `[layerNorm] normalizedShape ${fmtShape(normalizedShape)} must match the trailing dims of ${fmtShape(x.shape)}`,
+    );
+  }
+  const axes = Array.from({ length: n }, (_, i) => x.rank - n + i);
+  const mu = mean(x, axes, true);
+  const centered = x.sub(mu);
+  const variance = mean(centered.square(), axes, true);
+  let y = centered.mul(variance.add(eps).rsqrt());
+  if (weight) y = y.mul(weight);
+  if (bias) y = y.add(bias);
+  return y;
+}
+
+/** RMS normalization over the last dim: x / sqrt(mean(x²) + eps) · weight (Llama's RMSNorm, in float32). */
+export function rmsNorm(x: Tensor, weight?: Tensor | null, eps = 1e-6): Tensor {
+  const xf = x.dtype === 'float32' || x.dtype === 'float64' ? x : x.float();
+  const y = xf.mul(mean(xf.square(), -1, true).add(eps).rsqrt());
+  const out = y.dtype === x.dtype ? y : y.cast(x.dtype);
+  return weight ? weight.mul(out) : out;
+}
+
+export interface CrossEntropyOptions {
+  /** Targets equal to this are skipped (PyTorch's default -100). */
+  readonly ignoreIndex?: number;
+  readonly reduction?: 'mean' | 'sum' | 'none';
+  /** Label smoothing in [0, 1). */
+  readonly labelSmoothing?: number;
+}
+
+/**
+ * Cross-entropy of logits [N, C] (or [N, C, ...]) against int targets [N] (or [N, ...]). With
+ * `reduction: 'mean'` the sum is divided by the number of non-ignored targets, as PyTorch does.
+ */
+export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  const ignoreIndex = options.ignoreIndex ?? -100;
+  const reduction = options.reduction ?? 'mean';
+  const smoothing = options.labelSmoothing ?? 0;
+  if (target.dtype !== 'int64' && target.dtype !== 'int32') {
+    throw new DtypeError(
+      `[crossEntropy] target must hold class indices (int64 or int32), received ${target.dtype}`,
+    );
+  }
+  if (logits.rank < 1 || target.rank !== logits.rank - 1) {
+    throw new ShapeError(
+      `[crossEntropy] logits ${fmtShape(logits.shape)} and target ${fmtShape(target.shape)} do not fit: expected target of rank ${logits.rank - 1}`,
+    );
+  }
+  // Move the class dim last: [N, C, d1..] → [N, d1.., C].
+  const scores =
+    logits.rank > 2
+      ? logits.permute([0, ...Array.from({ length: logits.rank - 2 }, (_, i) => i + 2), 1])
+      : logits;
+  const classes = scores.shape[scores.rank - 1]!;
+  if (!shapesEqual(scores.shape.slice(0, -1), target.shape)) {
+    throw new ShapeError(
+      `[crossEntropy] logits ${fmtShape(logits.shape)} and target ${fmtShape(target.shape)} disagree outside the class dim`,
+    );
+  }
+  const logProbs = logSoftmax(scores, -1);
+  const valid = target.ne(ignoreIndex);
+  const safeTarget = where(valid, target, 0);
+  const hi = safeTarget.size ? safeTarget.max().item() : 0;
+  const lo = safeTarget.size ? safeTarget.min().item() : 0;
+  if (lo < 0 || hi >= classes) {
+    throw new ShapeError(
+      `[crossEntropy] target ${lo < 0 ? lo : hi} is out of range for ${classes} classes (ignore_index is ${ignoreIndex})`,
+    );
+  }
+  let loss = gather(logProbs, -1, reshape(safeTarget, [...target.shape, 1]).cast('int64'))
+    .squeeze(-1)
+    .neg();
+  if (smoothing > 0) {
+    if (smoothing >= 1)
+      throw new TensorError(`[crossEntropy] labelSmoothing must be in [0, 1), received ${smoothing}`);
+    const uniform = logProbs.mean(-1).neg();
+    loss = loss.mul(1 - smoothing).add(uniform.mul(smoothing));
+  }
+  loss = where(valid, loss, 0);
+  if (reduction === 'none') return loss;
+  const total = loss.sum();
+  if (reduction === 'sum') return total;
+  return total.div(valid.sum().cast(total.dtype));
+}
+
+export function mseLoss(input: Tensor, target: Tensor, reduction: 'mean' | 'sum' | 'none' = 'mean'): Tensor {
+  const sq = input.sub(target).square();
+  return reduction === 'none' ? sq : reduction === 'sum' ? sq.sum() : sq.mean();
+}
+
+/** Inverted dropout: zeroes elements with probability p and scales the rest by 1/(1-p). */
+export function dropout(x: Tensor, p: number, training = true, generator?: Generator): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new TensorError(`[dropout] p must be in [0, 1], received ${p}`);
+  if (!training || p === 0) return x;
+  if (p === 1) return x.mul(0);
+  const keep = bernoulli(x.shape, 1 - p, { generator, backend: x.backend.name, dtype: x.dtype });
+  return x.mul(keep).mul(1 / (1 - p));
+}
