@@ -101,3 +101,18 @@ describe('Module', () => {
     expect(new Parameter(zeros([2])).requiresGrad).toBe(true);
   });
 });
+
+describe('Module.deepCopy', () => {
+  it('copies classes, settings and values into new storage, keeping inner ties', () => {
+    const model = new Tiny();
+    const copy = model.deepCopy();
+    expect(copy).toBeInstanceOf(Tiny);
+    expect(copy.child<Linear>('lm_head').weight).toBe(copy.child<Embedding>('embed_tokens').weight);
+    expect(copy.child<Linear>('lm_head').weight).not.toBe(model.child<Linear>('lm_head').weight);
+    copy.child<Embedding>('embed_tokens').weight.zero();
+    expect(model.child<Embedding>('embed_tokens').weight.abs().sum().item()).toBeGreaterThan(0);
+    expect((copy.getSubmodule('layers.0.q_proj') as Linear).inFeatures).toBe(4);
+    const ids = tensor([[1, 2]], { dtype: 'int64' });
+    expect(copy.call(ids).abs().sum().item()).toBe(0);
+  });
+});

@@ -33,21 +33,21 @@ export interface LoadStateDictResult {
  */
 export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   training = true;
-  readonly #children = new Map<string, AnyModule>();
-  readonly #parameters = new Map<string, Parameter | null>();
-  readonly #buffers = new Map<string, { tensor: Tensor | null; persistent: boolean }>();
-  readonly #preHooks = new Set<ForwardPreHook>();
-  readonly #hooks = new Set<ForwardHook>();
+  private readonly _children = new Map<string, AnyModule>();
+  private readonly _parameters = new Map<string, Parameter | null>();
+  private readonly _buffers = new Map<string, { tensor: Tensor | null; persistent: boolean }>();
+  private readonly _preHooks = new Set<ForwardPreHook>();
+  private readonly _hooks = new Set<ForwardHook>();
 
   abstract forward(...args: In): Out;
 
   /** Runs forward pre-hooks, `forward`, then forward hooks (which may replace the output). */
   call(...args: In): Out {
-    if (this.#preHooks.size === 0 && this.#hooks.size === 0) return this.forward(...args);
+    if (this._preHooks.size === 0 && this._hooks.size === 0) return this.forward(...args);
     let actual: unknown[] = args;
-    for (const hook of this.#preHooks) actual = hook(this, actual) ?? actual;
+    for (const hook of this._preHooks) actual = hook(this, actual) ?? actual;
     let output: unknown = this.forward(...(actual as In));
-    for (const hook of this.#hooks) {
+    for (const hook of this._hooks) {
       const replaced = hook(this, actual, output);
       if (replaced !== undefined) output = replaced;
     }
@@ -55,40 +55,40 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   }
 
   registerForwardPreHook(hook: ForwardPreHook): HookHandle {
-    this.#preHooks.add(hook);
-    return { remove: () => this.#preHooks.delete(hook) };
+    this._preHooks.add(hook);
+    return { remove: () => this._preHooks.delete(hook) };
   }
 
   registerForwardHook(hook: ForwardHook): HookHandle {
-    this.#hooks.add(hook);
-    return { remove: () => this.#hooks.delete(hook) };
+    this._hooks.add(hook);
+    return { remove: () => this._hooks.delete(hook) };
   }
 
   // ── registration ──────────────────────────────────────────────────────────
   registerModule<M extends AnyModule>(name: string, module: M): M {
-    this.#checkName(name);
-    this.#children.set(name, module);
+    this._checkName(name);
+    this._children.set(name, module);
     return module;
   }
 
   registerParameter(name: string, parameter: Parameter | null): Parameter | null {
-    this.#checkName(name);
+    this._checkName(name);
     if (parameter !== null && !(parameter instanceof Parameter)) {
       throw new ModuleError(
         `[${this.constructor.name}] parameter "${name}" must be a Parameter (wrap tensors with new Parameter(t))`,
       );
     }
-    this.#parameters.set(name, parameter);
+    this._parameters.set(name, parameter);
     return parameter;
   }
 
   registerBuffer(name: string, tensor: Tensor | null, persistent = true): Tensor | null {
-    this.#checkName(name);
-    this.#buffers.set(name, { tensor, persistent });
+    this._checkName(name);
+    this._buffers.set(name, { tensor, persistent });
     return tensor;
   }
 
-  #checkName(name: string): void {
+  private _checkName(name: string): void {
     if (typeof name !== 'string' || name.length === 0 || name.includes('.')) {
       throw new ModuleError(
         `[${this.constructor.name}] a child name must be a non-empty string without dots, received ${JSON.stringify(name)}`,
@@ -99,52 +99,52 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   // ── access ────────────────────────────────────────────────────────────────
   /** A direct child by name. */
   child<M extends AnyModule = AnyModule>(name: string): M {
-    const child = this.#children.get(name);
+    const child = this._children.get(name);
     if (!child) {
       throw new ModuleError(
-        `[${this.constructor.name}] has no submodule "${name}"; children: ${listNames([...this.#children.keys()])}`,
+        `[${this.constructor.name}] has no submodule "${name}"; children: ${listNames([...this._children.keys()])}`,
       );
     }
     return child as M;
   }
 
   hasChild(name: string): boolean {
-    return this.#children.has(name);
+    return this._children.has(name);
   }
 
   /** Removes a direct child (adapter deletion). */
   removeChild(name: string): void {
-    this.#children.delete(name);
+    this._children.delete(name);
   }
 
   /** Removes a direct parameter. */
   removeParameter(name: string): void {
-    this.#parameters.delete(name);
+    this._parameters.delete(name);
   }
 
   /** A direct parameter by name (null for a declared-but-absent one, like a bias-free Linear's bias). */
   param(name: string): Parameter | null {
-    if (!this.#parameters.has(name)) {
+    if (!this._parameters.has(name)) {
       throw new ModuleError(
-        `[${this.constructor.name}] has no parameter "${name}"; parameters: ${listNames([...this.#parameters.keys()])}`,
+        `[${this.constructor.name}] has no parameter "${name}"; parameters: ${listNames([...this._parameters.keys()])}`,
       );
     }
-    return this.#parameters.get(name)!;
+    return this._parameters.get(name)!;
   }
 
   buffer(name: string): Tensor | null {
-    const entry = this.#buffers.get(name);
+    const entry = this._buffers.get(name);
     if (!entry) throw new ModuleError(`[${this.constructor.name}] has no buffer "${name}"`);
     return entry.tensor;
   }
 
   namedChildren(): [string, AnyModule][] {
-    return [...this.#children.entries()];
+    return [...this._children.entries()];
   }
 
   /** Direct parameters including declared-null ones. */
   ownParameters(): [string, Parameter | null][] {
-    return [...this.#parameters.entries()];
+    return [...this._parameters.entries()];
   }
 
   /** Every module in the tree, depth first, with its dotted path ('' for this one). Each module once. */
@@ -152,7 +152,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     if (seen.has(this)) return [];
     seen.add(this);
     const out: [string, AnyModule][] = [[prefix, this]];
-    for (const [name, child] of this.#children) {
+    for (const [name, child] of this._children) {
       out.push(...child.namedModules(prefix ? `${prefix}.${name}` : name, seen));
     }
     return out;
@@ -163,9 +163,9 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     const removeDuplicate = options.removeDuplicate ?? true;
     const seen = new Set<Parameter>();
     const out: [string, Parameter][] = [];
-    const modules = removeDuplicate ? this.namedModules() : this.#allModules('');
+    const modules = removeDuplicate ? this.namedModules() : this._allModules('');
     for (const [path, module] of modules) {
-      for (const [name, p] of module.#parameters) {
+      for (const [name, p] of module._parameters) {
         if (!p || (removeDuplicate && seen.has(p))) continue;
         seen.add(p);
         out.push([path ? `${path}.${name}` : name, p]);
@@ -174,10 +174,10 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return out;
   }
 
-  #allModules(prefix: string): [string, AnyModule][] {
+  private _allModules(prefix: string): [string, AnyModule][] {
     const out: [string, AnyModule][] = [[prefix, this]];
-    for (const [name, child] of this.#children)
-      out.push(...child.#allModules(prefix ? `${prefix}.${name}` : name));
+    for (const [name, child] of this._children)
+      out.push(...child._allModules(prefix ? `${prefix}.${name}` : name));
     return out;
   }
 
@@ -188,7 +188,7 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   namedBuffers(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [path, module] of this.namedModules()) {
-      for (const [name, entry] of module.#buffers)
+      for (const [name, entry] of module._buffers)
         if (entry.tensor) out.push([path ? `${path}.${name}` : name, entry.tensor]);
     }
     return out;
@@ -199,12 +199,12 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     if (path === '') return this as unknown as M;
     let current: AnyModule = this;
     for (const part of path.split('.')) {
-      if (!current.#children.has(part)) {
+      if (!current._children.has(part)) {
         throw new ModuleError(
-          `[getSubmodule] "${path}" does not exist: ${current === this ? 'the model' : `"${part}"'s parent`} has children ${listNames([...current.#children.keys()])}`,
+          `[getSubmodule] "${path}" does not exist: ${current === this ? 'the model' : `"${part}"'s parent`} has children ${listNames([...current._children.keys()])}`,
         );
       }
-      current = current.#children.get(part)!;
+      current = current._children.get(part)!;
     }
     return current as M;
   }
@@ -214,12 +214,12 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     const dot = path.lastIndexOf('.');
     const parent = dot < 0 ? this : this.getSubmodule(path.slice(0, dot));
     const name = path.slice(dot + 1);
-    if (!parent.#children.has(name)) {
+    if (!parent._children.has(name)) {
       throw new ModuleError(
-        `[setSubmodule] "${path}" does not exist; children of its parent: ${listNames([...parent.#children.keys()])}`,
+        `[setSubmodule] "${path}" does not exist; children of its parent: ${listNames([...parent._children.keys()])}`,
       );
     }
-    parent.#children.set(name, module);
+    parent._children.set(name, module);
   }
 
   /** Replaces (or creates) a parameter by its dotted path. */
@@ -253,9 +253,9 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
   /** Parameters and persistent buffers by dotted name (shared tensors appear under every name). */
   stateDict(): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
-    for (const [path, module] of this.#allModules('')) {
-      for (const [name, p] of module.#parameters) if (p) out.set(path ? `${path}.${name}` : name, p);
-      for (const [name, entry] of module.#buffers) {
+    for (const [path, module] of this._allModules('')) {
+      for (const [name, p] of module._parameters) if (p) out.set(path ? `${path}.${name}` : name, p);
+      for (const [name, entry] of module._buffers) {
         if (entry.tensor && entry.persistent) out.set(path ? `${path}.${name}` : name, entry.tensor);
       }
     }
@@ -307,23 +307,66 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
       const owner = dot < 0 ? this : this.getSubmodule(key.slice(0, dot));
       const name = key.slice(dot + 1);
       const converted = value.dtype === target.dtype ? value : value.cast(target.dtype);
-      if (owner.#parameters.has(name)) {
-        const previous = owner.#parameters.get(name)!;
+      if (owner._parameters.has(name)) {
+        const previous = owner._parameters.get(name)!;
         if (assign) {
           const replacement = new Parameter(converted.detach(), previous.requiresGrad);
           // Keep ties: every module holding the same Parameter object gets the replacement.
-          for (const [, module] of this.#allModules('')) {
-            for (const [n, p] of module.#parameters)
-              if (p === previous) module.#parameters.set(n, replacement);
+          for (const [, module] of this._allModules('')) {
+            for (const [n, p] of module._parameters)
+              if (p === previous) module._parameters.set(n, replacement);
           }
         } else previous.assign(converted);
       } else {
-        const entry = owner.#buffers.get(name)!;
+        const entry = owner._buffers.get(name)!;
         if (assign) entry.tensor = converted.detach();
         else entry.tensor!.assign(converted);
       }
     }
     return { missing, unexpected };
+  }
+
+  /**
+   * A deep copy: the same classes and settings, new children, and parameters/buffers copied into new
+   * storage (PEFT's modules_to_save copies). Parameters shared inside the tree stay shared in the copy.
+   * Hooks are not copied.
+   */
+  deepCopy(): this {
+    return this._copy(new Map());
+  }
+
+  private _copy(copies: Map<unknown, unknown>): this {
+    const copy = Object.create(Object.getPrototypeOf(this)) as this;
+    for (const key of Object.keys(this)) {
+      (copy as Record<string, unknown>)[key] = (this as Record<string, unknown>)[key];
+    }
+    const self = copy as unknown as {
+      _children: Map<string, AnyModule>;
+      _parameters: Map<string, Parameter | null>;
+      _buffers: Map<string, { tensor: Tensor | null; persistent: boolean }>;
+      _preHooks: Set<ForwardPreHook>;
+      _hooks: Set<ForwardHook>;
+    };
+    self._children = new Map();
+    self._parameters = new Map();
+    self._buffers = new Map();
+    self._preHooks = new Set();
+    self._hooks = new Set();
+    for (const [name, child] of this._children) {
+      if (!copies.has(child)) copies.set(child, child._copy(copies));
+      self._children.set(name, copies.get(child) as AnyModule);
+    }
+    for (const [name, p] of this._parameters) {
+      if (p && !copies.has(p)) copies.set(p, new Parameter(p.detach().clone(), p.requiresGrad));
+      self._parameters.set(name, p ? (copies.get(p) as Parameter) : null);
+    }
+    for (const [name, entry] of this._buffers) {
+      self._buffers.set(name, {
+        tensor: entry.tensor ? entry.tensor.clone() : null,
+        persistent: entry.persistent,
+      });
+    }
+    return copy;
   }
 
   /** Number of parameters (shared ones counted once). */
