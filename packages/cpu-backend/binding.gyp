@@ -1,0 +1,49 @@
+{
+  "targets": [
+    {
+      "target_name": "lorakit_cpu",
+      "sources": [
+        "native/addon.cc",
+        "native/gemm.cc",
+        "native/thread_pool.cc",
+        "native/kernel_portable.cc"
+      ],
+      "dependencies": ["lorakit_cpu_avx2"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "11.0",
+        "OTHER_CPLUSPLUSFLAGS": ["-O3"]
+      },
+      "msvs_settings": {
+        "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17"] }
+      }
+    },
+    {
+      "target_name": "lorakit_cpu_avx2",
+      "type": "static_library",
+      "sources": ["native/kernel_avx2.cc"],
+      "cflags_cc!": ["-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-O3"],
+      "xcode_settings": {
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "11.0"
+      },
+      "conditions": [
+        [
+          "target_arch=='x64'",
+          {
+            "cflags_cc": ["-mavx2", "-mfma"],
+            "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx2", "-mfma"] },
+            "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/arch:AVX2"] } }
+          }
+        ]
+      ]
+    }
+  ]
+}

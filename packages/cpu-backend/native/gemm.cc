@@ -1,0 +1,442 @@
+// The GEMM driver: blocking, packing and the split across threads. The arithmetic lives in the kernel sets
+// (kernels.h). Loop structure after Goto & van de Geijn, "Anatomy of High-Performance Matrix
+// Multiplication" (TOMS 2008), and BLIS (Van Zee & van de Geijn, TOMS 2015):
+//
+//   for jc in n step NC            B block kc × nc packed once per (jc, pc), lives in L3
+//     for pc in k step KC
+//       pack B[pc, jc]
+//       for ic in m step MC        A block mc × kc packed per (ic, pc), lives in L2
+//         pack A[ic, pc]
+//         for jr in nc step NR     one kc × NR micro-panel of B stays in L1 ...
+//           for ir in mc step MR   ... while the MR × kc micro-panels of A stream past it
+//             micro-kernel: C[ir, jr] (MR × NR) = alpha · Ap · Bp + beta' · C
+//
+// beta' is beta for the first kc slice and 1 afterwards, so C is scaled exactly once.
+#include "gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#include "kernels.h"
+#include "thread_pool.h"
+
+namespace lorakit {
+namespace {
+
+// ---------------------------------------------------------------------------------------------------------
+// Kernel selection
+
+bool cpu_has_avx2_fma() {
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+  return avx2_kernels() != nullptr && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+const KernelSet* auto_kernels() {
+  const char* env = std::getenv("LORAKIT_CPU_KERNEL");
+  if (env != nullptr && std::strcmp(env, "portable") == 0) return &portable_kernels();
+  return cpu_has_avx2_fma() ? avx2_kernels() : &portable_kernels();
+}
+
+std::atomic<const KernelSet*>& current_kernels() {
+  static std::atomic<const KernelSet*> kernels{auto_kernels()};
+  return kernels;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Blocking parameters
+//
+// KC × NR × 4 bytes (16 KiB at KC = 256) keeps a B micro-panel in a 32 KiB L1 next to the A micro-panel;
+// MC × KC × 4 bytes (144 KiB) keeps the packed A block in L2; NC bounds the packed B block (4 MiB) in L3.
+// LORAKIT_GEMM_BLOCKING="mc,kc,nc" overrides them (for tuning on other CPUs; not a stable interface).
+
+struct Blocking {
+  int64_t mc = 144;
+  int64_t kc = 256;
+  int64_t nc = 4096;
+};
+
+Blocking read_blocking() {
+  Blocking b;
+  if (const char* env = std::getenv("LORAKIT_GEMM_BLOCKING")) {
+    long mc = 0, kc = 0, nc = 0;
+    if (std::sscanf(env, "%ld,%ld,%ld", &mc, &kc, &nc) == 3 && mc > 0 && kc > 0 && nc > 0) {
+      b.mc = (mc + kMR - 1) / kMR * kMR;
+      b.kc = kc;
+      b.nc = (nc + kNR - 1) / kNR * kNR;
+    }
+  }
+  return b;
+}
+
+const Blocking& blocking() {
+  static const Blocking b = read_blocking();
+  return b;
+}
+
+// Work below this many multiply-adds per thread is not worth waking another thread for (a wake-up and
+// the final join cost a few microseconds; 2^18 multiply-adds take about 3 µs on one AVX2 core).
+constexpr int64_t kMinMacsPerThread = int64_t{1} << 18;
+
+// The skinny path handles C = A · Bᵀ with n up to this many columns (LoRA's x · Aᵀ has n = r).
+constexpr int64_t kDotMaxN = 32;
+
+inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+inline int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
+
+// ---------------------------------------------------------------------------------------------------------
+// Scratch memory for packed panels, 64-byte aligned, grown on demand and kept between calls.
+
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  AlignedBuffer(AlignedBuffer&& other) noexcept : data_(other.data_), size_(other.size_) {
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  ~AlignedBuffer() { std::free(data_); }
+
+  // Throws std::bad_alloc on failure (called on the JavaScript thread, before any worker starts).
+  float* reserve(int64_t floats) {
+    if (floats > size_) {
+      std::free(data_);
+      data_ = nullptr;
+      size_ = 0;
+      const size_t bytes = static_cast<size_t>(round_up(floats * int64_t{sizeof(float)}, 64));
+      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (data_ == nullptr) throw std::bad_alloc();
+      size_ = floats;
+    }
+    return data_;
+  }
+  float* data() const { return data_; }
+
+ private:
+  float* data_ = nullptr;
+  int64_t size_ = 0;
+};
+
+struct Scratch {
+  AlignedBuffer a;
+  AlignedBuffer b;
+};
+
+// One Scratch per pool thread, used only while ThreadPool::try_acquire() is held.
+std::vector<Scratch>& pool_scratch() {
+  static std::vector<Scratch> scratch;
+  return scratch;
+}
+
+// A caller-owned view of "a pool slot or a private buffer set".
+struct Workspace {
+  std::unique_lock<std::mutex> lock;
+  std::vector<Scratch> local;
+  Scratch* slots = nullptr;
+  int threads = 1;
+};
+
+Workspace acquire_workspace(int wanted_threads) {
+  Workspace ws;
+  ws.lock = ThreadPool::instance().try_acquire();
+  if (ws.lock.owns_lock()) {
+    auto& scratch = pool_scratch();
+    if (static_cast<int>(scratch.size()) < wanted_threads) scratch.resize(wanted_threads);
+    ws.slots = scratch.data();
+    ws.threads = wanted_threads;
+  } else {
+    // Another thread of this process is inside a GEMM: run on this thread alone.
+    ws.local.resize(1);
+    ws.slots = ws.local.data();
+    ws.threads = 1;
+  }
+  return ws;
+}
+
+void run_threads(const Workspace& ws, int threads, const std::function<void(int)>& task) {
+  if (threads <= 1) {
+    task(0);
+  } else {
+    ThreadPool::instance().run(threads, task);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Serial pieces
+
+void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    if (beta == 0.0f) {
+      std::fill(row, row + n, 0.0f);
+    } else if (beta != 1.0f) {
+      for (int64_t j = 0; j < n; ++j) row[j] *= beta;
+    }
+  }
+}
+
+// C (mr × nr, the edge of the matrix) = alpha · tile + beta · C.
+void merge_edge(int64_t mr, int64_t nr, const float* tile, float alpha, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < mr; ++i) {
+    float* row = c + i * ldc;
+    const float* t = tile + i * kNR;
+    if (beta == 0.0f) {
+      for (int64_t j = 0; j < nr; ++j) row[j] = alpha * t[j];
+    } else {
+      for (int64_t j = 0; j < nr; ++j) row[j] = alpha * t[j] + beta * row[j];
+    }
+  }
+}
+
+struct Problem {
+  int64_t m, n, k;
+  float alpha;
+  ConstView a;  // op(A), m × k
+  ConstView b;  // op(B), k × n
+  float beta;
+  float* c;
+  int64_t ldc;
+};
+
+struct PanelSizes {
+  int64_t mc, kc, nc;
+};
+
+// Packed-buffer sizes for a sub-problem of m × n × k (slack for the packers' overlapping stores).
+PanelSizes panel_sizes(int64_t m, int64_t n, int64_t k) {
+  const Blocking& bl = blocking();
+  return PanelSizes{std::min(bl.mc, round_up(m, kMR)), std::min(bl.kc, k), std::min(bl.nc, round_up(n, kNR))};
+}
+
+void reserve_scratch(Scratch& s, const PanelSizes& p) {
+  s.a.reserve(p.mc * p.kc + 16);
+  s.b.reserve(p.kc * p.nc + 16);
+}
+
+// Packed, blocked product of one sub-problem on the calling thread.
+void gemm_packed_serial(const KernelSet& ks, const Problem& pr, Scratch& scratch) {
+  const Blocking& bl = blocking();
+  float* ap = scratch.a.data();
+  float* bp = scratch.b.data();
+  alignas(64) float edge[kMR * kNR];
+
+  for (int64_t jc = 0; jc < pr.n; jc += bl.nc) {
+    const int64_t nc = std::min(bl.nc, pr.n - jc);
+    for (int64_t pc = 0; pc < pr.k; pc += bl.kc) {
+      const int64_t kc = std::min(bl.kc, pr.k - pc);
+      const float beta = pc == 0 ? pr.beta : 1.0f;
+      ks.pack_b(kc, nc, ConstView{pr.b.data + pc * pr.b.rs + jc * pr.b.cs, pr.b.rs, pr.b.cs}, bp);
+      for (int64_t ic = 0; ic < pr.m; ic += bl.mc) {
+        const int64_t mc = std::min(bl.mc, pr.m - ic);
+        ks.pack_a(mc, kc, ConstView{pr.a.data + ic * pr.a.rs + pc * pr.a.cs, pr.a.rs, pr.a.cs}, ap);
+        for (int64_t jr = 0; jr < nc; jr += kNR) {
+          const int64_t nr = std::min(kNR, nc - jr);
+          const float* bpanel = bp + jr * kc;
+          for (int64_t ir = 0; ir < mc; ir += kMR) {
+            const int64_t mr = std::min(kMR, mc - ir);
+            const float* apanel = ap + ir * kc;
+            float* c = pr.c + (ic + ir) * pr.ldc + jc + jr;
+            if (mr == kMR && nr == kNR) {
+              ks.micro(kc, apanel, bpanel, c, pr.ldc, pr.alpha, beta);
+            } else {
+              ks.micro(kc, apanel, bpanel, edge, kNR, 1.0f, 0.0f);
+              merge_edge(mr, nr, edge, pr.alpha, beta, c, pr.ldc);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Splits C into tm × tn thread tiles (tm · tn = threads). Each thread packs its own A rows and B columns,
+// so a split of n repacks A once per column tile and a split of m repacks B once per row tile; the cost
+// model charges packed elements against the multiply-adds (padding included) of the slowest thread.
+void choose_grid(int64_t m, int64_t n, int64_t k, int threads, int* tm_out, int* tn_out) {
+  const Blocking& bl = blocking();
+  constexpr double kMacsPerPackedElement = 8.0;
+  double best = -1.0;
+  for (int tm = 1; tm <= threads; ++tm) {
+    if (threads % tm != 0) continue;
+    const int tn = threads / tm;
+    const int64_t ms = round_up(ceil_div(m, tm), kMR);
+    const int64_t ns = round_up(ceil_div(n, tn), kNR);
+    if ((tm > 1 && ms * (tm - 1) >= m) || (tn > 1 && ns * (tn - 1) >= n)) continue;  // an idle thread
+    const double macs = static_cast<double>(ms) * static_cast<double>(ns) * static_cast<double>(k);
+    const double packed = static_cast<double>(ms) * static_cast<double>(k) * static_cast<double>(ceil_div(ns, bl.nc)) +
+                          static_cast<double>(ns) * static_cast<double>(k);
+    const double cost = macs + kMacsPerPackedElement * packed;
+    if (best < 0.0 || cost < best) {
+      best = cost;
+      *tm_out = tm;
+      *tn_out = tn;
+    }
+  }
+  if (best < 0.0) {
+    *tm_out = 1;
+    *tn_out = 1;
+  }
+}
+
+void gemm_packed(const KernelSet& ks, const Problem& pr, Workspace& ws, int threads) {
+  int tm = 1, tn = 1;
+  choose_grid(pr.m, pr.n, pr.k, threads, &tm, &tn);
+  threads = tm * tn;
+  const int64_t ms = round_up(ceil_div(pr.m, tm), kMR);
+  const int64_t ns = round_up(ceil_div(pr.n, tn), kNR);
+  const PanelSizes sizes = panel_sizes(ms, ns, pr.k);
+  for (int t = 0; t < threads; ++t) reserve_scratch(ws.slots[t], sizes);
+
+  run_threads(ws, threads, [&](int tid) {
+    const int64_t m0 = (tid / tn) * ms;
+    const int64_t n0 = (tid % tn) * ns;
+    if (m0 >= pr.m || n0 >= pr.n) return;
+    Problem sub = pr;
+    sub.m = std::min(ms, pr.m - m0);
+    sub.n = std::min(ns, pr.n - n0);
+    sub.a.data = pr.a.data + m0 * pr.a.rs;
+    sub.b.data = pr.b.data + n0 * pr.b.cs;
+    sub.c = pr.c + m0 * pr.ldc + n0;
+    gemm_packed_serial(ks, sub, ws.slots[tid]);
+  });
+}
+
+// Skinny C = A · Bᵀ (both contiguous along k, n <= kDotMaxN): rows of C split across threads.
+void gemm_dot(const KernelSet& ks, const Problem& pr, Workspace& ws, int threads) {
+  const int64_t rows = round_up(ceil_div(pr.m, threads), 3);
+  threads = static_cast<int>(ceil_div(pr.m, rows));
+  run_threads(ws, threads, [&](int tid) {
+    const int64_t m0 = tid * rows;
+    if (m0 >= pr.m) return;
+    ks.dot_nt(std::min(rows, pr.m - m0), pr.n, pr.k, pr.alpha, pr.a.data + m0 * pr.a.rs, pr.a.rs, pr.b.data,
+              pr.b.cs, pr.beta, pr.c + m0 * pr.ldc, pr.ldc);
+  });
+}
+
+Problem make_problem(const SgemmArgs& g) {
+  Problem pr;
+  pr.m = g.m;
+  pr.n = g.n;
+  pr.k = g.k;
+  pr.alpha = g.alpha;
+  pr.a = g.trans_a ? ConstView{g.a, 1, g.lda} : ConstView{g.a, g.lda, 1};
+  pr.b = g.trans_b ? ConstView{g.b, 1, g.ldb} : ConstView{g.b, g.ldb, 1};
+  pr.beta = g.beta;
+  pr.c = g.c;
+  pr.ldc = g.ldc;
+  return pr;
+}
+
+bool trivial(const Problem& pr) { return pr.m == 0 || pr.n == 0; }
+
+// alpha == 0 or k == 0: C = beta · C, A and B are not read (BLAS semantics).
+bool scale_only(const Problem& pr) { return pr.k == 0 || pr.alpha == 0.0f; }
+
+bool use_dot(const Problem& pr) { return pr.a.cs == 1 && pr.b.rs == 1 && pr.n <= kDotMaxN; }
+
+int threads_for(const Problem& pr, int available) {
+  const int64_t macs = pr.m * pr.n * pr.k;
+  const int64_t useful = std::max<int64_t>(1, macs / kMinMacsPerThread);
+  return static_cast<int>(std::min<int64_t>(available, useful));
+}
+
+void gemm_with(const KernelSet& ks, const Problem& pr, Workspace& ws, int threads) {
+  if (trivial(pr)) return;
+  if (scale_only(pr)) {
+    scale_c(pr.m, pr.n, pr.beta, pr.c, pr.ldc);
+    return;
+  }
+  if (use_dot(pr)) {
+    gemm_dot(ks, pr, ws, threads);
+  } else {
+    gemm_packed(ks, pr, ws, threads);
+  }
+}
+
+}  // namespace
+
+void sgemm(const SgemmArgs& args) {
+  const Problem pr = make_problem(args);
+  if (trivial(pr)) return;
+  const KernelSet& ks = *current_kernels().load();
+  Workspace ws = acquire_workspace(threads_for(pr, num_threads()));
+  gemm_with(ks, pr, ws, ws.threads);
+}
+
+void sgemm_strided_batched(const SgemmArgs& args, int64_t batch, int64_t stride_a, int64_t stride_b,
+                           int64_t stride_c) {
+  const Problem pr = make_problem(args);
+  if (trivial(pr) || batch <= 0) return;
+  const KernelSet& ks = *current_kernels().load();
+  const int available = num_threads();
+  const int per_product = threads_for(pr, available);
+  auto product = [&](int64_t i) {
+    Problem p = pr;
+    p.a.data += i * stride_a;
+    p.b.data += i * stride_b;
+    p.c += i * stride_c;
+    return p;
+  };
+  if (per_product >= available || batch == 1) {
+    // Each product is big enough to use every thread: run them one after another.
+    Workspace ws = acquire_workspace(per_product);
+    for (int64_t i = 0; i < batch; ++i) gemm_with(ks, product(i), ws, ws.threads);
+    return;
+  }
+  // Small products: one thread per product, products dealt round-robin.
+  const int64_t total = pr.m * pr.n * pr.k * batch;
+  const int threads =
+      static_cast<int>(std::min<int64_t>({available, batch, std::max<int64_t>(1, total / kMinMacsPerThread)}));
+  Workspace ws = acquire_workspace(threads);
+  if (!use_dot(pr) && !scale_only(pr)) {
+    const PanelSizes sizes = panel_sizes(pr.m, pr.n, pr.k);
+    for (int t = 0; t < ws.threads; ++t) reserve_scratch(ws.slots[t], sizes);
+  }
+  const int used = ws.threads;
+  run_threads(ws, used, [&](int tid) {
+    for (int64_t i = tid; i < batch; i += used) {
+      const Problem p = product(i);
+      if (scale_only(p)) {
+        scale_c(p.m, p.n, p.beta, p.c, p.ldc);
+      } else if (use_dot(p)) {
+        ks.dot_nt(p.m, p.n, p.k, p.alpha, p.a.data, p.a.rs, p.b.data, p.b.cs, p.beta, p.c, p.ldc);
+      } else {
+        gemm_packed_serial(ks, p, ws.slots[tid]);
+      }
+    }
+  });
+}
+
+bool set_kernel(KernelChoice choice) {
+  switch (choice) {
+    case KernelChoice::kAuto:
+      current_kernels().store(auto_kernels());
+      return true;
+    case KernelChoice::kPortable:
+      current_kernels().store(&portable_kernels());
+      return true;
+    case KernelChoice::kAvx2Fma:
+      if (!cpu_has_avx2_fma()) return false;
+      current_kernels().store(avx2_kernels());
+      return true;
+  }
+  return false;
+}
+
+const char* kernel_name() { return current_kernels().load()->name; }
+
+bool avx2_fma_usable() { return cpu_has_avx2_fma(); }
+
+int num_threads() { return ThreadPool::instance().num_threads(); }
+
+void set_num_threads(int n) { ThreadPool::instance().set_num_threads(n); }
+
+}  // namespace lorakit

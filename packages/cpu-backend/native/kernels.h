@@ -1,0 +1,64 @@
+// Micro-kernels and packing routines behind the GEMM driver (gemm.cc).
+//
+// Two implementations exist: kernel_avx2.cc (compiled with -mavx2 -mfma, only on x86-64) and
+// kernel_portable.cc (plain C++, compiled for the baseline target). The driver picks one set at run time,
+// so no AVX2 instruction executes on a CPU that lacks it.
+#pragma once
+
+#include <cstdint>
+
+namespace lorakit {
+
+// Register tile of the packed micro-kernel: MR rows of C by NR columns. NR = 16 is two 8-float AVX
+// vectors; MR = 6 gives twelve accumulators, which with two B vectors and one broadcast A value uses 15 of
+// the 16 ymm registers.
+constexpr int64_t kMR = 6;
+constexpr int64_t kNR = 16;
+
+// A strided read-only view: element (i, j) lives at data[i * rs + j * cs].
+struct ConstView {
+  const float* data;
+  int64_t rs;
+  int64_t cs;
+};
+
+// Packed layouts (the contract between packers and micro-kernels):
+//  - packed A block: ceil(mc / MR) micro-panels, each kc × MR floats stored as [p][i], rows past mc are 0;
+//  - packed B block: ceil(nc / NR) micro-panels, each kc × NR floats stored as [p][j], columns past nc are 0.
+// Packed buffers are 64-byte aligned.
+
+// C[MR × NR] = alpha · Ap · Bp + beta · C; when beta == 0, C is written without being read (so NaN or
+// garbage in C does not propagate, as in BLAS).
+using MicroKernel = void (*)(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, float alpha,
+                             float beta);
+
+// Packs the mc × kc block of a (a view of op(A) starting at the block's first element).
+using PackA = void (*)(int64_t mc, int64_t kc, ConstView a, float* ap);
+// Packs the kc × nc block of b (a view of op(B) starting at the block's first element).
+using PackB = void (*)(int64_t kc, int64_t nc, ConstView b, float* bp);
+
+// Skinny product with both operands contiguous along k:
+//   C[m × n] = alpha · A[m × k] · B[n × k]ᵀ + beta · C,  A(i, p) = a[i·lda + p], B(j, p) = b[j·ldb + p].
+// Used when n is small (LoRA's x · Aᵀ with r columns), where packing would cost more than it saves.
+using DotKernel = void (*)(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                           const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+struct KernelSet {
+  const char* name;
+  MicroKernel micro;
+  PackA pack_a;
+  PackB pack_b;
+  DotKernel dot_nt;
+};
+
+// Always available.
+const KernelSet& portable_kernels();
+
+// Null when this build has no AVX2 translation unit (non-x86 targets).
+const KernelSet* avx2_kernels();
+
+// Generic packers (kernel_portable.cc), shared by both sets for layouts without a dedicated fast path.
+void pack_a_generic(int64_t mc, int64_t kc, ConstView a, float* ap);
+void pack_b_generic(int64_t kc, int64_t nc, ConstView b, float* bp);
+
+}  // namespace lorakit

@@ -1,0 +1,121 @@
+#include "thread_pool.h"
+
+#include <chrono>
+#include <cstdlib>
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <immintrin.h>
+#define LORAKIT_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define LORAKIT_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define LORAKIT_CPU_RELAX() ((void)0)
+#endif
+
+namespace lorakit {
+namespace {
+
+// How long an idle worker spins before it sleeps on the condition variable. Training issues GEMMs back to
+// back with a little JavaScript in between; spinning across that gap saves a futex wake-up (tens of
+// microseconds) per call, and sleeping after it keeps an idle process from burning a core.
+constexpr auto kSpinBeforeSleep = std::chrono::microseconds(300);
+
+int default_thread_count() {
+  if (const char* env = std::getenv("LORAKIT_NUM_THREADS")) {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && n >= 1 && n <= 1024) return static_cast<int>(n);
+  }
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+}  // namespace
+
+ThreadPool& ThreadPool::instance() {
+  // Leaked on purpose: joining threads from a static destructor at process exit can deadlock when the
+  // runtime has already torn down parts of the process.
+  static ThreadPool* pool = new ThreadPool(default_thread_count());
+  return *pool;
+}
+
+ThreadPool::ThreadPool(int n) : num_threads_(n) {}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_.store(true);
+    state_.fetch_add(uint64_t{1} << 16);
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::set_num_threads(int n) { num_threads_.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
+
+void ThreadPool::ensure_workers(int n) {
+  while (static_cast<int>(workers_.size()) < n - 1) {
+    const int index = static_cast<int>(workers_.size());
+    // The worker starts from the generation current now, before run() publishes the next one; reading it
+    // inside the new thread could already see that next generation and then wait for it forever.
+    const uint64_t seen = state_.load() >> 16;
+    workers_.emplace_back([this, index, seen] { worker_loop(index, seen); });
+  }
+}
+
+void ThreadPool::run(int n, const std::function<void(int)>& task) {
+  if (n <= 1) {
+    task(0);
+    return;
+  }
+  ensure_workers(n);
+  task_ = &task;
+  pending_.store(n - 1);
+  // Publishing the new state releases task_ to the workers. The previous run's participants have all
+  // finished (pending_ reached 0), so none of them still reads task_.
+  const uint64_t generation = (state_.load() >> 16) + 1;
+  state_.store((generation << 16) | static_cast<uint64_t>(n));
+  if (sleepers_.load() > 0) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wake_.notify_all();
+  }
+  task(0);
+  int spins = 0;
+  while (pending_.load(std::memory_order_acquire) != 0) {
+    if (++spins < 4096) {
+      LORAKIT_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+void ThreadPool::worker_loop(int index, uint64_t seen) {
+  const int tid = index + 1;
+  for (;;) {
+    // Wait for a new generation: spin for a while, then sleep.
+    const auto spin_until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
+    int spins = 0;
+    while ((state_.load(std::memory_order_acquire) >> 16) == seen) {
+      LORAKIT_CPU_RELAX();
+      if ((++spins & 255) == 0 && std::chrono::steady_clock::now() > spin_until) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        sleepers_.fetch_add(1);
+        // sleepers_ is raised before state_ is re-read (both sequentially consistent), and run() stores
+        // state_ before reading sleepers_, so one side always sees the other: no lost wake-up.
+        wake_.wait(lock, [&] { return (state_.load() >> 16) != seen; });
+        sleepers_.fetch_sub(1);
+        break;
+      }
+    }
+    const uint64_t state = state_.load(std::memory_order_acquire);
+    seen = state >> 16;
+    if (stop_.load()) return;
+    if (static_cast<uint64_t>(tid) < (state & 0xffff)) {
+      (*task_)(tid);
+      pending_.fetch_sub(1, std::memory_order_release);
+    }
+  }
+}
+
+}  // namespace lorakit

@@ -1,0 +1,108 @@
+/**
+ * Loads the native addon (build/Release or prebuilds/, through node-gyp-build). Loading is attempted once,
+ * silently, when this module is evaluated, so `nativeAvailable` and `nativeLoadError` are plain constants;
+ * the one warning is printed only when someone asks for the native backend through `loadNative()`.
+ */
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeUnavailableError } from './errors.js';
+
+/** The addon's exports (native/addon.cc). Arguments are validated in sgemm.ts before any call. */
+export interface NativeBinding {
+  sgemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    aOffset: number,
+    lda: number,
+    b: Float32Array,
+    bOffset: number,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    cOffset: number,
+    ldc: number,
+  ): void;
+  sgemmStridedBatched(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    aOffset: number,
+    lda: number,
+    b: Float32Array,
+    bOffset: number,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    cOffset: number,
+    ldc: number,
+    batch: number,
+    strideA: number,
+    strideB: number,
+    strideC: number,
+  ): void;
+  getNumThreads(): number;
+  setNumThreads(n: number): void;
+  kernelName(): string;
+  setKernel(kernel: string): boolean;
+  avx2FmaUsable(): boolean;
+}
+
+// src/native.ts and dist/index.{js,cjs} both sit one folder below the package root.
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+function tryLoad(): { binding: NativeBinding; error?: undefined } | { binding?: undefined; error: string } {
+  if (process.env.LORAKIT_CPU_BACKEND_DISABLE === '1') {
+    return { error: 'disabled by LORAKIT_CPU_BACKEND_DISABLE=1' };
+  }
+  try {
+    const require = createRequire(resolve(packageRoot, 'package.json'));
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
+    return { binding: nodeGypBuild(packageRoot) };
+  } catch (cause) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    return { error: message.split('\n')[0] ?? message };
+  }
+}
+
+const loaded = tryLoad();
+
+/** Whether the native addon loaded in this process. */
+export const nativeAvailable: boolean = loaded.binding !== undefined;
+
+/** Why the addon did not load (undefined when it did). */
+export const nativeLoadError: string | undefined = loaded.error;
+
+let warned = false;
+
+/**
+ * The native binding, or undefined when it is not available; in that case the first call prints one
+ * warning saying the JavaScript backend will be used and why. Meant for whoever chooses the backend.
+ */
+export function loadNative(): NativeBinding | undefined {
+  if (loaded.binding) return loaded.binding;
+  if (!warned) {
+    warned = true;
+    console.warn(
+      `@lorakit/cpu-backend: native addon not available (${loaded.error}); the JavaScript backend will be used`,
+    );
+  }
+  return undefined;
+}
+
+/** The binding for an operation that cannot run without it. */
+export function requireNative(operation: string): NativeBinding {
+  if (loaded.binding) return loaded.binding;
+  throw new NativeUnavailableError(
+    `[${operation}] the native addon is not available (${loaded.error}); check nativeAvailable before using the CPU backend`,
+  );
+}

@@ -1,0 +1,230 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkAgainstReference, type Layout, makeOperands, randomArray } from '../test/reference.js';
+import { nativeAvailable, nativeLoadError } from './native.js';
+import { cpuFeatures, getNumThreads, setKernel, setNumThreads } from './runtime.js';
+import { sgemm, sgemmStridedBatched } from './sgemm.js';
+
+const kernels = nativeAvailable ? (cpuFeatures().avx2Fma ? ['avx2-fma', 'portable'] : ['portable']) : [];
+const configurations = kernels.flatMap((kernel) => [1, 2].map((threads) => ({ kernel, threads })));
+const initialThreads = nativeAvailable ? getNumThreads() : 1;
+
+if (!nativeAvailable) {
+  describe('sgemm (native addon)', () => {
+    it.skip(`skipped: native addon not available (${nativeLoadError})`, () => {});
+  });
+}
+
+afterAll(() => {
+  if (!nativeAvailable) return;
+  setKernel('auto');
+  setNumThreads(initialThreads);
+});
+
+function dense(m: number, n: number, k: number, transA: boolean, transB: boolean): Layout {
+  return {
+    m,
+    n,
+    k,
+    transA,
+    transB,
+    lda: transA ? m : k,
+    ldb: transB ? k : n,
+    ldc: n,
+    aOffset: 0,
+    bOffset: 0,
+    cOffset: 0,
+  };
+}
+
+function run(layout: Layout, alpha: number, beta: number, seed: number, cInit?: (c: Float32Array) => void) {
+  const { a, b, c } = makeOperands(layout, seed);
+  if (cInit) cInit(c);
+  const c0 = c.slice();
+  sgemm({ ...layout, a, b, c, alpha, beta });
+  return checkAgainstReference(layout, alpha, beta, a, b, c0, c);
+}
+
+// m × n × k mixes of the odd sizes 1, 3, 7, 17, 65, 129, 257: edge tiles in every direction, k across the KC = 256 boundary, and
+// skinny n (the dot-product path for C = A · Bᵀ).
+const shapes: [number, number, number][] = [
+  [1, 1, 1],
+  [1, 257, 3],
+  [257, 1, 7],
+  [3, 7, 17],
+  [7, 3, 257],
+  [17, 65, 129],
+  [65, 17, 3],
+  [129, 7, 65],
+  [129, 257, 17],
+  [257, 129, 1],
+  [65, 65, 257],
+  [7, 129, 300],
+  [150, 33, 270],
+  [26, 32, 513],
+];
+
+describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ kernel, threads }) => {
+  const select = () => {
+    setKernel(kernel as 'avx2-fma' | 'portable');
+    setNumThreads(threads);
+  };
+
+  it('reports the selected kernel', () => {
+    select();
+    expect(cpuFeatures().kernel).toBe(kernel);
+    expect(getNumThreads()).toBe(threads);
+  });
+
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      it(`matches the float64 reference, transA ${transA}, transB ${transB}`, () => {
+        select();
+        shapes.forEach(([m, n, k], index) => {
+          const check = run(dense(m, n, k, transA, transB), 1, 0, 100 + index);
+          expect(check.touched, `${m} × ${n} × ${k}`).toBe(0);
+          expect(check.worst, `${m} × ${n} × ${k}`).toBeLessThanOrEqual(1);
+        });
+      });
+
+      it(`honours lda/ldb/ldc and offsets, transA ${transA}, transB ${transB}`, () => {
+        select();
+        for (const [m, n, k] of [
+          [17, 65, 7],
+          [65, 3, 129],
+          [129, 17, 257],
+          [7, 40, 33],
+        ] as const) {
+          const base = dense(m, n, k, transA, transB);
+          const layout = {
+            ...base,
+            lda: base.lda + 3,
+            ldb: base.ldb + 5,
+            ldc: base.ldc + 7,
+            aOffset: 11,
+            bOffset: 1,
+            cOffset: 5,
+          };
+          const check = run(layout, -0.75, 1.25, m + n + k);
+          expect(check.touched, `${m} × ${n} × ${k}`).toBe(0);
+          expect(check.worst, `${m} × ${n} × ${k}`).toBeLessThanOrEqual(1);
+        }
+      });
+    }
+  }
+
+  it('alpha and beta follow BLAS', () => {
+    select();
+    for (const [m, n, k] of [
+      [65, 33, 129],
+      [64, 8, 300],
+    ] as const) {
+      for (const transB of [false, true]) {
+        const layout = dense(m, n, k, false, transB);
+        for (const [alpha, beta] of [
+          [2.5, 0],
+          [-1, 1],
+          [0.5, -2],
+          [1, 0.25],
+        ] as const) {
+          expect(run(layout, alpha, beta, 7).worst).toBeLessThanOrEqual(1);
+        }
+        // beta = 0 never reads C: NaN there does not propagate.
+        const fromNaN = run(layout, 1.5, 0, 9, (c) => c.fill(Number.NaN));
+        expect(fromNaN.worst).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
+  it('alpha = 0 and k = 0 scale C by beta without reading A or B', () => {
+    select();
+    const m = 9;
+    const n = 21;
+    const c = randomArray(m * n, 3);
+    const c0 = c.slice();
+    const a = new Float32Array(m * 5).fill(Number.NaN);
+    const b = new Float32Array(5 * n).fill(Number.NaN);
+    sgemm({ m, n, k: 5, a, b, c, alpha: 0, beta: 2 });
+    expect(Array.from(c)).toEqual(Array.from(c0, (v) => Math.fround(2 * v)));
+    sgemm({ m, n, k: 0, a: new Float32Array(0), b: new Float32Array(0), c, beta: 0 });
+    expect(c.every((v) => v === 0)).toBe(true);
+  });
+
+  it('handles the LoRA shapes (x · Aᵀ and h · Bᵀ) and the blocking boundaries', () => {
+    select();
+    // x [96 × 1030] · Aᵀ with A [8 × 1030]; h [96 × 8] · Bᵀ with B [1030 × 8]; n across NC is covered by
+    // 7 × 4100 × 40.
+    for (const [m, n, k] of [
+      [96, 8, 1030],
+      [96, 16, 1030],
+      [96, 1030, 8],
+      [96, 1030, 16],
+      [7, 4100, 40],
+      [300, 20, 40],
+    ] as const) {
+      const check = run(dense(m, n, k, false, true), 1, 0, n);
+      expect(check.worst, `${m} × ${n} × ${k}`).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('sgemmStridedBatched with broadcast A or B (stride 0)', () => {
+    select();
+    for (const [m, n, k, batch] of [
+      [5, 7, 9, 6],
+      [33, 17, 65, 3],
+      [130, 70, 90, 2],
+      [40, 8, 64, 5],
+    ] as const) {
+      for (const [broadcastA, broadcastB] of [
+        [false, false],
+        [true, false],
+        [false, true],
+      ] as const) {
+        for (const transA of [false, true]) {
+          const transB = !transA;
+          const layout = dense(m, n, k, transA, transB);
+          const aSize = m * k;
+          const bSize = k * n;
+          const cSize = m * n + 2;
+          const a = randomArray(aSize * (broadcastA ? 1 : batch), 1);
+          const b = randomArray(bSize * (broadcastB ? 1 : batch), 2);
+          const c = randomArray(cSize * batch, 3);
+          const c0 = c.slice();
+          sgemmStridedBatched({
+            ...layout,
+            a,
+            b,
+            c,
+            alpha: 0.5,
+            beta: -1,
+            batch,
+            strideA: broadcastA ? 0 : aSize,
+            strideB: broadcastB ? 0 : bSize,
+            strideC: cSize,
+          });
+          for (let i = 0; i < batch; i++) {
+            const check = checkAgainstReference(
+              {
+                ...layout,
+                aOffset: broadcastA ? 0 : i * aSize,
+                bOffset: broadcastB ? 0 : i * bSize,
+                cOffset: i * cSize,
+              },
+              0.5,
+              -1,
+              a,
+              b,
+              c0,
+              c,
+            );
+            expect(check.worst, `batch ${i} of ${m} × ${n} × ${k}`).toBeLessThanOrEqual(1);
+          }
+          // The two floats between C blocks are left alone.
+          for (let i = 0; i < batch; i++) {
+            expect(c[i * cSize + m * n]).toBe(c0[i * cSize + m * n]);
+            expect(c[i * cSize + m * n + 1]).toBe(c0[i * cSize + m * n + 1]);
+          }
+        }
+      }
+    }
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * Float64 reference GEMM and test-data helpers. The reference follows the BLAS definition literally,
+ * including beta = 0 ignoring C and alpha = 0 not reading A or B.
+ */
+
+export interface Layout {
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+  lda: number;
+  ldb: number;
+  ldc: number;
+  aOffset: number;
+  bOffset: number;
+  cOffset: number;
+}
+
+/** Deterministic values in [-1, 1) (xorshift32), so failures reproduce. */
+export function randomArray(length: number, seed: number): Float32Array {
+  const out = new Float32Array(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** Storage for a layout: the matrix elements get random values, everything else (padding) NaN. */
+export function makeOperands(layout: Layout, seed: number) {
+  const { m, n, k, transA, transB, lda, ldb, ldc, aOffset, bOffset, cOffset } = layout;
+  const [aRows, aCols] = transA ? [k, m] : [m, k];
+  const [bRows, bCols] = transB ? [n, k] : [k, n];
+  const fill = (rows: number, cols: number, ld: number, offset: number, s: number) => {
+    const array = new Float32Array(offset + rows * ld + 3).fill(Number.NaN);
+    const values = randomArray(rows * cols, s);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) array[offset + i * ld + j] = values[i * cols + j]!;
+    }
+    return array;
+  };
+  return {
+    a: fill(aRows, aCols, lda, aOffset, seed),
+    b: fill(bRows, bCols, ldb, bOffset, seed + 1),
+    c: fill(m, n, ldc, cOffset, seed + 2),
+  };
+}
+
+export interface Check {
+  /** Largest |got - want| / tolerance over C; <= 1 passes. */
+  worst: number;
+  /** Elements outside C's matrix that changed (padding must be left alone). */
+  touched: number;
+}
+
+/**
+ * Compares c (after the product) with the float64 reference computed from a, b and c0 (C before).
+ * Tolerance per element: (k + 4) · 2⁻²³ · (|alpha| Σ|a||b| + |beta c0|), a standard float32 dot-product
+ * error bound, plus a tiny absolute floor.
+ */
+export function checkAgainstReference(
+  layout: Layout,
+  alpha: number,
+  beta: number,
+  a: Float32Array,
+  b: Float32Array,
+  c0: Float32Array,
+  c: Float32Array,
+): Check {
+  const { m, n, k, transA, transB, lda, ldb, ldc, aOffset, bOffset, cOffset } = layout;
+  const opA = (i: number, p: number) => a[aOffset + (transA ? p * lda + i : i * lda + p)]!;
+  const opB = (p: number, j: number) => b[bOffset + (transB ? j * ldb + p : p * ldb + j)]!;
+  let worst = 0;
+  const inside = new Uint8Array(c.length);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      const at = cOffset + i * ldc + j;
+      inside[at] = 1;
+      let sum = 0;
+      let magnitude = 0;
+      if (alpha !== 0) {
+        for (let p = 0; p < k; p++) {
+          const product = opA(i, p) * opB(p, j);
+          sum += product;
+          magnitude += Math.abs(product);
+        }
+      }
+      const old = beta === 0 ? 0 : beta * c0[at]!;
+      const want = alpha * sum + old;
+      const tolerance = (k + 4) * 2 ** -23 * (Math.abs(alpha) * magnitude + Math.abs(old)) + 1e-30;
+      const got = c[at]!;
+      const ratio =
+        Number.isNaN(got) || Number.isNaN(want) ? Number.POSITIVE_INFINITY : Math.abs(got - want) / tolerance;
+      worst = Math.max(worst, ratio);
+    }
+  }
+  let touched = 0;
+  for (let i = 0; i < c.length; i++) {
+    if (!inside[i] && !Object.is(c[i], c0[i])) touched++;
+  }
+  return { worst, touched };
+}
