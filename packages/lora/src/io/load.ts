@@ -1,0 +1,110 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AnyModule } from '@lorakit/nn';
+import { SafetensorsFile } from '@lorakit/safetensors';
+import { noGrad, tensor } from '@lorakit/tensor';
+import { LoraConfig } from '../config/lora-config.js';
+import { parsePythonJson } from '../config/python-json.js';
+import { AdapterFormatError, listNames } from '../errors.js';
+import { PeftModel } from '../model/peft-model.js';
+import { adapterTensors } from './adapter-keys.js';
+import { CONFIG_NAME, WEIGHTS_NAME } from './save.js';
+
+export interface LoadAdapterOptions {
+  /** Name to give the adapter (default "default"); names are not stored in the files. */
+  readonly adapterName?: string;
+  /** Load with trainable LoRA parameters (default false: inference, frozen). */
+  readonly isTrainable?: boolean;
+}
+
+/** Reads and validates `adapter_config.json` from an adapter directory. */
+export function readAdapterConfig(dir: string): LoraConfig {
+  const path = join(dir, CONFIG_NAME);
+  if (!existsSync(path)) {
+    throw new AdapterFormatError(
+      `[loadAdapter] ${dir} has no ${CONFIG_NAME}${existsSync(dir) && statSync(dir).isDirectory() ? '' : ' (the directory does not exist)'}`,
+    );
+  }
+  let dict: unknown;
+  try {
+    dict = parsePythonJson(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new AdapterFormatError(`[loadAdapter] ${path} is not valid JSON: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  if (!dict || typeof dict !== 'object' || Array.isArray(dict))
+    throw new AdapterFormatError(`[loadAdapter] ${path} must hold a JSON object`);
+  return LoraConfig.fromPeftDict(dict as Record<string, unknown>);
+}
+
+/**
+ * Loads the weights in `dir` into an adapter that already exists on `peft` (the key set must match
+ * exactly: missing keys, unexpected keys and shape mismatches are one error listing them).
+ */
+export function loadAdapterWeights(peft: PeftModel, dir: string, adapterName: string): void {
+  const path = join(dir, WEIGHTS_NAME);
+  if (!existsSync(path)) throw new AdapterFormatError(`[loadAdapter] ${dir} has no ${WEIGHTS_NAME}`);
+  const file = SafetensorsFile.open(path);
+  try {
+    const expected = adapterTensors(peft, adapterName);
+    const present = new Set(file.names());
+    const missing = [...expected.keys()].filter((k) => !present.has(k));
+    const unexpected = [...present].filter((k) => !expected.has(k));
+    const mismatched: string[] = [];
+    for (const [key, param] of expected) {
+      if (!present.has(key)) continue;
+      const shape = file.info(key).shape;
+      if (shape.length !== param.shape.length || shape.some((d, i) => d !== param.shape[i])) {
+        mismatched.push(`${key}: file [${shape.join(', ')}] vs model [${param.shape.join(', ')}]`);
+      }
+    }
+    if (missing.length || unexpected.length || mismatched.length) {
+      const parts: string[] = [];
+      if (mismatched.length) parts.push(`shape mismatches: ${listNames(mismatched)}`);
+      if (missing.length) parts.push(`missing keys: ${listNames(missing)}`);
+      if (unexpected.length) parts.push(`unexpected keys: ${listNames(unexpected)}`);
+      throw new AdapterFormatError(`[loadAdapter] ${path} does not fit the model: ${parts.join('; ')}`);
+    }
+    noGrad(() => {
+      for (const [key, param] of expected) {
+        const { data, shape } = file.readSync(key);
+        param.assign(tensor(data as Float32Array, { shape, backend: param.backend.name }));
+      }
+    });
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Loads a PEFT adapter directory onto a base model (PEFT's `PeftModel.from_pretrained`), or onto an
+ * existing PeftModel as an extra adapter (`load_adapter`). The adapter is created without running its
+ * init strategy (its weights come from the file). Returns the PeftModel.
+ */
+export function loadAdapter(
+  model: AnyModule | PeftModel,
+  dir: string,
+  options: LoadAdapterOptions = {},
+): PeftModel {
+  const name = options.adapterName ?? 'default';
+  const config = readAdapterConfig(dir);
+  config.inferenceMode = !options.isTrainable;
+  const peft = model instanceof PeftModel ? model : new PeftModel(model);
+  const fresh = peft.peftConfig.size === 0;
+  peft.addAdapter(name, config, { initWeights: false });
+  try {
+    loadAdapterWeights(peft, dir, name);
+  } catch (error) {
+    if (!fresh) peft.deleteAdapter(name);
+    throw error;
+  }
+  if (fresh && !options.isTrainable) peft.eval();
+  if (!fresh && options.isTrainable) {
+    for (const [, layer] of peft.loraLayers())
+      if (layer.hasAdapter(name)) for (const p of layer.adapterParameters(name)) p.requiresGrad = true;
+    for (const [, wrapper] of peft.wrappers())
+      if (wrapper.adapters.has(name)) wrapper.copyFor(name).requiresGrad(true);
+  }
+  return peft;
+}

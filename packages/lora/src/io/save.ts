@@ -1,0 +1,128 @@
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { type TensorEntry, writeSafetensors } from '@lorakit/safetensors';
+import { dumpPythonJson } from '../config/python-json.js';
+import { AdapterError, AdapterFormatError, listNames } from '../errors.js';
+import type { PeftModel } from '../model/peft-model.js';
+import { adapterTensors } from './adapter-keys.js';
+
+export const CONFIG_NAME = 'adapter_config.json';
+export const WEIGHTS_NAME = 'adapter_model.safetensors';
+
+/** transformers module paths of the architectures @lorakit/models provides (for `auto_mapping`). */
+const PARENT_LIBRARY: Readonly<Record<string, string>> = {
+  LlamaForCausalLM: 'transformers.models.llama.modeling_llama',
+  LlamaModel: 'transformers.models.llama.modeling_llama',
+  MistralForCausalLM: 'transformers.models.mistral.modeling_mistral',
+  Qwen2ForCausalLM: 'transformers.models.qwen2.modeling_qwen2',
+  GPT2LMHeadModel: 'transformers.models.gpt2.modeling_gpt2',
+  GPT2Model: 'transformers.models.gpt2.modeling_gpt2',
+  BertModel: 'transformers.models.bert.modeling_bert',
+  BertForMaskedLM: 'transformers.models.bert.modeling_bert',
+  BertForSequenceClassification: 'transformers.models.bert.modeling_bert',
+};
+
+export interface SaveOptions {
+  /** Adapters to save (default: all). "default" goes to `dir`, any other to `dir/<name>`. */
+  readonly selectedAdapters?: readonly string[];
+  /** PEFT's save_embedding_layers (default 'auto'). */
+  readonly saveEmbeddingLayers?: boolean | 'auto';
+}
+
+/** The architecture name of a model as transformers names its class (e.g. `LlamaForCausalLM`). */
+export function architectureOf(model: unknown): string {
+  const m = model as { architecture?: string; constructor: { name: string } };
+  return m.architecture ?? m.constructor.name;
+}
+
+/** The adapter_config.json text PEFT would write for one adapter. */
+export function adapterConfigJson(peft: PeftModel, adapter: string): string {
+  const config = peft.peftConfig.get(adapter);
+  if (!config)
+    throw new AdapterError(
+      `[saveAdapter] no adapter named "${adapter}"; adapters: ${listNames([...peft.peftConfig.keys()])}`,
+    );
+  const dict = config.toPeftDict();
+  dict.inference_mode = true;
+  if (dict.base_model_name_or_path === '') dict.base_model_name_or_path = null;
+  if (config.taskType === null && dict.auto_mapping === null) {
+    const name = architectureOf(peft.model);
+    dict.auto_mapping = { base_model_class: name, parent_library: PARENT_LIBRARY[name] ?? '__main__' };
+  }
+  return dumpPythonJson(dict);
+}
+
+/**
+ * Saves adapters in PEFT's format: `adapter_model.safetensors` (metadata `{"format": "pt"}`) and
+ * `adapter_config.json`, for "default" in `dir` and for other adapters in `dir/<name>`. Each file is
+ * written to a temporary name and renamed into place; the weights are written before the config, so a
+ * failure never leaves a config pointing at missing or truncated weights.
+ */
+export async function saveAdapter(
+  peft: PeftModel,
+  dir: string,
+  options: SaveOptions = {},
+): Promise<string[]> {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) {
+    throw new AdapterFormatError(`[saveAdapter] ${dir} is a file; the adapter is saved into a directory`);
+  }
+  const adapters = options.selectedAdapters ?? [...peft.peftConfig.keys()];
+  const unknown = adapters.filter((a) => !peft.peftConfig.has(a));
+  if (unknown.length) {
+    throw new AdapterError(
+      `[saveAdapter] unknown adapter(s) ${unknown.join(', ')}; adapters: ${listNames([...peft.peftConfig.keys()])}`,
+    );
+  }
+  const written: string[] = [];
+  for (const adapter of adapters) {
+    const target = adapter === 'default' ? dir : join(dir, adapter);
+    mkdirSync(target, { recursive: true });
+    const tensors = adapterTensors(peft, adapter, { saveEmbeddingLayers: options.saveEmbeddingLayers });
+    const entries: TensorEntry[] = [...tensors].map(([name, param]) => ({
+      name,
+      dtype:
+        param.dtype === 'float64'
+          ? 'F64'
+          : param.dtype === 'bfloat16'
+            ? 'BF16'
+            : param.dtype === 'float16'
+              ? 'F16'
+              : 'F32',
+      shape: param.shape,
+      data: () => param.contiguous().toArray() as Float32Array,
+    }));
+    const configText = adapterConfigJson(peft, adapter);
+    await writeSafetensors(join(target, WEIGHTS_NAME), entries, { metadata: { format: 'pt' } });
+    writeTextAtomically(join(target, CONFIG_NAME), configText);
+    written.push(target);
+  }
+  return written;
+}
+
+/** Writes text to a temporary file beside `path`, fsyncs, and renames it over `path`. */
+export function writeTextAtomically(path: string, text: string): void {
+  const temporary = join(
+    dirname(path),
+    `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`,
+  );
+  try {
+    writeFileSync(temporary, text);
+    const fd = openSync(temporary, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,242 @@
+import { type AnyModule, Dropout, Identity, Module, ModuleDict, type Parameter } from '@lorakit/nn';
+import { noGrad, type Tensor } from '@lorakit/tensor';
+import type { LoraConfig } from '../config/lora-config.js';
+import { AdapterError, MergeError } from '../errors.js';
+import type { LoraVariant } from '../variants/variant.js';
+import { readBaseWeight, writeBaseWeight } from './base-weight.js';
+
+export type LoraLayerKind = 'linear' | 'embedding' | 'conv';
+
+/** What `updateLayer` needs to add one adapter. */
+export interface AdapterSpec {
+  readonly name: string;
+  readonly r: number;
+  readonly alpha: number;
+  readonly config: LoraConfig;
+  /** Dotted path of the layer in the model (for init strategies and messages). */
+  readonly modulePath: string;
+  /** Skip initialization (weights are about to be loaded). */
+  readonly initWeights?: boolean;
+}
+
+/** A module holding one parameter per adapter (PEFT's ParameterDict for embeddings). */
+export class ParameterDict extends Module<[], never> {
+  forward(): never {
+    throw new AdapterError('[ParameterDict] has no forward');
+  }
+}
+
+/** DoRA's magnitude vector container (`lora_magnitude_vector.<adapter>.weight`). */
+export class MagnitudeVector extends Module<[], never> {
+  forward(): never {
+    throw new AdapterError('[lora_magnitude_vector] has no forward');
+  }
+}
+
+/**
+ * The shared part of every LoRA layer: the wrapped `base_layer`, per-adapter hyper-parameters, the
+ * active/merged/disabled state, and merge/unmerge. Subclasses build the factors and compute the delta
+ * weight and forward for their layer kind. Children are named as in PEFT (`base_layer`, `lora_A`,
+ * `lora_B`, `lora_dropout`, `lora_embedding_A/B`, `lora_magnitude_vector`), so parameter paths match
+ * PEFT's state dicts.
+ */
+export abstract class LoraLayer extends Module {
+  abstract readonly kind: LoraLayerKind;
+  readonly r = new Map<string, number>();
+  readonly loraAlpha = new Map<string, number>();
+  readonly scaling = new Map<string, number>();
+  readonly loraBias = new Map<string, boolean>();
+  readonly variants = new Map<string, LoraVariant>();
+  readonly mergedAdapters: string[] = [];
+  /** DoRA merge caches the weight norm per adapter for exact unmerge. */
+  readonly mergeCache = new Map<string, Tensor>();
+  activeAdapters: string[] = [];
+  disabled = false;
+
+  constructor(baseLayer: AnyModule) {
+    super();
+    this.registerModule('base_layer', baseLayer);
+    this.registerModule('lora_dropout', new ModuleDict());
+  }
+
+  get baseLayer(): AnyModule {
+    return this.child('base_layer');
+  }
+
+  get merged(): boolean {
+    return this.mergedAdapters.length > 0;
+  }
+
+  /** Adapters this layer holds, in insertion order. */
+  abstract adapterNames(): string[];
+
+  /** Adds (or re-creates) one adapter's factors and initializes them. */
+  abstract updateLayer(spec: AdapterSpec): void;
+
+  /** scaling · ΔW for one adapter, in the base weight's own layout. */
+  abstract deltaWeight(adapter: string): Tensor;
+
+  /** Removes an adapter's tensors from every container. */
+  protected abstract removeAdapterTensors(adapter: string): void;
+
+  /** Every LoRA parameter of one adapter (for trainability switches). */
+  abstract adapterParameters(adapter: string): Parameter[];
+
+  /** The adapter's A and B factors (and lora_B's bias) in PEFT's layouts. */
+  abstract factorParameters(adapter: string): { a: Parameter; b: Parameter; bBias: Parameter | null };
+
+  hasAdapter(adapter: string): boolean {
+    return this.adapterNames().includes(adapter);
+  }
+
+  protected setDropout(adapter: string, p: number): void {
+    this.child<ModuleDict>('lora_dropout').set(adapter, p > 0 ? new Dropout(p) : new Identity());
+  }
+
+  protected dropout(adapter: string): AnyModule {
+    return this.child<ModuleDict>('lora_dropout').get(adapter);
+  }
+
+  protected recordAdapter(spec: AdapterSpec): void {
+    if (!Number.isInteger(spec.r) || spec.r <= 0) {
+      throw new AdapterError(
+        `[lora] \`r\` should be a positive integer value but the value passed is ${spec.r}`,
+      );
+    }
+    this.r.set(spec.name, spec.r);
+    this.loraAlpha.set(spec.name, spec.alpha);
+    this.scaling.set(spec.name, spec.config.scalingFor(spec.r, spec.alpha));
+    this.loraBias.set(spec.name, spec.config.loraBias);
+  }
+
+  /** Makes `names` the active adapters and sets their trainability (PEFT's `set_adapter`). */
+  setAdapter(names: readonly string[], inferenceMode = false): void {
+    for (const adapter of this.adapterNames()) {
+      const trainable = names.includes(adapter) && !inferenceMode;
+      for (const p of this.adapterParameters(adapter)) p.requiresGrad = trainable;
+    }
+    this.activeAdapters = [...names];
+  }
+
+  /** Turns all adapters of this layer off (base output only) or back on. */
+  enableAdapters(enabled: boolean): void {
+    if (enabled) {
+      this.setAdapter(this.activeAdapters, false);
+      this.disabled = false;
+    } else {
+      for (const adapter of this.adapterNames())
+        for (const p of this.adapterParameters(adapter)) p.requiresGrad = false;
+      this.disabled = true;
+    }
+  }
+
+  deleteAdapter(adapter: string): void {
+    this.removeAdapterTensors(adapter);
+    this.child<ModuleDict>('lora_dropout').delete(adapter);
+    for (const map of [this.r, this.loraAlpha, this.scaling, this.loraBias, this.variants])
+      map.delete(adapter);
+    if (this.activeAdapters.includes(adapter)) {
+      const remaining = this.activeAdapters.filter((a) => a !== adapter);
+      if (remaining.length > 0) this.activeAdapters = remaining;
+      else {
+        const first = this.adapterNames().sort()[0];
+        this.activeAdapters = first ? [first] : [];
+      }
+    }
+  }
+
+  /** Base weight as float32 in the base layer's layout. */
+  baseWeight(): Tensor {
+    return readBaseWeight(this.baseLayer);
+  }
+
+  setBaseWeight(weight: Tensor): void {
+    writeBaseWeight(this.baseLayer, weight);
+  }
+
+  /** Merges adapters into the base weight (PEFT's `merge`). Already-merged ones are skipped. */
+  merge(options: { safeMerge?: boolean; adapterNames?: readonly string[] } = {}): void {
+    const names = (options.adapterNames ?? this.activeAdapters).filter(
+      (a) => !this.mergedAdapters.includes(a),
+    );
+    noGrad(() => {
+      for (const adapter of names) {
+        if (!this.hasAdapter(adapter)) continue;
+        this.checkMergeable(adapter);
+        const weight = this.baseWeight();
+        const variant = this.variants.get(adapter);
+        const merged = variant
+          ? variant.mergeWeight(this, adapter, weight, () => this.pristineWeight())
+          : weight.add(this.deltaWeight(adapter).cast(weight.dtype));
+        const bias = this.mergedBias(adapter, 1);
+        if (options.safeMerge) {
+          // PEFT 0.21: every check happens before any write, so a failure leaves the layer untouched.
+          assertFinite(merged, adapter);
+          if (bias) assertFinite(bias, adapter);
+        }
+        this.setBaseWeight(merged);
+        if (bias) this.baseLayer.param('bias')!.assign(bias);
+        this.mergedAdapters.push(adapter);
+      }
+    });
+  }
+
+  /** Undoes merges, last merged first (PEFT's `unmerge`). */
+  unmerge(): void {
+    noGrad(() => {
+      while (this.mergedAdapters.length > 0) {
+        const adapter = this.mergedAdapters.pop()!;
+        if (!this.hasAdapter(adapter)) continue;
+        this.setBaseWeight(this.unmergeWeight(adapter, this.baseWeight(), true));
+        const bias = this.mergedBias(adapter, -1);
+        if (bias) this.baseLayer.param('bias')!.assign(bias);
+      }
+    });
+  }
+
+  /** The base weight with the merge of `adapter` undone (`forget` drops variant caches). */
+  protected unmergeWeight(adapter: string, weight: Tensor, forget: boolean): Tensor {
+    const variant = this.variants.get(adapter);
+    return variant
+      ? variant.unmergeWeight(this, adapter, weight, forget)
+      : weight.sub(this.deltaWeight(adapter).cast(weight.dtype));
+  }
+
+  /** The base weight as it was before any adapter was merged into this layer. */
+  pristineWeight(): Tensor {
+    let weight = this.baseWeight();
+    for (const adapter of [...this.mergedAdapters].reverse()) {
+      if (this.hasAdapter(adapter)) weight = this.unmergeWeight(adapter, weight, false);
+    }
+    return weight;
+  }
+
+  /** Extra checks before a merge (conv groups); overridden by subclasses. */
+  protected checkMergeable(_adapter: string): void {}
+
+  /** base bias ± s·b_B when the adapter has a lora_B bias, else undefined. */
+  protected mergedBias(adapter: string, sign: 1 | -1): Tensor | undefined {
+    if (!this.loraBias.get(adapter)) return undefined;
+    const loraBias = this.loraBBias(adapter);
+    if (!loraBias) return undefined;
+    const base = this.baseLayer.param('bias');
+    if (!base)
+      throw new MergeError(
+        '[lora] Impossible to merge LoRA with `lora_bias=True` because the base layer has no bias.',
+      );
+    return base.add(loraBias.mul(sign * this.scaling.get(adapter)!));
+  }
+
+  /** The lora_B bias of an adapter, if any. */
+  protected loraBBias(_adapter: string): Parameter | null {
+    return null;
+  }
+}
+
+function assertFinite(t: Tensor, adapter: string): void {
+  if (t.isnan().logicalOr(t.isinf()).any().item()) {
+    throw new MergeError(
+      `[lora] NaNs detected in the merged weights. The adapter ${adapter} seems to be broken`,
+    );
+  }
+}

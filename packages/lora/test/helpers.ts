@@ -1,0 +1,44 @@
+import { SafetensorsFile } from '@lorakit/safetensors';
+import { type Tensor, tensor } from '@lorakit/tensor';
+import { expect } from 'vitest';
+
+/** Every tensor of a safetensors file (int64 as int64, floats as float32). */
+export function readAll(path: string): Map<string, Tensor> {
+  const file = SafetensorsFile.open(path);
+  const out = new Map<string, Tensor>();
+  for (const name of file.names()) {
+    const { data, dtype, shape } = file.readSync(name);
+    out.set(
+      name,
+      dtype === 'I64'
+        ? tensor(data as BigInt64Array, { shape, dtype: 'int64' })
+        : tensor(data as Float32Array, { shape }),
+    );
+  }
+  file.close();
+  return out;
+}
+
+/** Max |a − b| after checking shapes; fails when above atol + rtol·|b|. */
+export function expectClose(
+  actual: Tensor,
+  expected: Tensor,
+  atol: number,
+  rtol: number,
+  label: string,
+): number {
+  expect(actual.shape, `${label} shape`).toEqual(expected.shape);
+  const a = actual.toArray() as Float32Array;
+  const e = expected.toArray() as Float32Array;
+  let worst = 0;
+  for (let i = 0; i < e.length; i++) {
+    const err = Math.abs(a[i]! - e[i]!);
+    worst = Math.max(worst, err);
+    if (!(err <= atol + rtol * Math.abs(e[i]!))) {
+      throw new Error(
+        `${label}: element ${i} is ${a[i]} but expected ${e[i]} (|err| ${err} > ${atol} + ${rtol}·|expected|)`,
+      );
+    }
+  }
+  return worst;
+}
