@@ -1,0 +1,61 @@
+import { SafetensorsFile } from '@lorakit/safetensors';
+import { type Tensor, tensor } from '@lorakit/tensor';
+import { compareArrays, type Check, type Tolerance } from './report.js';
+
+/** Every tensor of a safetensors file (int64 stays int64, everything else float32). */
+export function readTensors(path: string): Map<string, Tensor> {
+  const file = SafetensorsFile.open(path);
+  try {
+    const out = new Map<string, Tensor>();
+    for (const name of file.names()) {
+      const { data, dtype, shape } = file.readSync(name);
+      out.set(
+        name,
+        dtype === 'I64' ? tensor(data as BigInt64Array, { shape, dtype: 'int64' }) : tensor(Float32Array.from(data as ArrayLike<number>), { shape }),
+      );
+    }
+    return out;
+  } finally {
+    file.close();
+  }
+}
+
+export function toleranceOf(spec: { atol?: number; rtol?: number }, fallback: Tolerance = { atol: 1e-4, rtol: 1e-4 }): Tolerance {
+  return { atol: spec.atol ?? fallback.atol, rtol: spec.rtol ?? fallback.rtol };
+}
+
+export function compareTensors(name: string, actual: Tensor, expected: Tensor, tolerance: Tolerance): Check {
+  return compareArrays(name, actual.toArray() as Float32Array, expected.toArray() as Float32Array, tolerance, {
+    actual: actual.shape,
+    expected: expected.shape,
+  });
+}
+
+/**
+ * Compares factor matrices up to the sign of each rank component (SVD/QR factors are unique only up to
+ * sign): component k is row k of A and column k of B.
+ */
+export function compareUpToSign(name: string, actual: Tensor, expected: Tensor, axis: 0 | 1, tolerance: Tolerance): Check {
+  if (actual.shape.join() !== expected.shape.join()) return compareTensors(name, actual, expected, tolerance);
+  const a = actual.toArray() as Float32Array;
+  const e = expected.toArray() as Float32Array;
+  const [rows, cols] = actual.shape as [number, number];
+  const flipped = Float32Array.from(a);
+  const components = axis === 0 ? rows : cols;
+  for (let k = 0; k < components; k++) {
+    let dot = 0;
+    const length = axis === 0 ? cols : rows;
+    for (let i = 0; i < length; i++) {
+      const idx = axis === 0 ? k * cols + i : i * cols + k;
+      dot += a[idx]! * e[idx]!;
+    }
+    if (dot < 0) {
+      for (let i = 0; i < length; i++) {
+        const idx = axis === 0 ? k * cols + i : i * cols + k;
+        flipped[idx] = -flipped[idx]!;
+      }
+    }
+  }
+  const check = compareArrays(name, flipped, e, tolerance);
+  return { ...check, note: 'up to the sign of each rank component' };
+}
