@@ -56,6 +56,16 @@ export {
   ParameterDict,
 } from './layers/lora-layer.js';
 export { LoraLinear, linearFeatures } from './layers/lora-linear.js';
+export { addWeightedAdapter } from './merges/add-weighted-adapter.js';
+export {
+  getMergeStrategy,
+  type MergeLayerContext,
+  type MergeSource,
+  type MergeStrategy,
+  registeredMergeStrategies,
+  registerMergeStrategy,
+  type WeightedMergeOptions,
+} from './merges/merge-registry.js';
 export { type InjectOptions, injectAdapter, modelTypeOf } from './model/inject.js';
 export { replicateLayers } from './model/layer-replication.js';
 export { ModulesToSaveWrapper } from './model/modules-to-save.js';

@@ -37,11 +37,27 @@ export function compareArrays(
   shapes?: { actual: readonly number[]; expected: readonly number[] },
 ): Check {
   const bound = `atol ${tolerance.atol} + rtol ${tolerance.rtol}·|x|`;
-  if (shapes && (shapes.actual.length !== shapes.expected.length || shapes.actual.some((d, i) => d !== shapes.expected[i]))) {
-    return { name, error: Number.POSITIVE_INFINITY, bound, ok: false, note: `shape [${shapes.actual.join(', ')}] vs expected [${shapes.expected.join(', ')}]` };
+  if (
+    shapes &&
+    (shapes.actual.length !== shapes.expected.length ||
+      shapes.actual.some((d, i) => d !== shapes.expected[i]))
+  ) {
+    return {
+      name,
+      error: Number.POSITIVE_INFINITY,
+      bound,
+      ok: false,
+      note: `shape [${shapes.actual.join(', ')}] vs expected [${shapes.expected.join(', ')}]`,
+    };
   }
   if (actual.length !== expected.length) {
-    return { name, error: Number.POSITIVE_INFINITY, bound, ok: false, note: `${actual.length} values vs ${expected.length} expected` };
+    return {
+      name,
+      error: Number.POSITIVE_INFINITY,
+      bound,
+      ok: false,
+      note: `${actual.length} values vs ${expected.length} expected`,
+    };
   }
   let worst = 0;
   let ok = true;
@@ -61,7 +77,9 @@ export function formatResults(results: readonly CaseResult[]): string {
     lines.push(r.reason ? `${head}: ${r.reason}` : head);
     for (const c of r.checks) {
       const err = Number.isFinite(c.error) ? c.error.toExponential(2) : String(c.error);
-      lines.push(`    ${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(58)} max err ${err.padStart(9)}  (${c.bound})${c.note ? ` — ${c.note}` : ''}`);
+      lines.push(
+        `    ${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(58)} max err ${err.padStart(9)}  (${c.bound})${c.note ? ` — ${c.note}` : ''}`,
+      );
     }
   }
   const count = (s: Status) => results.filter((r) => r.status === s).length;

@@ -33,29 +33,50 @@ export function discoverCases(root: string): string[] {
 }
 
 /** Runs one case: a handler that throws PendingError makes the case pending, any other error an error. */
-export async function runCase(dir: string, filter?: (name: string) => boolean): Promise<CaseResult | undefined> {
+export async function runCase(
+  dir: string,
+  filter?: (name: string) => boolean,
+): Promise<CaseResult | undefined> {
   const name = basename(dir);
   if (filter && !filter(name)) return undefined;
   let spec: CaseContext['spec'];
   try {
     spec = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8'));
   } catch (error) {
-    return { name, kind: '?', status: 'error', checks: [], reason: `case.json is unreadable: ${(error as Error).message}` };
+    return {
+      name,
+      kind: '?',
+      status: 'error',
+      checks: [],
+      reason: `case.json is unreadable: ${(error as Error).message}`,
+    };
   }
   const kind = String(spec.kind);
   const handler = handlers.get(kind);
-  if (!handler) return { name, kind, status: 'pending', checks: [], reason: `kind "${kind}" is not supported by this runner` };
+  if (!handler)
+    return {
+      name,
+      kind,
+      status: 'pending',
+      checks: [],
+      reason: `kind "${kind}" is not supported by this runner`,
+    };
   try {
     const checks = await handler({ dir, name, spec });
-    if (checks.length === 0) return { name, kind, status: 'error', checks, reason: 'the handler compared nothing' };
+    if (checks.length === 0)
+      return { name, kind, status: 'error', checks, reason: 'the handler compared nothing' };
     return { name, kind, status: checks.every((c) => c.ok) ? 'pass' : 'fail', checks };
   } catch (error) {
-    if (error instanceof PendingError) return { name, kind, status: 'pending', checks: [], reason: error.message };
+    if (error instanceof PendingError)
+      return { name, kind, status: 'pending', checks: [], reason: error.message };
     return { name, kind, status: 'error', checks: [], reason: (error as Error).stack ?? String(error) };
   }
 }
 
-export async function runAll(roots: readonly string[], filter?: (name: string) => boolean): Promise<CaseResult[]> {
+export async function runAll(
+  roots: readonly string[],
+  filter?: (name: string) => boolean,
+): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   for (const root of roots) {
     for (const dir of discoverCases(root)) {

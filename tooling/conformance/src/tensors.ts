@@ -1,6 +1,6 @@
 import { SafetensorsFile } from '@lorakit/safetensors';
 import { type Tensor, tensor } from '@lorakit/tensor';
-import { compareArrays, type Check, type Tolerance } from './report.js';
+import { type Check, compareArrays, type Tolerance } from './report.js';
 
 /** Every tensor of a safetensors file (int64 stays int64, everything else float32). */
 export function readTensors(path: string): Map<string, Tensor> {
@@ -11,7 +11,9 @@ export function readTensors(path: string): Map<string, Tensor> {
       const { data, dtype, shape } = file.readSync(name);
       out.set(
         name,
-        dtype === 'I64' ? tensor(data as BigInt64Array, { shape, dtype: 'int64' }) : tensor(Float32Array.from(data as ArrayLike<number>), { shape }),
+        dtype === 'I64'
+          ? tensor(data as BigInt64Array, { shape, dtype: 'int64' })
+          : tensor(Float32Array.from(data as ArrayLike<number>), { shape }),
       );
     }
     return out;
@@ -20,22 +22,37 @@ export function readTensors(path: string): Map<string, Tensor> {
   }
 }
 
-export function toleranceOf(spec: { atol?: number; rtol?: number }, fallback: Tolerance = { atol: 1e-4, rtol: 1e-4 }): Tolerance {
+export function toleranceOf(
+  spec: { atol?: number; rtol?: number },
+  fallback: Tolerance = { atol: 1e-4, rtol: 1e-4 },
+): Tolerance {
   return { atol: spec.atol ?? fallback.atol, rtol: spec.rtol ?? fallback.rtol };
 }
 
 export function compareTensors(name: string, actual: Tensor, expected: Tensor, tolerance: Tolerance): Check {
-  return compareArrays(name, actual.toArray() as Float32Array, expected.toArray() as Float32Array, tolerance, {
-    actual: actual.shape,
-    expected: expected.shape,
-  });
+  return compareArrays(
+    name,
+    actual.toArray() as Float32Array,
+    expected.toArray() as Float32Array,
+    tolerance,
+    {
+      actual: actual.shape,
+      expected: expected.shape,
+    },
+  );
 }
 
 /**
  * Compares factor matrices up to the sign of each rank component (SVD/QR factors are unique only up to
  * sign): component k is row k of A and column k of B.
  */
-export function compareUpToSign(name: string, actual: Tensor, expected: Tensor, axis: 0 | 1, tolerance: Tolerance): Check {
+export function compareUpToSign(
+  name: string,
+  actual: Tensor,
+  expected: Tensor,
+  axis: 0 | 1,
+  tolerance: Tolerance,
+): Check {
   if (actual.shape.join() !== expected.shape.join()) return compareTensors(name, actual, expected, tolerance);
   const a = actual.toArray() as Float32Array;
   const e = expected.toArray() as Float32Array;

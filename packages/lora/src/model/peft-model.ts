@@ -4,6 +4,8 @@ import { LoraConfig, type LoraConfigOptions } from '../config/lora-config.js';
 import { AdapterError, listNames } from '../errors.js';
 import { BASE_ADAPTER, withAdapterNames } from '../layers/adapter-context.js';
 import { LoraLayer } from '../layers/lora-layer.js';
+import { addWeightedAdapter } from '../merges/add-weighted-adapter.js';
+import type { WeightedMergeOptions } from '../merges/merge-registry.js';
 import { injectAdapter } from './inject.js';
 import { ModulesToSaveWrapper } from './modules-to-save.js';
 
@@ -291,6 +293,22 @@ export class PeftModel extends Module<unknown[], unknown> {
     const model = this.model;
     this.peftConfig.clear();
     return model;
+  }
+
+  /**
+   * Builds a new adapter from weighted existing ones (PEFT's `add_weighted_adapter`) with a registered
+   * combination type (install @lorakit/merge-strategies for svd, cat, linear, ties, dare_*,
+   * magnitude_prune and their _svd forms). Returns the new adapter's config, or undefined when `name`
+   * exists already (PEFT returns silently).
+   */
+  addWeightedAdapter(
+    adapters: readonly string[],
+    weights: readonly number[],
+    name: string,
+    combinationType = 'svd',
+    options: WeightedMergeOptions = {},
+  ): LoraConfig | undefined {
+    return addWeightedAdapter(this, adapters, weights, name, combinationType, options);
   }
 
   /** (trainable, total) parameter counts; shared parameters count once (PEFT's get_nb_trainable_parameters). */

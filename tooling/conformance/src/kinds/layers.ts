@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { type AnyModule, Conv1d, Conv2d, Embedding, Linear, Module } from '@lorakit/nn';
 import { loadAdapter } from '@lorakit/lora';
+import { type AnyModule, Conv1d, Conv2d, Embedding, Linear, Module } from '@lorakit/nn';
 import type { Tensor } from '@lorakit/tensor';
 import type { Check } from '../report.js';
 import type { CaseContext } from '../run.js';
@@ -26,26 +26,45 @@ class TinyMixed extends Module<[], never> {
 export function runLayers({ dir, spec }: CaseContext): Check[] {
   const tolerance = toleranceOf(spec, { atol: 1e-5, rtol: 1e-4 });
   const io = readTensors(join(dir, 'io.safetensors'));
-  const modules = (spec.modules as string[] | undefined) ?? ['emb', 'lin', 'lin_nobias', 'conv2d', 'conv1d', 'conv2d_1x1'];
+  const modules = (spec.modules as string[] | undefined) ?? [
+    'emb',
+    'lin',
+    'lin_nobias',
+    'conv2d',
+    'conv1d',
+    'conv2d_1x1',
+  ];
   const base = () => {
     const model = new TinyMixed();
     model.loadStateDict(readTensors(join(dir, 'base', 'base.safetensors')));
     return model.eval();
   };
-  const run = (model: AnyModule, name: string): Tensor => model.getSubmodule(name).call(io.get(`in.${name}`)!);
+  const run = (model: AnyModule, name: string): Tensor =>
+    model.getSubmodule(name).call(io.get(`in.${name}`)!);
   const checks: Check[] = [];
   const plain = base();
-  for (const name of modules) checks.push(compareTensors(`base.${name}`, run(plain, name), io.get(`base.${name}`)!, tolerance));
+  for (const name of modules)
+    checks.push(compareTensors(`base.${name}`, run(plain, name), io.get(`base.${name}`)!, tolerance));
   for (const [kind, adapter] of [
     ['lora', 'adapter_lora'],
     ['dora', 'adapter_dora'],
   ] as const) {
     const peft = loadAdapter(base(), join(dir, adapter));
     const present = modules.filter((m) => io.has(`${kind}.${m}`));
-    for (const name of present) checks.push(compareTensors(`${kind}.${name}`, run(peft.model, name), io.get(`${kind}.${name}`)!, tolerance));
+    for (const name of present)
+      checks.push(
+        compareTensors(`${kind}.${name}`, run(peft.model, name), io.get(`${kind}.${name}`)!, tolerance),
+      );
     const merged = peft.mergeAndUnload();
     for (const name of present) {
-      checks.push(compareTensors(`${kind}_merged.${name}`, run(merged, name), io.get(`${kind}_merged.${name}`)!, tolerance));
+      checks.push(
+        compareTensors(
+          `${kind}_merged.${name}`,
+          run(merged, name),
+          io.get(`${kind}_merged.${name}`)!,
+          tolerance,
+        ),
+      );
     }
   }
   return checks;
