@@ -61,16 +61,19 @@ struct Blocking {
   int64_t mc = 144;
   int64_t kc = 256;
   int64_t nc = 4096;
+  // Slices with kc at most this run the ir loop outside the jr loop (see gemm_packed_serial).
+  int64_t row_major_max_kc = 32;
 };
 
 Blocking read_blocking() {
   Blocking b;
   if (const char* env = std::getenv("LORAKIT_GEMM_BLOCKING")) {
-    long mc = 0, kc = 0, nc = 0;
-    if (std::sscanf(env, "%ld,%ld,%ld", &mc, &kc, &nc) == 3 && mc > 0 && kc > 0 && nc > 0) {
+    long mc = 0, kc = 0, nc = 0, small = -1;
+    if (std::sscanf(env, "%ld,%ld,%ld,%ld", &mc, &kc, &nc, &small) >= 3 && mc > 0 && kc > 0 && nc > 0) {
       b.mc = (mc + kMR - 1) / kMR * kMR;
       b.kc = kc;
       b.nc = (nc + kNR - 1) / kNR * kNR;
+      if (small >= 0) b.row_major_max_kc = small;
     }
   }
   return b;
@@ -237,19 +240,30 @@ void gemm_packed_serial(const KernelSet& ks, const Problem& pr, Scratch& scratch
       for (int64_t ic = 0; ic < pr.m; ic += bl.mc) {
         const int64_t mc = std::min(bl.mc, pr.m - ic);
         ks.pack_a(mc, kc, ConstView{pr.a.data + ic * pr.a.rs + pc * pr.a.cs, pr.a.rs, pr.a.cs}, ap);
-        for (int64_t jr = 0; jr < nc; jr += kNR) {
+        auto tile = [&](int64_t ir, int64_t jr) {
+          const int64_t mr = std::min(kMR, mc - ir);
           const int64_t nr = std::min(kNR, nc - jr);
+          const float* apanel = ap + ir * kc;
           const float* bpanel = bp + jr * kc;
+          float* c = pr.c + (ic + ir) * pr.ldc + jc + jr;
+          if (mr == kMR && nr == kNR) {
+            ks.micro(kc, apanel, bpanel, c, pr.ldc, pr.alpha, beta);
+          } else {
+            ks.micro(kc, apanel, bpanel, edge, kNR, 1.0f, 0.0f);
+            merge_edge(mr, nr, edge, pr.alpha, beta, c, pr.ldc);
+          }
+        };
+        if (kc <= bl.row_major_max_kc) {
+          // Thin k slice: the tile's arithmetic is short and writing C dominates. Walking C row strip by
+          // row strip writes it sequentially; walking it column strip by column strip (below) touches
+          // MC rows ldc apart per strip, which with ldc a multiple of 1 KiB all land in a few cache
+          // sets and thrash.
           for (int64_t ir = 0; ir < mc; ir += kMR) {
-            const int64_t mr = std::min(kMR, mc - ir);
-            const float* apanel = ap + ir * kc;
-            float* c = pr.c + (ic + ir) * pr.ldc + jc + jr;
-            if (mr == kMR && nr == kNR) {
-              ks.micro(kc, apanel, bpanel, c, pr.ldc, pr.alpha, beta);
-            } else {
-              ks.micro(kc, apanel, bpanel, edge, kNR, 1.0f, 0.0f);
-              merge_edge(mr, nr, edge, pr.alpha, beta, c, pr.ldc);
-            }
+            for (int64_t jr = 0; jr < nc; jr += kNR) tile(ir, jr);
+          }
+        } else {
+          for (int64_t jr = 0; jr < nc; jr += kNR) {
+            for (int64_t ir = 0; ir < mc; ir += kMR) tile(ir, jr);
           }
         }
       }

@@ -88,7 +88,7 @@ export function initializeAdapter(layer: LoraLayer, spec: AdapterSpec): void {
   let strategy = findInitStrategy(value);
   if (spec.initWeights === false && !(strategy?.modifiesBaseWeight && strategy.kinds.includes(layer.kind)))
     return;
-  if (!strategy || !strategy.kinds.includes(layer.kind)) {
+  if (!strategy?.kinds.includes(layer.kind)) {
     if (layer.kind === 'embedding' || value === 'lora_ga') strategy = findInitStrategy(true);
     else {
       throw new LoraConfigError(
