@@ -1,0 +1,63 @@
+import { Linear, Module } from '@lorakit/nn';
+import { manualSeed, randn, type Tensor, tensor } from '@lorakit/tensor';
+import { describe, expect, it } from 'vitest';
+import {
+  getPeftModel,
+  LoraConfig,
+  type LoraLinear,
+  registerInitStrategy,
+  unregisterInitStrategy,
+} from './index.js';
+
+class Attention extends Module {
+  constructor() {
+    super();
+    this.registerModule('q_proj', new Linear(16, 16));
+    this.registerModule('v_proj', new Linear(16, 16));
+  }
+  forward(x: Tensor): Tensor {
+    return this.child('q_proj').call(x).add(this.child('v_proj').call(x));
+  }
+}
+
+describe('README: a third-party init strategy', () => {
+  it('registers, initializes the targeted layer, and leaves the output unchanged at step 0', () => {
+    manualSeed(0);
+    registerInitStrategy({
+      name: 'scaled-normal',
+      kinds: ['linear', 'conv'],
+      initialize(ctx) {
+        ctx.loraA.assign(randn(ctx.loraA.shape, { std: 0.01 }));
+        ctx.loraB.assign(0);
+      },
+    });
+    try {
+      const model = new Attention();
+      const x = randn([2, 16]);
+      const before = model.call(x).toArray();
+      const peft = getPeftModel(
+        model,
+        new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: 'scaled-normal' }),
+      );
+      const layer = peft.model.getSubmodule<LoraLinear>('q_proj');
+      expect(layer.loraA('default').weight.std().item()).toBeGreaterThan(0.005);
+      expect(layer.loraA('default').weight.std().item()).toBeLessThan(0.02);
+      expect(Array.from(peft.model.call(x).toArray() as Float32Array)).toEqual(
+        Array.from(before as Float32Array),
+      );
+      expect(() =>
+        registerInitStrategy({ name: 'scaled-normal', kinds: ['linear'], initialize() {} }),
+      ).toThrow(
+        '[registerInitStrategy] an init strategy named "scaled-normal" is already registered; registered: kaiming, gaussian, false, scaled-normal',
+      );
+      expect(() =>
+        getPeftModel(new Attention(), new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: 'nope' })),
+      ).toThrow(
+        "[lora] Unknown initialization init_lora_weights='nope' for linear layer q_proj; registered strategies: kaiming, gaussian, false, scaled-normal",
+      );
+      expect(tensor(1).item()).toBe(1);
+    } finally {
+      unregisterInitStrategy('scaled-normal');
+    }
+  });
+});
