@@ -1,7 +1,12 @@
 import { registerKind } from '../run.js';
+import { runForward, runMultiAdapter } from './forward.js';
+import { runInit } from './init.js';
 import { runLayers } from './layers.js';
 
 /** Registers every kind this runner supports. */
 export async function registerAllKinds(): Promise<void> {
   registerKind('layers', runLayers);
+  registerKind('forward', runForward);
+  registerKind('multi_adapter', runMultiAdapter);
+  registerKind('init', runInit);
 }
