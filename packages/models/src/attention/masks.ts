@@ -1,0 +1,70 @@
+import { arange, type Tensor, where } from '@lorakit/tensor';
+import { ModelError } from '../errors.js';
+
+/** The most negative float32: transformers' additive "masked" value (torch.finfo(float32).min). */
+export const MASKED = -3.4028234663852886e38;
+
+/**
+ * Which keys each query may attend to, as an additive bias [batch or 1, 1, queries, keys] (0 or MASKED),
+ * plus `rowScale` [batch, 1, queries, 1] (0 or 1) when some query rows may have no key at all (left
+ * padding). PyTorch's scaled_dot_product_attention, transformers' default, returns zeros for such rows;
+ * the eager softmax would spread them uniformly. We follow SDPA.
+ */
+export interface AttentionBias {
+  readonly bias: Tensor | null;
+  readonly rowScale: Tensor | null;
+}
+
+export interface CausalMaskOptions {
+  readonly queryLength: number;
+  /** Positions already in the KV cache. */
+  readonly pastLength: number;
+  /** [batch, pastLength + queryLength] with 1 for tokens and 0 for padding. */
+  readonly attentionMask?: Tensor | undefined;
+  /** Keys at distance ≥ window are masked (Mistral/Qwen2 `sliding_window`): kv > q − window. */
+  readonly slidingWindow?: number | null | undefined;
+  readonly backend: string;
+}
+
+function checkPaddingMask(mask: Tensor, keyLength: number): Tensor {
+  if (mask.rank !== 2 || mask.shape[1] !== keyLength) {
+    throw new ModelError(
+      `[attention] attentionMask must be [batch, ${keyLength}] (cached + new positions), received [${mask.shape.join(', ')}]`,
+    );
+  }
+  return mask.dtype === 'bool' ? mask : mask.ne(0);
+}
+
+/** Causal (optionally windowed) attention with optional padding, built with tensor ops only. */
+export function causalAttentionBias(options: CausalMaskOptions): AttentionBias {
+  const { queryLength, pastLength, backend } = options;
+  const keyLength = pastLength + queryLength;
+  const window = options.slidingWindow ?? null;
+  const windowed = window !== null && keyLength > window;
+  if (!options.attentionMask && !windowed && queryLength === 1) return { bias: null, rowScale: null };
+  const q = arange(pastLength, keyLength, 1, { backend }).reshape(queryLength, 1);
+  const k = arange(0, keyLength, 1, { backend }).reshape(1, keyLength);
+  let allowed = k.le(q);
+  if (windowed) allowed = allowed.logicalAnd(k.gt(q.sub(window)));
+  allowed = allowed.reshape(1, 1, queryLength, keyLength);
+  if (!options.attentionMask) return { bias: where(allowed, 0, MASKED), rowScale: null };
+  const padding = checkPaddingMask(options.attentionMask, keyLength);
+  allowed = allowed.logicalAnd(padding.reshape(padding.shape[0]!, 1, 1, keyLength));
+  return { bias: where(allowed, 0, MASKED), rowScale: allowed.any(-1, true).cast('float32') };
+}
+
+/**
+ * Bidirectional attention over non-padding keys (BERT's extended attention mask: 0 for tokens, the float32
+ * minimum for padding). Only a sequence made entirely of padding has rows without keys; those differ from
+ * SDPA's zeros and are not worth a multiply per layer.
+ */
+export function paddingAttentionBias(attentionMask: Tensor | undefined, keyLength: number): AttentionBias {
+  if (!attentionMask) return { bias: null, rowScale: null };
+  const padding = checkPaddingMask(attentionMask, keyLength).reshape(
+    attentionMask.shape[0]!,
+    1,
+    1,
+    keyLength,
+  );
+  return { bias: where(padding, 0, MASKED), rowScale: null };
+}

@@ -1,0 +1,55 @@
+import { dropout, type Generator, type Tensor } from '@lorakit/tensor';
+import { ModelError } from '../errors.js';
+import type { AttentionBias } from './masks.js';
+
+export interface AttentionOptions {
+  readonly mask: AttentionBias;
+  /** Multiplies q·kᵀ (usually 1/√headDim). */
+  readonly scale: number;
+  /** Dropout on the attention probabilities, applied only when `training`. */
+  readonly dropout?: number;
+  readonly training?: boolean;
+  readonly generator?: Generator;
+}
+
+/**
+ * softmax(q·kᵀ·scale + bias)·v for q [B, H, T, D] and k, v [B, KVH, S, D] with H a multiple of KVH
+ * (grouped-query attention: query head h reads key/value head ⌊h / (H/KVH)⌋).
+ *
+ * Instead of repeating k and v H/KVH times (transformers' `repeat_kv`, a copy), the query heads of a group
+ * are stacked along the sequence: q becomes [B, KVH, (H/KVH)·T, D], one matmul per group against the
+ * shared keys. Nothing is copied when q is contiguous. Returns [B, H, T, D].
+ */
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions,
+): Tensor {
+  const [batch, heads, queries, headDim] = q.shape as [number, number, number, number];
+  const kvHeads = k.shape[1]!;
+  const keys = k.shape[2]!;
+  if (heads % kvHeads !== 0) {
+    throw new ModelError(`[attention] ${heads} query heads cannot share ${kvHeads} key/value heads`);
+  }
+  const groups = heads / kvHeads;
+  const { bias, rowScale } = options.mask;
+  let scores: Tensor;
+  if (groups === 1) {
+    scores = q.matmul(k.transpose(-2, -1)).mul(options.scale);
+    if (bias) scores = scores.add(bias);
+  } else {
+    const stacked = q.reshape(batch, kvHeads, groups * queries, headDim);
+    scores = stacked.matmul(k.transpose(-2, -1)).mul(options.scale);
+    scores = scores.reshape(batch, kvHeads, groups, queries, keys);
+    if (bias) scores = scores.add(bias.unsqueeze(2));
+  }
+  let probs = scores.softmax(-1);
+  if (rowScale) probs = probs.mul(groups === 1 ? rowScale : rowScale.unsqueeze(2));
+  if (options.training && options.dropout) {
+    probs = dropout(probs, options.dropout, true, options.generator);
+  }
+  if (groups === 1) return probs.matmul(v);
+  const out = probs.reshape(batch, kvHeads, groups * queries, keys).matmul(v);
+  return out.reshape(batch, heads, queries, headDim);
+}

@@ -1,0 +1,40 @@
+export { type AttentionBias, causalAttentionBias, MASKED, paddingAttentionBias } from './attention/masks.js';
+export { applyRotary, rotaryCosSin, rotateHalf } from './attention/rotary.js';
+export { type AttentionOptions, scaledDotProductAttention } from './attention/sdpa.js';
+export type { BaseModelConfig } from './config/base-config.js';
+export type { BertConfig, ProblemType } from './config/bert-config.js';
+export type { RawConfig } from './config/fields.js';
+export type { Gpt2Config } from './config/gpt2-config.js';
+export type { AttentionLayerType, LlamaConfig, LlamaFamilyType } from './config/llama-config.js';
+export { ROPE_TYPES, type RopeConfig, ropeInverseFrequencies } from './config/rope.js';
+export { CheckpointError, ConfigError, GenerationError, ModelError, TokenizerError } from './errors.js';
+export { type InitializeOptions, initializeWeights } from './init.js';
+export {
+  type LoadModelOptions,
+  type LoadReport,
+  loadModel,
+  loadModelWithReport,
+  loadWeights,
+  readConfig,
+} from './io/load-model.js';
+export { KVCache } from './kv-cache.js';
+export { bceWithLogits, causalLmLoss, maskedLmLoss, sequenceClassificationLoss } from './losses.js';
+export {
+  BertForMaskedLM,
+  BertForSequenceClassification,
+  BertModel,
+} from './models/bert.js';
+export { GPT2LMHeadModel, GPT2Model } from './models/gpt2.js';
+export { LlamaForCausalLM, LlamaModel } from './models/llama.js';
+export { type ModelInputs, type ModelOutput, PreTrainedModel } from './pretrained-model.js';
+export {
+  type CreateModelOptions,
+  castParameters,
+  createModel,
+  type ModelConfig,
+  type ModelTypeEntry,
+  parseConfig,
+  registerModelType,
+  supportedArchitectures,
+  supportedModelTypes,
+} from './registry.js';

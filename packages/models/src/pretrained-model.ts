@@ -1,0 +1,102 @@
+import { Module, type Parameter } from '@lorakit/nn';
+import type { Tensor } from '@lorakit/tensor';
+import type { BaseModelConfig } from './config/base-config.js';
+import { ModelError } from './errors.js';
+import type { KVCache } from './kv-cache.js';
+
+/** Inputs of every model's forward (camelCase of transformers' keyword arguments). */
+export interface ModelInputs {
+  /** Token ids [batch, sequence] (int64 or int32). With a cache: only the new tokens. */
+  readonly inputIds: Tensor;
+  /** [batch, cached + sequence]: 1 for tokens, 0 for padding. */
+  readonly attentionMask?: Tensor | undefined;
+  /**
+   * Causal LMs: [batch, sequence] targets, shifted inside the model (position t predicts labels[t+1]);
+   * -100 is ignored. Masked LM: [batch, sequence], -100 ignored. Sequence classification: [batch] class
+   * ids (or floats for regression / multi-label).
+   */
+  readonly labels?: Tensor | undefined;
+  /** BERT segment ids [batch, sequence] (default zeros). */
+  readonly tokenTypeIds?: Tensor | undefined;
+  /** [batch or 1, sequence] positions (default: cached length + 0, 1, 2, …). */
+  readonly positionIds?: Tensor | undefined;
+  /** Key/value cache of the causal LMs; updated in place and returned. */
+  readonly cache?: KVCache | undefined;
+}
+
+export interface ModelOutput {
+  /**
+   * Causal/masked LM: [batch, sequence, vocab]; classification: [batch, labels]. Heads-free base models
+   * (`BertModel`, `LlamaModel`, `GPT2Model`) return their last hidden state here.
+   */
+  readonly logits: Tensor;
+  /** Present when `labels` were given. */
+  readonly loss?: Tensor;
+  readonly cache?: KVCache;
+  /** The final hidden states [batch, sequence, hidden]. */
+  readonly lastHiddenState?: Tensor;
+  /** BERT's pooled [CLS] output [batch, hidden]. */
+  readonly pooledOutput?: Tensor;
+}
+
+/**
+ * A Hugging Face model: a tree of `@lorakit/nn` modules registered under transformers' names, so dotted
+ * paths equal the checkpoint keys and PEFT's module names. Children are always looked up by name at call
+ * time, so LoRA can swap any of them with `setSubmodule`.
+ */
+export abstract class PreTrainedModel<C extends BaseModelConfig = BaseModelConfig> extends Module<
+  [ModelInputs],
+  ModelOutput
+> {
+  /** transformers' class name, e.g. "LlamaForCausalLM". */
+  abstract readonly architecture: string;
+
+  constructor(readonly config: C) {
+    super();
+  }
+
+  get modelType(): string {
+    return this.config.modelType;
+  }
+
+  /** Path of the input embedding module (e.g. "model.embed_tokens"). */
+  abstract getInputEmbeddings(): string;
+
+  /** Path of the output embedding (LM head) module, e.g. "lm_head"; null for models without one. */
+  abstract getOutputEmbeddings(): string | null;
+
+  /** Whether `generate` can drive this model (causal LMs with a KV cache). */
+  get canGenerate(): boolean {
+    return false;
+  }
+
+  /**
+   * Parameters that are the same tensor as another: [target, source] dotted names (transformers'
+   * `_tied_weights_keys`, only when the config ties them). Checkpoints store one of the two.
+   */
+  tiedWeights(): readonly (readonly [target: string, source: string])[] {
+    return [];
+  }
+
+  /** Checkpoint keys the model knowingly does not use (old buffers); skipped without complaint. */
+  ignoredCheckpointKeys(): readonly RegExp[] {
+    return [];
+  }
+
+  /** The submodule name of the heads-free model inside this one ("model", "transformer", "bert"). */
+  abstract readonly basePrefix: string;
+
+  /** Makes every tied target hold its source's Parameter (the same object, not a copy). */
+  tieWeights(): void {
+    for (const [target, source] of this.tiedWeights()) this.setParameter(target, this.parameterAt(source));
+  }
+
+  /** The parameter at a dotted path. */
+  parameterAt(path: string): Parameter {
+    const dot = path.lastIndexOf('.');
+    const owner = dot < 0 ? this : this.getSubmodule(path.slice(0, dot));
+    const parameter = owner.param(path.slice(dot + 1));
+    if (!parameter) throw new ModelError(`[${this.architecture}] parameter ${path} is declared absent`);
+    return parameter;
+  }
+}
