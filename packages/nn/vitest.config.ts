@@ -1,3 +1,3 @@
 import { lorakitVitestConfig } from '@lorakit/vitest-config';
 
-export default lorakitVitestConfig();
+export default lorakitVitestConfig({ test: { setupFiles: ['./test/setup.ts'] } });

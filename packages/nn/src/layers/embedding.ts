@@ -1,9 +1,12 @@
-import { embedding, randn, type Tensor, zeros } from '@lorakit/tensor';
+import { embedding, randn, type Tensor, where, zeros } from '@lorakit/tensor';
 import { ModuleError } from '../errors.js';
 import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 
-/** A lookup table [numEmbeddings, dim], initialized N(0, 1) like PyTorch. */
+/**
+ * A lookup table [numEmbeddings, dim], initialized N(0, 1) like PyTorch. With `paddingIdx` (negative
+ * counts from the end) that row starts at zero and, as in PyTorch, receives no gradient.
+ */
 export class Embedding extends Module {
   readonly numEmbeddings: number;
   readonly embeddingDim: number;
@@ -24,11 +27,17 @@ export class Embedding extends Module {
     }
     this.numEmbeddings = numEmbeddings;
     this.embeddingDim = embeddingDim;
-    this.paddingIdx = options.paddingIdx;
+    const pad = options.paddingIdx;
+    if (pad !== undefined && (!Number.isInteger(pad) || pad < -numEmbeddings || pad >= numEmbeddings)) {
+      throw new ModuleError(
+        `[Embedding] paddingIdx must be an integer in [${-numEmbeddings}, ${numEmbeddings - 1}], received ${pad}`,
+      );
+    }
+    this.paddingIdx = pad === undefined || pad >= 0 ? pad : numEmbeddings + pad;
     let weight =
       options.init === false ? zeros([numEmbeddings, embeddingDim]) : randn([numEmbeddings, embeddingDim]);
-    if (options.paddingIdx !== undefined && options.init !== false) {
-      weight.select(0, options.paddingIdx).zero();
+    if (this.paddingIdx !== undefined && options.init !== false) {
+      weight.select(0, this.paddingIdx).zero();
       weight = weight.detach();
     }
     this.registerParameter('weight', new Parameter(weight));
@@ -39,6 +48,9 @@ export class Embedding extends Module {
   }
 
   forward(ids: Tensor): Tensor {
-    return embedding(ids, this.weight);
+    const out = embedding(ids, this.weight);
+    if (this.paddingIdx === undefined || !out.requiresGrad) return out;
+    // Same values everywhere; at padding positions the detached copy stops the gradient to that row.
+    return where(ids.eq(this.paddingIdx).unsqueeze(-1), out.detach(), out);
   }
 }
