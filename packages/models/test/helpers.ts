@@ -45,8 +45,8 @@ export function compare(
   return { maxAbs, ok };
 }
 
-/** max |a − b| / max(max |b|, tiny): the relative error of a whole tensor. */
-export function relativeError(actual: Tensor, expected: Tensor): number {
+/** max |a − b| / max(max |b|, floor): the relative error of a whole tensor. */
+export function relativeError(actual: Tensor, expected: Tensor, floor = 1e-30): number {
   const a = actual.toArray() as Float32Array;
   const b = expected.toArray() as Float32Array;
   let diff = 0;
@@ -55,5 +55,5 @@ export function relativeError(actual: Tensor, expected: Tensor): number {
     diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
     scale = Math.max(scale, Math.abs(b[i]!));
   }
-  return diff / Math.max(scale, 1e-30);
+  return diff / Math.max(scale, floor);
 }

@@ -13,6 +13,7 @@ import { type AttentionBias, paddingAttentionBias } from '../attention/masks.js'
 import { scaledDotProductAttention } from '../attention/sdpa.js';
 import type { BertConfig } from '../config/bert-config.js';
 import { ModelError } from '../errors.js';
+import { PaddingEmbedding } from '../layers/padding-embedding.js';
 import { inferProblemType, maskedLmLoss, sequenceClassificationLoss } from '../losses.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
 import { checkInputIds, defaultPositionIds } from './inputs.js';
@@ -23,7 +24,10 @@ export class BertEmbeddings extends Module<[Tensor, Tensor, Tensor], Tensor> {
     const hidden = config.hiddenSize;
     this.registerModule(
       'word_embeddings',
-      new Embedding(config.vocabSize, hidden, { init: false, paddingIdx: config.padTokenId ?? undefined }),
+      new PaddingEmbedding(config.vocabSize, hidden, {
+        init: false,
+        paddingIdx: config.padTokenId ?? undefined,
+      }),
     );
     this.registerModule(
       'position_embeddings',
