@@ -13,7 +13,6 @@ import { type AttentionBias, paddingAttentionBias } from '../attention/masks.js'
 import { scaledDotProductAttention } from '../attention/sdpa.js';
 import type { BertConfig } from '../config/bert-config.js';
 import { ModelError } from '../errors.js';
-import { PaddingEmbedding } from '../layers/padding-embedding.js';
 import { inferProblemType, maskedLmLoss, sequenceClassificationLoss } from '../losses.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
 import { checkInputIds, defaultPositionIds } from './inputs.js';
@@ -24,7 +23,7 @@ export class BertEmbeddings extends Module<[Tensor, Tensor, Tensor], Tensor> {
     const hidden = config.hiddenSize;
     this.registerModule(
       'word_embeddings',
-      new PaddingEmbedding(config.vocabSize, hidden, {
+      new Embedding(config.vocabSize, hidden, {
         init: false,
         paddingIdx: config.padTokenId ?? undefined,
       }),

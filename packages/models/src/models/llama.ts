@@ -1,4 +1,4 @@
-import { ACTIVATIONS, Linear, Module, ModuleList, RMSNorm } from '@lorakit/nn';
+import { ACTIVATIONS, Embedding, Linear, Module, ModuleList, RMSNorm } from '@lorakit/nn';
 import { type Tensor, tensor } from '@lorakit/tensor';
 import { type AttentionBias, causalAttentionBias } from '../attention/masks.js';
 import { applyRotary, rotaryCosSin } from '../attention/rotary.js';
@@ -6,7 +6,6 @@ import { scaledDotProductAttention } from '../attention/sdpa.js';
 import type { AttentionLayerType, LlamaConfig } from '../config/llama-config.js';
 import { ropeInverseFrequencies } from '../config/rope.js';
 import type { KVCache } from '../kv-cache.js';
-import { PaddingEmbedding } from '../layers/padding-embedding.js';
 import { causalLmLoss } from '../losses.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
 import { checkInputIds, defaultPositionIds } from './inputs.js';
@@ -122,7 +121,7 @@ export class LlamaModel extends PreTrainedModel<LlamaConfig> {
     this.architecture = `${familyPrefix(config)}Model`;
     this.registerModule(
       'embed_tokens',
-      new PaddingEmbedding(config.vocabSize, config.hiddenSize, {
+      new Embedding(config.vocabSize, config.hiddenSize, {
         init: false,
         paddingIdx: config.padTokenId ?? undefined,
       }),
