@@ -82,11 +82,10 @@ void ThreadPool::run(int n, const std::function<void(int)>& task) {
   task(0);
   int spins = 0;
   while (pending_.load(std::memory_order_acquire) != 0) {
-    if (++spins < 4096) {
-      LORAKIT_CPU_RELAX();
-    } else {
-      std::this_thread::yield();
-    }
+    LORAKIT_CPU_RELAX();
+    // Yield now and then: if the scheduler put a worker on this core (a busy or oversubscribed machine),
+    // spinning would only delay the work we wait for.
+    if ((++spins & 63) == 0) std::this_thread::yield();
   }
 }
 
@@ -98,7 +97,10 @@ void ThreadPool::worker_loop(int index, uint64_t seen) {
     int spins = 0;
     while ((state_.load(std::memory_order_acquire) >> 16) == seen) {
       LORAKIT_CPU_RELAX();
-      if ((++spins & 255) == 0 && std::chrono::steady_clock::now() > spin_until) {
+      if ((++spins & 63) != 0) continue;
+      // As in run(): never hold a core that a runnable thread (maybe the caller) could use.
+      std::this_thread::yield();
+      if (std::chrono::steady_clock::now() > spin_until) {
         std::unique_lock<std::mutex> lock(mutex_);
         sleepers_.fetch_add(1);
         // sleepers_ is raised before state_ is re-read (both sequentially consistent), and run() stores
