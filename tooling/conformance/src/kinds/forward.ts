@@ -28,10 +28,11 @@ export async function runForward({ dir, spec }: CaseContext): Promise<Check[]> {
   if (io.has('logits_base'))
     checks.push(compareTensors('logits_base', logits(base, io), io.get('logits_base')!, tolerance));
 
-  const counted = getPeftModel(
-    await loadBase(dir),
-    readAdapterConfig(adapterDir(dir, 'adapter')).toOptions(),
-  );
+  // PEFT's counts are taken right after wrapping in training mode (not inference mode).
+  const counted = getPeftModel(await loadBase(dir), {
+    ...readAdapterConfig(adapterDir(dir, 'adapter')).toOptions(),
+    inferenceMode: false,
+  });
   const counts = counted.train().trainableParameterCounts();
   checks.push(...countCheck('trainable_params', counts.trainable, spec.trainable_params));
   checks.push(...countCheck('all_params', counts.total, spec.all_params));
