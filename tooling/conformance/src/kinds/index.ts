@@ -2,6 +2,7 @@ import { registerKind } from '../run.js';
 import { runForward, runMultiAdapter } from './forward.js';
 import { runInit } from './init.js';
 import { runLayers } from './layers.js';
+import { runTrain } from './train.js';
 
 /** Registers every kind this runner supports. */
 export async function registerAllKinds(): Promise<void> {
@@ -9,4 +10,5 @@ export async function registerAllKinds(): Promise<void> {
   registerKind('forward', runForward);
   registerKind('multi_adapter', runMultiAdapter);
   registerKind('init', runInit);
+  registerKind('train', runTrain);
 }
