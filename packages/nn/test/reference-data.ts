@@ -56,6 +56,7 @@ export function expectClose(
       worstExcess = excess;
     }
   }
+  if (process.env.LORAKIT_REPORT_ERRORS) console.log(`max error ${maxError.toExponential(2)}  ${label}`);
   if (worst >= 0) {
     expect.fail(
       `${label}: element ${worst} is ${a[worst]} but PyTorch has ${e[worst]} (error ${Math.abs(a[worst]! - e[worst]!)}, allowed ${atol} + ${rtol}·|expected|)`,
