@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,17 +56,41 @@ function localNodeDir() {
 function failureReason(output) {
   const lines = output.split('\n').map((line) => line.trim());
   const patterns = [
+    /(?:\S+:\d+:\d+: )?\berror: .*/, // the compiler's first error, with its location
+    /(?:FileNotFoundError|No such file or directory).*/,
     /gyp ERR! find Python.*/,
-    /(?:g\+\+|c\+\+|clang\+\+|cc|make)\b.*(?:not found|No such file or directory)/,
-    /not found: (?:make|g\+\+|c\+\+|cc)/,
-    /error: .*/,
-    /gyp ERR! (?!stack|System|command|cwd|node -v|node-gyp -v|not ok|configure error|build error).*/,
+    /gyp ERR! stack Error: .*/,
   ];
   for (const pattern of patterns) {
-    const match = lines.find((line) => pattern.test(line));
-    if (match) return match.replace(/^gyp ERR! /, '');
+    const match = lines.map((line) => line.match(pattern)?.[0]).find(Boolean);
+    if (match) return match.replace(/^gyp ERR! (?:stack )?/, '');
   }
   return lines.filter(Boolean).at(-1) ?? 'unknown error';
+}
+
+/** An executable on PATH (or an absolute path) that exists, for the tools node-gyp needs on Unix. */
+function findExecutable(names) {
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  for (const name of names) {
+    const [command] = name.trim().split(/\s+/);
+    if (!command) continue;
+    if (isAbsolute(command)) {
+      if (existsSync(command)) return command;
+      continue;
+    }
+    const found = dirs.map((dir) => join(dir, command)).find((path) => existsSync(path));
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Why a build cannot start here, checked up front so the warning names the missing tool. */
+function missingTool() {
+  if (process.platform === 'win32') return undefined; // node-gyp finds Visual Studio itself
+  const compilers = [process.env.CXX, 'c++', 'g++', 'clang++'].filter(Boolean);
+  if (!findExecutable(compilers)) return `no C++ compiler found (looked for ${compilers.join(', ')})`;
+  if (!findExecutable(['make'])) return 'make not found';
+  return undefined;
 }
 
 function warn(reason) {
@@ -82,6 +106,12 @@ function main() {
   if (!nodeGyp) {
     if (strict) console.error('@lorakit/cpu-backend: node-gyp not found');
     else warn('node-gyp not found');
+    return strict ? 1 : 0;
+  }
+  const missing = missingTool();
+  if (missing) {
+    if (strict) console.error(`@lorakit/cpu-backend: ${missing}`);
+    else warn(missing);
     return strict ? 1 : 0;
   }
   const env = { ...process.env };

@@ -70,7 +70,12 @@ function tryLoad(): { binding: NativeBinding; error?: undefined } | { binding?: 
     return { binding: nodeGypBuild(packageRoot) };
   } catch (cause) {
     const message = cause instanceof Error ? cause.message : String(cause);
-    return { error: message.split('\n')[0] ?? message };
+    const first = message.split('\n')[0] ?? message;
+    return {
+      error: first.startsWith('No native build was found')
+        ? `${first}; the build at install did not run or failed (run \`pnpm --filter @lorakit/cpu-backend build:native\` to see why)`
+        : first,
+    };
   }
 }
 
