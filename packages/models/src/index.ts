@@ -8,6 +8,8 @@ export type { Gpt2Config } from './config/gpt2-config.js';
 export type { AttentionLayerType, LlamaConfig, LlamaFamilyType } from './config/llama-config.js';
 export { ROPE_TYPES, type RopeConfig, ropeInverseFrequencies } from './config/rope.js';
 export { CheckpointError, ConfigError, GenerationError, ModelError, TokenizerError } from './errors.js';
+export { type GenerateOptions, generate } from './generation/generate.js';
+export { type SamplingOptions, warpLogits } from './generation/sampling.js';
 export { type InitializeOptions, initializeWeights } from './init.js';
 export {
   type LoadModelOptions,
@@ -17,6 +19,7 @@ export {
   loadWeights,
   readConfig,
 } from './io/load-model.js';
+export { type SaveModelOptions, saveModel } from './io/save-model.js';
 export { KVCache } from './kv-cache.js';
 export { bceWithLogits, causalLmLoss, maskedLmLoss, sequenceClassificationLoss } from './losses.js';
 export {
@@ -38,3 +41,10 @@ export {
   supportedArchitectures,
   supportedModelTypes,
 } from './registry.js';
+export {
+  type BatchEncodeOptions,
+  type DecodeOptions,
+  type EncodeOptions,
+  loadTokenizer,
+  Tokenizer,
+} from './tokenizer.js';

@@ -297,8 +297,19 @@ def tokenizer():
         "unseen wörds & émojis 🙂",
         "The lazy dog<|endoftext|>",
     ]
-    expected = [{"text": s, "ids": tok.encode(s).ids, "tokens": tok.encode(s).tokens,
-                 "decoded": tok.decode(tok.encode(s).ids)} for s in samples]
+    expected = {
+        "vocab_size": tok.get_vocab_size(with_added_tokens=True),
+        "samples": [
+            {
+                "text": s,
+                "ids": tok.encode(s).ids,
+                "tokens": tok.encode(s).tokens,
+                "decoded": tok.decode(tok.encode(s).ids, skip_special_tokens=False),
+                "decoded_skip_special": tok.decode(tok.encode(s).ids, skip_special_tokens=True),
+            }
+            for s in samples
+        ],
+    }
     with open(os.path.join(path, "expected.json"), "w") as f:
         json.dump(expected, f, indent=2, ensure_ascii=False)
         f.write("\n")
