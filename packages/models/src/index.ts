@@ -21,7 +21,7 @@ export {
 } from './io/load-model.js';
 export { type SaveModelOptions, saveModel } from './io/save-model.js';
 export { KVCache } from './kv-cache.js';
-export { bceWithLogits, causalLmLoss, maskedLmLoss, sequenceClassificationLoss } from './losses.js';
+export { bceWithLogits, maskedLmLoss, sequenceClassificationLoss } from './losses.js';
 export {
   BertForMaskedLM,
   BertForSequenceClassification,

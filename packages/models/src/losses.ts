@@ -1,22 +1,10 @@
-import { cat, crossEntropy, full, mseLoss, type Tensor } from '@lorakit/tensor';
+import { crossEntropy, mseLoss, type Tensor } from '@lorakit/tensor';
 import type { ProblemType } from './config/bert-config.js';
 import { ModelError } from './errors.js';
 
 const IGNORE_INDEX = -100;
 
-/**
- * transformers' causal-LM loss: the labels are shifted left inside the model (position t predicts
- * labels[t+1]; the last position gets -100) and the loss is the mean cross-entropy over labels ≠ -100.
- * Shifting the labels rather than slicing the logits keeps the logits a view.
- */
-export function causalLmLoss(logits: Tensor, labels: Tensor): Tensor {
-  const [batch, length, vocab] = logits.shape as [number, number, number];
-  checkLabels('causal LM', labels, [batch, length]);
-  const ids = labels.cast('int64');
-  const padding = full([batch, 1], IGNORE_INDEX, { dtype: 'int64', backend: labels.backend.name });
-  const shifted = cat([ids.narrow(1, 1, length - 1), padding], 1);
-  return crossEntropy(logits.float().reshape(-1, vocab), shifted.reshape(-1), { ignoreIndex: IGNORE_INDEX });
-}
+// The causal-LM loss (labels shifted inside the model) is @lorakit/nn's causalLmLoss.
 
 /** Masked-LM loss: mean cross-entropy over positions whose label is not -100. */
 export function maskedLmLoss(logits: Tensor, labels: Tensor): Tensor {

@@ -20,6 +20,11 @@ export interface ModelInputs {
   readonly tokenTypeIds?: Tensor | undefined;
   /** [batch or 1, sequence] positions (default: cached length + 0, 1, 2, …). */
   readonly positionIds?: Tensor | undefined;
+  /**
+   * Causal LMs: divide the summed token loss by this count instead of taking the mean (transformers'
+   * `num_items_in_batch`, for gradient accumulation that weighs every token equally).
+   */
+  readonly numItemsInBatch?: number | undefined;
   /** Key/value cache of the causal LMs; updated in place and returned. */
   readonly cache?: KVCache | undefined;
 }

@@ -1,10 +1,19 @@
-import { ACTIVATIONS, Conv1D, Dropout, Embedding, LayerNorm, Linear, Module, ModuleList } from '@lorakit/nn';
+import {
+  ACTIVATIONS,
+  Conv1D,
+  causalLmLoss,
+  Dropout,
+  Embedding,
+  LayerNorm,
+  Linear,
+  Module,
+  ModuleList,
+} from '@lorakit/nn';
 import type { Tensor } from '@lorakit/tensor';
 import { type AttentionBias, causalAttentionBias } from '../attention/masks.js';
 import { scaledDotProductAttention } from '../attention/sdpa.js';
 import type { Gpt2Config } from '../config/gpt2-config.js';
 import type { KVCache } from '../kv-cache.js';
-import { causalLmLoss } from '../losses.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
 import { checkInputIds, defaultPositionIds } from './inputs.js';
 
@@ -179,7 +188,9 @@ export class GPT2LMHeadModel extends PreTrainedModel<Gpt2Config> {
   forward(inputs: ModelInputs): ModelOutput {
     const base = this.child<GPT2Model>('transformer').call({ ...inputs, labels: undefined });
     const logits = this.child('lm_head').call(base.logits);
-    const loss = inputs.labels ? causalLmLoss(logits, inputs.labels) : undefined;
+    const loss = inputs.labels
+      ? causalLmLoss(logits, inputs.labels, { numItemsInBatch: inputs.numItemsInBatch })
+      : undefined;
     return {
       logits,
       lastHiddenState: base.logits,

@@ -1,4 +1,4 @@
-import { ACTIVATIONS, Embedding, Linear, Module, ModuleList, RMSNorm } from '@lorakit/nn';
+import { ACTIVATIONS, causalLmLoss, Embedding, Linear, Module, ModuleList, RMSNorm } from '@lorakit/nn';
 import { type Tensor, tensor } from '@lorakit/tensor';
 import { type AttentionBias, causalAttentionBias } from '../attention/masks.js';
 import { applyRotary, rotaryCosSin } from '../attention/rotary.js';
@@ -6,7 +6,6 @@ import { scaledDotProductAttention } from '../attention/sdpa.js';
 import type { AttentionLayerType, LlamaConfig } from '../config/llama-config.js';
 import { ropeInverseFrequencies } from '../config/rope.js';
 import type { KVCache } from '../kv-cache.js';
-import { causalLmLoss } from '../losses.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
 import { checkInputIds, defaultPositionIds } from './inputs.js';
 
@@ -211,7 +210,9 @@ export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> {
   forward(inputs: ModelInputs): ModelOutput {
     const base = this.child<LlamaModel>('model').call({ ...inputs, labels: undefined });
     const logits = this.child('lm_head').call(base.logits);
-    const loss = inputs.labels ? causalLmLoss(logits, inputs.labels) : undefined;
+    const loss = inputs.labels
+      ? causalLmLoss(logits, inputs.labels, { numItemsInBatch: inputs.numItemsInBatch })
+      : undefined;
     return {
       logits,
       lastHiddenState: base.logits,
