@@ -18,6 +18,7 @@ export class StateDictError extends ModuleError {
 /** Optimizer and training-loop misuse. */
 export class TrainingError extends LorakitError {}
 
+/** `a, b, c` for messages, shortened after `limit` names; `(none)` when empty. */
 export function listNames(names: readonly string[], limit = 20): string {
   if (names.length === 0) return '(none)';
   if (names.length <= limit) return names.join(', ');

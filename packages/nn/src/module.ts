@@ -2,17 +2,21 @@ import type { Tensor } from '@lorakit/tensor';
 import { listNames, ModuleError, StateDictError } from './errors.js';
 import { Parameter } from './parameter.js';
 
+/** Runs before `forward`; returning an array replaces the arguments. */
 export type ForwardPreHook = (module: AnyModule, args: unknown[]) => unknown[] | undefined;
+/** Runs after `forward`; returning a value other than undefined replaces the output. */
 export type ForwardHook = (module: AnyModule, args: unknown[], output: unknown) => unknown;
 
 /** A module of any forward signature (for containers and tree walks). */
 // biome-ignore lint/suspicious/noExplicitAny: forward signatures are contravariant; any is the honest top type here
 export type AnyModule = Module<any, any>;
 
+/** Returned by hook registration; `remove()` unregisters the hook. */
 export interface HookHandle {
   remove(): void;
 }
 
+/** Options of {@link Module.loadStateDict}. */
 export interface LoadStateDictOptions {
   /** Require the keys to match exactly (default true). */
   readonly strict?: boolean;
@@ -20,6 +24,7 @@ export interface LoadStateDictOptions {
   readonly assign?: boolean;
 }
 
+/** Keys that did not match, when loading without `strict`. */
 export interface LoadStateDictResult {
   readonly missing: string[];
   readonly unexpected: string[];

@@ -48,6 +48,7 @@ export class Dropout extends Module {
   }
 }
 
+/** Returns its input unchanged (a placeholder where a layer is optional). */
 export class Identity extends Module {
   forward(x: Tensor): Tensor {
     return x;
@@ -68,6 +69,7 @@ export const ACTIVATIONS: Readonly<Record<Activation, (x: Tensor) => Tensor>> = 
   sigmoid: (x) => x.sigmoid(),
 };
 
+/** An activation function as a module, chosen by its transformers `hidden_act` name. */
 export class ActivationLayer extends Module {
   readonly fn: (x: Tensor) => Tensor;
   constructor(readonly kind: Activation) {

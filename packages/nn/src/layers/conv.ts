@@ -3,6 +3,7 @@ import { ModuleError } from '../errors.js';
 import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 
+/** Options of the convolution layers (PyTorch's arguments; a number applies to every spatial dim). */
 export interface ConvLayerOptions {
   readonly stride?: number | readonly number[];
   readonly padding?: number | readonly number[] | 'valid' | 'same';
@@ -79,6 +80,7 @@ export class ConvNd extends Module {
   }
 }
 
+/** 1-d convolution over [N, C, L] (torch.nn.Conv1d). */
 export class Conv1d extends ConvNd {
   constructor(
     inChannels: number,
@@ -90,6 +92,7 @@ export class Conv1d extends ConvNd {
   }
 }
 
+/** 2-d convolution over [N, C, H, W] (torch.nn.Conv2d). */
 export class Conv2d extends ConvNd {
   constructor(
     inChannels: number,
@@ -101,6 +104,7 @@ export class Conv2d extends ConvNd {
   }
 }
 
+/** 3-d convolution over [N, C, D, H, W] (torch.nn.Conv3d). */
 export class Conv3d extends ConvNd {
   constructor(
     inChannels: number,

@@ -3,6 +3,7 @@ import { ModuleError } from '../errors.js';
 import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 
+/** Options of {@link Linear}. */
 export interface LinearOptions {
   readonly bias?: boolean;
   /** Skip random initialization (weights start at zero; for modules about to be loaded). */

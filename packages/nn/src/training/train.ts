@@ -41,7 +41,7 @@ export interface StepInfo {
   readonly gradNorm: number | undefined;
   /** Tokens in this step's batches (only with countTokens). */
   readonly tokens: number | undefined;
-  /** Wall time of this step (forward, backward, optimizer) in ms. */
+  /** Wall time of this step in ms: reading its batches, forward, backward and the optimizer. */
   readonly stepMs: number;
   /** Wall time since `train` started, in ms. */
   readonly elapsedMs: number;
@@ -50,6 +50,7 @@ export interface StepInfo {
 /** Metrics returned by an evaluation: one number or named numbers. */
 export type Metrics = number | Readonly<Record<string, number>>;
 
+/** Hooks the loop calls and awaits; a CLI draws its progress bar and saves checkpoints from these. */
 export interface TrainCallbacks {
   /** After each optimizer step. */
   onStep?(info: StepInfo): void | Promise<void>;
@@ -61,6 +62,7 @@ export interface TrainCallbacks {
   onEpochEnd?(info: { step: number; epoch: number }): void | Promise<void>;
 }
 
+/** Options of {@link train}; `B` is the type of one micro-batch. */
 export interface TrainOptions<B> {
   /**
    * The forward pass: the scalar loss of one micro-batch. The loop does backward, scaling for
@@ -109,6 +111,7 @@ export interface TrainOptions<B> {
   readonly signal?: AbortSignal;
 }
 
+/** How a {@link train} call ended. */
 export interface TrainResult {
   /** Optimizer steps done, counting resumed ones. */
   readonly step: number;
@@ -201,7 +204,6 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
   const { optimizer, scheduler, model, signal, callbacks = {} } = options;
   const scale = options.scaleLossByWindow ?? true;
   const totalSteps = knownTotalSteps(options, epochs, accumulation);
-  const params = optimizer.parameters();
   const started = performance.now();
   let step = startStep;
   let windowsSeen = 0;
@@ -239,6 +241,7 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
         stopReason = 'aborted';
         return finish();
       }
+      const stepStarted = performance.now();
       const window: B[] = [];
       while (window.length < accumulation) {
         const next = await iterator.next();
@@ -250,7 +253,6 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
       windowsSeen += 1;
       if (windowsSeen <= startStep) continue;
 
-      const stepStarted = performance.now();
       let lossSum = 0;
       let tokens = options.countTokens ? 0 : undefined;
       for (const [microStep, batch] of window.entries()) {
@@ -287,7 +289,9 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
         if (tokens !== undefined) tokens += options.countTokens!(batch);
       }
       const gradNorm =
-        options.maxGradNorm !== undefined ? clipGradNorm(params, options.maxGradNorm) : undefined;
+        options.maxGradNorm !== undefined
+          ? clipGradNorm(optimizer.parameters(), options.maxGradNorm)
+          : undefined;
       const lr = optimizer.paramGroups[0]!.lr;
       optimizer.step();
       scheduler?.step();
