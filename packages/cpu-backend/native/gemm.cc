@@ -90,6 +90,8 @@ constexpr int64_t kMinMacsPerThread = int64_t{1} << 18;
 
 // The skinny path handles C = A · Bᵀ with n up to this many columns (LoRA's x · Aᵀ has n = r).
 constexpr int64_t kDotMaxN = 32;
+// ... and products with at most this many rows when B is stored n × k.
+constexpr int64_t kDotMaxM = 2;
 
 inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 inline int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
@@ -323,16 +325,57 @@ void gemm_packed(const KernelSet& ks, const Problem& pr, Workspace& ws, int thre
   });
 }
 
-// Skinny C = A · Bᵀ (both contiguous along k, n <= kDotMaxN): rows of C split across threads.
+// The dot-product path wants op(B)'s columns contiguous (B stored n × k). When they are not, op(B) is
+// copied transposed into `scratch` first; with n <= kDotMaxN (or m tiny) that copy is small next to the
+// product. Returns the pointer and leading dimension to hand to the dot kernel.
+struct DotB {
+  const float* data;
+  int64_t ld;
+};
+
+void reserve_dot_b(const Problem& pr, Scratch& scratch) {
+  if (pr.b.rs != 1) scratch.b.reserve(pr.n * pr.k);
+}
+
+DotB dot_b(const Problem& pr, Scratch& scratch) {
+  if (pr.b.rs == 1) return DotB{pr.b.data, pr.b.cs};
+  float* bt = scratch.b.data();
+  // Eight columns at a time: eight sequential write streams, and each row of B is read in one piece.
+  constexpr int64_t kCols = 8;
+  for (int64_t j0 = 0; j0 < pr.n; j0 += kCols) {
+    const int64_t cols = std::min(kCols, pr.n - j0);
+    for (int64_t p = 0; p < pr.k; ++p) {
+      const float* row = pr.b.data + p * pr.b.rs + j0 * pr.b.cs;
+      for (int64_t j = 0; j < cols; ++j) bt[(j0 + j) * pr.k + p] = row[j * pr.b.cs];
+    }
+  }
+  return DotB{bt, pr.k};
+}
+
+// Skinny products through the dot kernel: rows of C split across threads, or columns when there are too
+// few rows to share.
 void gemm_dot(const KernelSet& ks, const Problem& pr, Workspace& ws, int threads) {
-  const int64_t rows = round_up(ceil_div(pr.m, threads), 3);
-  threads = static_cast<int>(ceil_div(pr.m, rows));
-  run_threads(ws, threads, [&](int tid) {
-    const int64_t m0 = tid * rows;
-    if (m0 >= pr.m) return;
-    ks.dot_nt(std::min(rows, pr.m - m0), pr.n, pr.k, pr.alpha, pr.a.data + m0 * pr.a.rs, pr.a.rs, pr.b.data,
-              pr.b.cs, pr.beta, pr.c + m0 * pr.ldc, pr.ldc);
-  });
+  reserve_dot_b(pr, ws.slots[0]);
+  const DotB b = dot_b(pr, ws.slots[0]);
+  if (pr.m >= 3 * threads || pr.n < 8 * threads) {
+    const int64_t rows = round_up(ceil_div(pr.m, threads), 3);
+    threads = static_cast<int>(ceil_div(pr.m, rows));
+    run_threads(ws, threads, [&](int tid) {
+      const int64_t m0 = tid * rows;
+      if (m0 >= pr.m) return;
+      ks.dot_nt(std::min(rows, pr.m - m0), pr.n, pr.k, pr.alpha, pr.a.data + m0 * pr.a.rs, pr.a.rs, b.data,
+                b.ld, pr.beta, pr.c + m0 * pr.ldc, pr.ldc);
+    });
+  } else {
+    const int64_t cols = round_up(ceil_div(pr.n, threads), 4);
+    threads = static_cast<int>(ceil_div(pr.n, cols));
+    run_threads(ws, threads, [&](int tid) {
+      const int64_t n0 = tid * cols;
+      if (n0 >= pr.n) return;
+      ks.dot_nt(pr.m, std::min(cols, pr.n - n0), pr.k, pr.alpha, pr.a.data, pr.a.rs, b.data + n0 * b.ld, b.ld,
+                pr.beta, pr.c + n0, pr.ldc);
+    });
+  }
 }
 
 Problem make_problem(const SgemmArgs& g) {
@@ -354,7 +397,14 @@ bool trivial(const Problem& pr) { return pr.m == 0 || pr.n == 0; }
 // alpha == 0 or k == 0: C = beta · C, A and B are not read (BLAS semantics).
 bool scale_only(const Problem& pr) { return pr.k == 0 || pr.alpha == 0.0f; }
 
-bool use_dot(const Problem& pr) { return pr.a.cs == 1 && pr.b.rs == 1 && pr.n <= kDotMaxN; }
+// The dot kernel reads op(A) row by row, so it needs rows contiguous. It pays off for few columns (LoRA's
+// x · Aᵀ with n = r, whatever B's layout: a transposed copy of a k × r operand is cheap) and for a few
+// rows against B stored n × k (matrix-vector products such as x · Wᵀ for a single token), where the
+// packed path would compute MR = 6 rows to use one.
+bool use_dot(const Problem& pr) {
+  if (pr.a.cs != 1) return false;
+  return pr.n <= kDotMaxN || (pr.m <= kDotMaxM && pr.b.rs == 1);
+}
 
 int threads_for(const Problem& pr, int available) {
   const int64_t macs = pr.m * pr.n * pr.k;
@@ -410,9 +460,15 @@ void sgemm_strided_batched(const SgemmArgs& args, int64_t batch, int64_t stride_
   const int threads =
       static_cast<int>(std::min<int64_t>({available, batch, std::max<int64_t>(1, total / kMinMacsPerThread)}));
   Workspace ws = acquire_workspace(threads);
-  if (!use_dot(pr) && !scale_only(pr)) {
+  if (!scale_only(pr)) {
     const PanelSizes sizes = panel_sizes(pr.m, pr.n, pr.k);
-    for (int t = 0; t < ws.threads; ++t) reserve_scratch(ws.slots[t], sizes);
+    for (int t = 0; t < ws.threads; ++t) {
+      if (use_dot(pr)) {
+        reserve_dot_b(pr, ws.slots[t]);
+      } else {
+        reserve_scratch(ws.slots[t], sizes);
+      }
+    }
   }
   const int used = ws.threads;
   run_threads(ws, used, [&](int tid) {
@@ -421,7 +477,8 @@ void sgemm_strided_batched(const SgemmArgs& args, int64_t batch, int64_t stride_
       if (scale_only(p)) {
         scale_c(p.m, p.n, p.beta, p.c, p.ldc);
       } else if (use_dot(p)) {
-        ks.dot_nt(p.m, p.n, p.k, p.alpha, p.a.data, p.a.rs, p.b.data, p.b.cs, p.beta, p.c, p.ldc);
+        const DotB b = dot_b(p, ws.slots[tid]);
+        ks.dot_nt(p.m, p.n, p.k, p.alpha, p.a.data, p.a.rs, b.data, b.ld, p.beta, p.c, p.ldc);
       } else {
         gemm_packed_serial(ks, p, ws.slots[tid]);
       }

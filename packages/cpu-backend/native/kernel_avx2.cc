@@ -100,13 +100,19 @@ void pack_a_avx2(int64_t mc, int64_t kc, ConstView a, float* ap) {
 void pack_b_avx2(int64_t kc, int64_t nc, ConstView b, float* bp) {
   const int64_t full = nc - nc % kNR;
   if (b.cs == 1) {
-    for (int64_t jr = 0; jr < full; jr += kNR) {
-      const float* src = b.data + jr;
-      float* dst = bp + jr * kc;
-      for (int64_t p = 0; p < kc; ++p) {
-        const float* row = src + p * b.rs;
-        _mm256_store_ps(dst + p * kNR, _mm256_loadu_ps(row));
-        _mm256_store_ps(dst + p * kNR + 8, _mm256_loadu_ps(row + 8));
+    // Eight rows at a time across every panel: each row is read sequentially (prefetchers follow it) and
+    // each panel receives 512 contiguous bytes. Panel by panel would instead read one cache line per row,
+    // ldb apart, on a new page each time.
+    constexpr int64_t kRows = 8;
+    for (int64_t p0 = 0; p0 < kc; p0 += kRows) {
+      const int64_t rows = std::min(kRows, kc - p0);
+      for (int64_t jr = 0; jr < full; jr += kNR) {
+        const float* src = b.data + p0 * b.rs + jr;
+        float* dst = bp + jr * kc + p0 * kNR;
+        for (int64_t p = 0; p < rows; ++p) {
+          _mm256_store_ps(dst + p * kNR, _mm256_loadu_ps(src + p * b.rs));
+          _mm256_store_ps(dst + p * kNR + 8, _mm256_loadu_ps(src + p * b.rs + 8));
+        }
       }
     }
   } else if (b.rs == 1) {
@@ -276,12 +282,41 @@ void dot_tile_3x4(int64_t kc, const float* x, int64_t lda, const float* w, int64
   }
 }
 
-// Edge tiles (fewer than 3 rows or 4 columns): one row against up to four columns at a time.
+// out[0][j] += Σ_p x[p] · w_j[p] for one row of x and 4 rows of w (matrix-vector products).
+void dot_tile_1x4(int64_t kc, const float* x, const float* w, int64_t ldb, float* out) {
+  const float* w0 = w;
+  const float* w1 = w + ldb;
+  const float* w2 = w + 2 * ldb;
+  const float* w3 = w + 3 * ldb;
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  const int64_t k8 = kc - kc % 8;
+  for (int64_t p = 0; p < k8; p += 8) {
+    const __m256 v = _mm256_loadu_ps(x + p);
+    a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w0 + p), a0);
+    a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w1 + p), a1);
+    a2 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w2 + p), a2);
+    a3 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w3 + p), a3);
+  }
+  float s[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};
+  for (int64_t p = k8; p < kc; ++p) {
+    s[0] += x[p] * w0[p];
+    s[1] += x[p] * w1[p];
+    s[2] += x[p] * w2[p];
+    s[3] += x[p] * w3[p];
+  }
+  for (int j = 0; j < 4; ++j) out[j] += s[j];
+}
+
+// Edge tiles (fewer than 3 rows or 4 columns): row by row, four columns at a time when there are four.
 void dot_tile_edge(int64_t ri, int64_t rj, int64_t kc, const float* x, int64_t lda, const float* w, int64_t ldb,
                    float* out, int64_t ldo) {
   const int64_t k8 = kc - kc % 8;
   for (int64_t i = 0; i < ri; ++i) {
     const float* xi = x + i * lda;
+    if (rj == 4) {
+      dot_tile_1x4(kc, xi, w, ldb, out + i * ldo);
+      continue;
+    }
     for (int64_t j = 0; j < rj; ++j) {
       const float* wj = w + j * ldb;
       __m256 acc0 = _mm256_setzero_ps();
@@ -304,8 +339,14 @@ void dot_tile_edge(int64_t ri, int64_t rj, int64_t kc, const float* x, int64_t l
 // small row buffer and C is written once.
 void dot_nt_avx2(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
                  int64_t ldb, float beta, float* c, int64_t ldc) {
+  constexpr int64_t kMaxN = 256;
+  if (n > kMaxN) {
+    for (int64_t j0 = 0; j0 < n; j0 += kMaxN) {
+      dot_nt_avx2(m, std::min(kMaxN, n - j0), k, alpha, a, lda, b + j0 * ldb, ldb, beta, c + j0, ldc);
+    }
+    return;
+  }
   constexpr int64_t kChunk = 512;
-  constexpr int64_t kMaxN = 256;  // the driver sends only n <= kMaxN here
   alignas(64) float sums[3 * kMaxN];
   for (int64_t i0 = 0; i0 < m; i0 += 3) {
     const int64_t ri = std::min<int64_t>(3, m - i0);

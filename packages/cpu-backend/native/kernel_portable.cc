@@ -9,55 +9,81 @@
 namespace lorakit {
 
 void pack_a_generic(int64_t mc, int64_t kc, ConstView a, float* ap) {
+  if (a.rs == 1) {
+    // Columns of op(A) are contiguous (A stored transposed). Walk each stored row once, sequentially, and
+    // deal its floats out to the micro-panels: going micro-panel by micro-panel instead would read six
+    // floats per stored row, lda apart, and revisit every cache line two or three times.
+    const int64_t full = mc - mc % kMR;
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* col = a.data + p * a.cs;
+      float* out = ap + p * kMR;
+      for (int64_t ir = 0; ir < full; ir += kMR) {
+        float* o = out + ir * kc;
+        const float* x = col + ir;
+        o[0] = x[0];
+        o[1] = x[1];
+        o[2] = x[2];
+        o[3] = x[3];
+        o[4] = x[4];
+        o[5] = x[5];
+      }
+      if (full < mc) {
+        float* o = out + full * kc;
+        for (int64_t i = 0; i < kMR; ++i) o[i] = full + i < mc ? col[full + i] : 0.0f;
+      }
+    }
+    return;
+  }
   for (int64_t ir = 0; ir < mc; ir += kMR) {
     const int64_t mr = std::min(kMR, mc - ir);
     const float* src = a.data + ir * a.rs;
     float* dst = ap + ir * kc;
-    if (a.rs == 1) {
-      // Columns of op(A) are contiguous: each p contributes mr consecutive floats.
-      for (int64_t p = 0; p < kc; ++p) {
-        const float* col = src + p * a.cs;
-        float* out = dst + p * kMR;
-        for (int64_t i = 0; i < mr; ++i) out[i] = col[i];
-        for (int64_t i = mr; i < kMR; ++i) out[i] = 0.0f;
-      }
-    } else {
-      for (int64_t i = 0; i < mr; ++i) {
-        const float* row = src + i * a.rs;
-        for (int64_t p = 0; p < kc; ++p) dst[p * kMR + i] = row[p * a.cs];
-      }
-      for (int64_t i = mr; i < kMR; ++i) {
-        for (int64_t p = 0; p < kc; ++p) dst[p * kMR + i] = 0.0f;
-      }
+    for (int64_t i = 0; i < mr; ++i) {
+      const float* row = src + i * a.rs;
+      for (int64_t p = 0; p < kc; ++p) dst[p * kMR + i] = row[p * a.cs];
+    }
+    for (int64_t i = mr; i < kMR; ++i) {
+      for (int64_t p = 0; p < kc; ++p) dst[p * kMR + i] = 0.0f;
     }
   }
 }
 
 void pack_b_generic(int64_t kc, int64_t nc, ConstView b, float* bp) {
+  if (b.cs == 1) {
+    // Rows of op(B) are contiguous. Eight rows at a time across every panel: rows are read sequentially
+    // and each panel receives 8 · NR contiguous floats (panel by panel would read one cache line per row,
+    // ldb apart).
+    constexpr int64_t kRows = 8;
+    for (int64_t p0 = 0; p0 < kc; p0 += kRows) {
+      const int64_t rows = std::min(kRows, kc - p0);
+      for (int64_t jr = 0; jr < nc; jr += kNR) {
+        const int64_t nr = std::min(kNR, nc - jr);
+        const float* src = b.data + p0 * b.rs + jr;
+        float* dst = bp + jr * kc + p0 * kNR;
+        for (int64_t p = 0; p < rows; ++p) {
+          const float* row = src + p * b.rs;
+          float* out = dst + p * kNR;
+          if (nr == kNR) {
+            std::memcpy(out, row, sizeof(float) * kNR);
+          } else {
+            for (int64_t j = 0; j < nr; ++j) out[j] = row[j];
+            for (int64_t j = nr; j < kNR; ++j) out[j] = 0.0f;
+          }
+        }
+      }
+    }
+    return;
+  }
   for (int64_t jr = 0; jr < nc; jr += kNR) {
     const int64_t nr = std::min(kNR, nc - jr);
     const float* src = b.data + jr * b.cs;
     float* dst = bp + jr * kc;
-    if (b.cs == 1) {
-      // Rows of op(B) are contiguous: each p contributes nr consecutive floats.
-      for (int64_t p = 0; p < kc; ++p) {
-        const float* row = src + p * b.rs;
-        float* out = dst + p * kNR;
-        if (nr == kNR) {
-          std::memcpy(out, row, sizeof(float) * kNR);
-        } else {
-          for (int64_t j = 0; j < nr; ++j) out[j] = row[j];
-          for (int64_t j = nr; j < kNR; ++j) out[j] = 0.0f;
-        }
-      }
-    } else {
-      for (int64_t j = 0; j < nr; ++j) {
-        const float* col = src + j * b.cs;
-        for (int64_t p = 0; p < kc; ++p) dst[p * kNR + j] = col[p * b.rs];
-      }
-      for (int64_t j = nr; j < kNR; ++j) {
-        for (int64_t p = 0; p < kc; ++p) dst[p * kNR + j] = 0.0f;
-      }
+    for (int64_t j = 0; j < nr; ++j) {
+      const float* col = src + j * b.cs;
+      for (int64_t p = 0; p < kc; ++p) dst[p * kNR + j] = col[p * b.rs];
+    }
+    for (int64_t j = nr; j < kNR; ++j) {
+      for (int64_t p = 0; p < kc; ++p) dst[p * kNR + j] = 0.0f;
     }
   }
 }

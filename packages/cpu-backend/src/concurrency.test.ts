@@ -34,31 +34,34 @@ for (let r = 0; r < rounds; r++) {
 parentPort.postMessage(worst);
 `;
 
-describe.skipIf(!nativeAvailable)(`concurrent callers${nativeAvailable ? '' : ` (skipped: ${nativeLoadError})`}`, () => {
-  it('gives correct results when worker threads multiply at the same time', async () => {
-    const nodeGypBuild = createRequire(join(packageRoot, 'package.json')).resolve('node-gyp-build');
-    const workers = [1, 2, 3].map(
-      (seed) =>
-        new Worker(workerSource, {
-          eval: true,
-          workerData: { nodeGypBuild, root: packageRoot, m: 150, n: 130, k: 300, seed, rounds: 20 },
-        }),
-    );
-    const results = workers.map(
-      (worker) =>
-        new Promise<number>((resolve, reject) => {
-          worker.once('message', resolve);
-          worker.once('error', reject);
-        }),
-    );
-    // The main thread keeps the pool busy meanwhile.
-    const m = 300;
-    const a = new Float32Array(m * m).fill(0.5);
-    const c = new Float32Array(m * m);
-    for (let i = 0; i < 10; i++) sgemm({ m, n: m, k: m, a, b: a, c });
-    expect(c.every((v) => v === 75)).toBe(true);
-    const worst = await Promise.all(results);
-    await Promise.all(workers.map((worker) => worker.terminate()));
-    for (const error of worst) expect(error).toBeLessThan(1e-4);
-  });
-});
+describe.skipIf(!nativeAvailable)(
+  `concurrent callers${nativeAvailable ? '' : ` (skipped: ${nativeLoadError})`}`,
+  () => {
+    it('gives correct results when worker threads multiply at the same time', async () => {
+      const nodeGypBuild = createRequire(join(packageRoot, 'package.json')).resolve('node-gyp-build');
+      const workers = [1, 2, 3].map(
+        (seed) =>
+          new Worker(workerSource, {
+            eval: true,
+            workerData: { nodeGypBuild, root: packageRoot, m: 150, n: 130, k: 300, seed, rounds: 20 },
+          }),
+      );
+      const results = workers.map(
+        (worker) =>
+          new Promise<number>((resolve, reject) => {
+            worker.once('message', resolve);
+            worker.once('error', reject);
+          }),
+      );
+      // The main thread keeps the pool busy meanwhile.
+      const m = 300;
+      const a = new Float32Array(m * m).fill(0.5);
+      const c = new Float32Array(m * m);
+      for (let i = 0; i < 10; i++) sgemm({ m, n: m, k: m, a, b: a, c });
+      expect(c.every((v) => v === 75)).toBe(true);
+      const worst = await Promise.all(results);
+      await Promise.all(workers.map((worker) => worker.terminate()));
+      for (const error of worst) expect(error).toBeLessThan(1e-4);
+    });
+  },
+);

@@ -151,8 +151,9 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
 
   it('handles the LoRA shapes (x · Aᵀ and h · Bᵀ) and the blocking boundaries', () => {
     select();
-    // x [96 × 1030] · Aᵀ with A [8 × 1030]; h [96 × 8] · Bᵀ with B [1030 × 8]; n across NC is covered by
-    // 7 × 4100 × 40.
+    // x [96 × 1030] · Aᵀ with A [8 × 1030]; h [96 × 8] · Bᵀ with B [1030 × 8] (and the same with B not
+    // transposed, as in the backward pass); n across NC in 7 × 4100 × 40; matrix-vector-like products
+    // with one or two rows, n above the dot kernel's 256-column chunk.
     for (const [m, n, k] of [
       [96, 8, 1030],
       [96, 16, 1030],
@@ -160,9 +161,13 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
       [96, 1030, 16],
       [7, 4100, 40],
       [300, 20, 40],
+      [1, 600, 70],
+      [2, 300, 1030],
     ] as const) {
-      const check = run(dense(m, n, k, false, true), 1, 0, n);
-      expect(check.worst, `${m} × ${n} × ${k}`).toBeLessThanOrEqual(1);
+      for (const transB of [true, false]) {
+        const check = run(dense(m, n, k, false, transB), 1, 0, n);
+        expect(check.worst, `${m} × ${n} × ${k}, transB ${transB}`).toBeLessThanOrEqual(1);
+      }
     }
   });
 
@@ -179,8 +184,12 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
         [true, false],
         [false, true],
       ] as const) {
-        for (const transA of [false, true]) {
-          const transB = !transA;
+        for (const [transA, transB] of [
+          [false, false],
+          [false, true],
+          [true, false],
+          [true, true],
+        ] as const) {
           const layout = dense(m, n, k, transA, transB);
           const aSize = m * k;
           const bSize = k * n;
