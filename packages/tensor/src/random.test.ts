@@ -32,7 +32,9 @@ describeEachBackend('random', (backend) => {
     const a = Array.from(rand([5], { generator: g }).toArray() as Float32Array);
     const b = Array.from(rand([5], { generator: new Generator(42) }).toArray() as Float32Array);
     expect(a).toEqual(b);
-    const js = Array.from(rand([5], { generator: new Generator(42), backend: 'js' }).toArray() as Float32Array);
+    const js = Array.from(
+      rand([5], { generator: new Generator(42), backend: 'js' }).toArray() as Float32Array,
+    );
     expect(a).toEqual(js);
     const next = Array.from(rand([5], { generator: g }).toArray() as Float32Array);
     expect(next).not.toEqual(a);
