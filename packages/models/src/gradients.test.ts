@@ -4,8 +4,18 @@ import { compare, readTensors, relativeError, testDataDir } from '../test/helper
 import { loadModel } from './index.js';
 
 // Tiny models saved by test-data/generate.py with the logits, loss and the gradient of every parameter
-// that transformers computes for the model's own loss (causal LM, masked LM, classification).
-const CASES = ['llama_gqa', 'llama_tied_llama3', 'qwen2', 'mistral', 'gpt2', 'bert_mlm', 'bert_seqcls'];
+// that transformers computes for the model's own loss (causal LM, masked LM, classification, regression).
+const CASES = [
+  'llama_gqa',
+  'llama_tied_llama3',
+  'qwen2',
+  'mistral',
+  'gpt2',
+  'bert_mlm',
+  'bert_seqcls',
+  'llama_seqcls',
+  'gpt2_regression',
+];
 const GRAD_RTOL = 1e-4;
 // Gradients that are zero in exact arithmetic (a key bias shifts every score of a row equally) come out as
 // float32 noise (~1e-12) in both implementations: errors are relative to at least this magnitude.

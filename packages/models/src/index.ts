@@ -2,7 +2,8 @@ export { type AttentionBias, causalAttentionBias, MASKED, paddingAttentionBias }
 export { applyRotary, rotaryCosSin, rotateHalf } from './attention/rotary.js';
 export { type AttentionOptions, scaledDotProductAttention } from './attention/sdpa.js';
 export type { BaseModelConfig } from './config/base-config.js';
-export type { BertConfig, ProblemType } from './config/bert-config.js';
+export type { BertConfig } from './config/bert-config.js';
+export type { ProblemType } from './config/classification.js';
 export type { RawConfig } from './config/fields.js';
 export type { Gpt2Config } from './config/gpt2-config.js';
 export type { AttentionLayerType, LlamaConfig, LlamaFamilyType } from './config/llama-config.js';
@@ -29,6 +30,11 @@ export {
 } from './models/bert.js';
 export { GPT2LMHeadModel, GPT2Model } from './models/gpt2.js';
 export { LlamaForCausalLM, LlamaModel } from './models/llama.js';
+export {
+  GPT2ForSequenceClassification,
+  LlamaForSequenceClassification,
+  lastTokenLogits,
+} from './models/sequence-classification.js';
 export { type ModelInputs, type ModelOutput, PreTrainedModel } from './pretrained-model.js';
 export {
   type CreateModelOptions,

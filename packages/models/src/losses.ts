@@ -1,5 +1,5 @@
 import { crossEntropy, mseLoss, type Tensor } from '@lorakit/tensor';
-import type { ProblemType } from './config/bert-config.js';
+import type { ProblemType } from './config/classification.js';
 import { ModelError } from './errors.js';
 
 const IGNORE_INDEX = -100;

@@ -10,6 +10,10 @@ import { type InitializeOptions, initializeWeights } from './init.js';
 import { BertForMaskedLM, BertForSequenceClassification, BertModel } from './models/bert.js';
 import { GPT2LMHeadModel, GPT2Model } from './models/gpt2.js';
 import { LlamaForCausalLM, LlamaModel } from './models/llama.js';
+import {
+  GPT2ForSequenceClassification,
+  LlamaForSequenceClassification,
+} from './models/sequence-classification.js';
 import type { PreTrainedModel } from './pretrained-model.js';
 
 export type ModelConfig = LlamaConfig | Gpt2Config | BertConfig;
@@ -125,6 +129,7 @@ const llamaFamily = (
   architectures: {
     [`${prefix}ForCausalLM`]: (c) => new LlamaForCausalLM(c),
     [`${prefix}Model`]: (c) => new LlamaModel(c),
+    [`${prefix}ForSequenceClassification`]: (c) => new LlamaForSequenceClassification(c),
   },
   defaultArchitecture: `${prefix}ForCausalLM`,
 });
@@ -137,6 +142,7 @@ registerModelType<Gpt2Config>('gpt2', {
   architectures: {
     GPT2LMHeadModel: (c) => new GPT2LMHeadModel(c),
     GPT2Model: (c) => new GPT2Model(c),
+    GPT2ForSequenceClassification: (c) => new GPT2ForSequenceClassification(c),
   },
   defaultArchitecture: 'GPT2LMHeadModel',
 });

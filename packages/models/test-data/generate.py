@@ -23,9 +23,11 @@ from transformers import (
     BertForMaskedLM,
     BertForSequenceClassification,
     GPT2Config,
+    GPT2ForSequenceClassification,
     GPT2LMHeadModel,
     LlamaConfig,
     LlamaForCausalLM,
+    LlamaForSequenceClassification,
     MistralConfig,
     MistralForCausalLM,
     Qwen2Config,
@@ -267,6 +269,39 @@ def bert_seqcls():
     save_case("bert_seqcls", model, {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels})
 
 
+def llama_seqcls():
+    """`score` read at each row's last non-padding token (left and right padding), 3 labels."""
+    torch.manual_seed(7)
+    config = LlamaConfig(
+        vocab_size=48, hidden_size=32, intermediate_size=40, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=32, pad_token_id=0, num_labels=3,
+    )
+    model = LlamaForSequenceClassification(config).float()
+    gen = torch.Generator().manual_seed(8)
+    input_ids = torch.randint(1, 48, (3, 7), generator=gen)
+    attention_mask = torch.ones(3, 7, dtype=torch.long)
+    attention_mask[0, 5:] = 0  # right padding
+    attention_mask[2, :2] = 0  # left padding
+    input_ids[attention_mask == 0] = 0
+    labels = torch.tensor([1, 2, 0])
+    save_case("llama_seqcls", model, {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels})
+
+
+def gpt2_regression():
+    """GPT2ForSequenceClassification with one label: regression (MSE) on float labels."""
+    torch.manual_seed(8)
+    config = GPT2Config(
+        vocab_size=48, n_embd=32, n_layer=2, n_head=4, n_positions=32, n_inner=64, resid_pdrop=0.0,
+        embd_pdrop=0.0, attn_pdrop=0.0, pad_token_id=47, num_labels=1,
+    )
+    model = GPT2ForSequenceClassification(config).float()
+    gen = torch.Generator().manual_seed(9)
+    input_ids = torch.randint(0, 47, (2, 6), generator=gen)
+    input_ids[1, 4:] = 47
+    labels = torch.tensor([0.5, -1.25])
+    save_case("gpt2_regression", model, {"input_ids": input_ids, "labels": labels})
+
+
 def tokenizer():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
@@ -323,6 +358,8 @@ if __name__ == "__main__":
     gpt2()
     bert_mlm()
     bert_seqcls()
+    llama_seqcls()
+    gpt2_regression()
     tokenizer()
     for case in sorted(os.listdir(HERE)):
         full = os.path.join(HERE, case)

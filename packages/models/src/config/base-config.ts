@@ -1,3 +1,4 @@
+import type { ProblemType } from './classification.js';
 import type { RawConfig } from './fields.js';
 
 /** What every supported configuration has, in camelCase. `raw` is the config.json object as read. */
@@ -15,5 +16,9 @@ export interface BaseModelConfig {
   /** `eos_token_id` as a list (it may be one id or several in config.json). */
   readonly eosTokenIds: readonly number[];
   readonly padTokenId: number | null;
+  /** Labels of a sequence-classification head: `id2label`'s size, else `num_labels`, else 2. */
+  readonly numLabels: number;
+  /** null: chosen from the labels at the first loss, as transformers does. */
+  readonly problemType: ProblemType | null;
   readonly raw: RawConfig;
 }

@@ -1,8 +1,9 @@
 import { ACTIVATIONS } from '@lorakit/nn';
 import type { BaseModelConfig } from './base-config.js';
+import { readClassification } from './classification.js';
 import { ConfigFields, type RawConfig } from './fields.js';
 
-export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
+export type { ProblemType } from './classification.js';
 
 export interface BertConfig extends BaseModelConfig {
   readonly modelType: 'bert';
@@ -15,18 +16,9 @@ export interface BertConfig extends BaseModelConfig {
   readonly layerNormEps: number;
   /** Dropout before the classifier (defaults to hidden_dropout_prob). */
   readonly classifierDropout: number;
-  /** Number of labels: the size of `id2label`, else `num_labels`, else 2 (transformers' default). */
-  readonly numLabels: number;
-  /** null: chosen from the labels at the first loss, as transformers does. */
-  readonly problemType: ProblemType | null;
 }
 
 const ACTIVATION_NAMES = Object.keys(ACTIVATIONS) as (keyof typeof ACTIVATIONS)[];
-const PROBLEM_TYPES: readonly ProblemType[] = [
-  'regression',
-  'single_label_classification',
-  'multi_label_classification',
-];
 
 export function parseBertConfig(raw: RawConfig): BertConfig {
   const fields = new ConfigFields(raw, 'bert');
@@ -43,11 +35,6 @@ export function parseBertConfig(raw: RawConfig): BertConfig {
   fields.choice('position_embedding_type', 'absolute', ['absolute']);
   const probability = { min: 0, max: 1 };
   const hiddenDropoutProb = fields.number('hidden_dropout_prob', 0.1, probability);
-  const id2label = fields.object('id2label');
-  const numLabels = id2label ? Object.keys(id2label).length : fields.int('num_labels', 2);
-  const problemType = fields.has('problem_type')
-    ? fields.choice<ProblemType>('problem_type', 'single_label_classification', PROBLEM_TYPES)
-    : null;
   return {
     modelType: 'bert',
     architectures: fields.stringList('architectures') ?? [],
@@ -63,8 +50,7 @@ export function parseBertConfig(raw: RawConfig): BertConfig {
     typeVocabSize: fields.int('type_vocab_size', 2),
     layerNormEps: fields.number('layer_norm_eps', 1e-12, { min: 0 }),
     classifierDropout: fields.optionalNumber('classifier_dropout', probability) ?? hiddenDropoutProb,
-    numLabels,
-    problemType,
+    ...readClassification(fields),
     tieWordEmbeddings: fields.bool('tie_word_embeddings', true),
     initializerRange: fields.number('initializer_range', 0.02, { min: 0 }),
     bosTokenId: fields.optionalTokenId('bos_token_id', null),

@@ -136,8 +136,8 @@ describe('parseConfig', () => {
       num_hidden_layers: 1,
     };
     expect(createModel({ ...config, architectures: ['LlamaModel'] }).architecture).toBe('LlamaModel');
-    expect(() => createModel({ ...config, architectures: ['LlamaForSequenceClassification'] })).toThrow(
-      '[createModel] architecture "LlamaForSequenceClassification" is not supported for model_type "llama"; supported: LlamaForCausalLM, LlamaModel',
+    expect(() => createModel({ ...config, architectures: ['LlamaForTokenClassification'] })).toThrow(
+      '[createModel] architecture "LlamaForTokenClassification" is not supported for model_type "llama"; supported: LlamaForCausalLM, LlamaModel, LlamaForSequenceClassification',
     );
   });
 });

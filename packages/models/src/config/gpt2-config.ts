@@ -1,5 +1,6 @@
 import { ACTIVATIONS } from '@lorakit/nn';
 import type { BaseModelConfig } from './base-config.js';
+import { readClassification } from './classification.js';
 import { ConfigFields, type RawConfig } from './fields.js';
 
 export interface Gpt2Config extends BaseModelConfig {
@@ -52,6 +53,7 @@ export function parseGpt2Config(raw: RawConfig): Gpt2Config {
     bosTokenId: fields.optionalTokenId('bos_token_id', 50256),
     eosTokenIds: fields.tokenIds('eos_token_id', [50256]),
     padTokenId: fields.optionalTokenId('pad_token_id', null),
+    ...readClassification(fields),
     raw,
   };
 }

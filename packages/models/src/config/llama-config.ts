@@ -1,5 +1,6 @@
 import { ACTIVATIONS } from '@lorakit/nn';
 import type { BaseModelConfig } from './base-config.js';
+import { readClassification } from './classification.js';
 import { ConfigFields, type RawConfig } from './fields.js';
 import { parseRope, type RopeConfig } from './rope.js';
 
@@ -149,6 +150,7 @@ export function parseLlamaConfig(raw: RawConfig, modelType: LlamaFamilyType): Ll
     bosTokenId: fields.optionalTokenId('bos_token_id', d.bosTokenId),
     eosTokenIds: fields.tokenIds('eos_token_id', d.eosTokenIds),
     padTokenId: fields.optionalTokenId('pad_token_id', null),
+    ...readClassification(fields),
     raw,
   };
 }
