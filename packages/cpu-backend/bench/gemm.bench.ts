@@ -26,7 +26,11 @@ interface Case {
   /** Timed calls per round for each side. */
   repeats: number;
   rounds: number;
+  /** Which table the case goes to. */
+  group: Group;
 }
+
+type Group = 'square' | 'lora' | 'backward';
 
 const quick = process.env.LORAKIT_BENCH_QUICK === '1';
 const threads = Number(process.env.LORAKIT_BENCH_THREADS ?? Math.min(2, availableParallelism()));
@@ -50,30 +54,32 @@ for (const [size, repeats] of [
     transB: false,
     repeats,
     rounds: size === 4096 ? 3 : rounds,
+    group: 'square',
   });
 }
 // LoRA with d = 4096 and 512 tokens: x · Aᵀ (A is r × d) and h · Bᵀ (B is d × r), both as nn.Linear does.
+// Names give the stored operands, then m × n × k.
+const lora = (
+  name: string,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  group: Group,
+) => cases.push({ name: `${name} ${m}×${n}×${k}`, m, n, k, transA, transB, repeats: 40, rounds, group });
 for (const r of [8, 16, 64]) {
-  cases.push({
-    name: `x·Aᵀ 512×4096×${r}`,
-    m: 512,
-    n: r,
-    k: 4096,
-    transA: false,
-    transB: true,
-    repeats: 40,
-    rounds,
-  });
-  cases.push({
-    name: `h·Bᵀ 512×${r}×4096`,
-    m: 512,
-    n: 4096,
-    k: r,
-    transA: false,
-    transB: true,
-    repeats: 40,
-    rounds,
-  });
+  lora('x·Aᵀ', 512, r, 4096, false, true, 'lora');
+  lora('h·Bᵀ', 512, 4096, r, false, true, 'lora');
+}
+// The same layer's backward products (dY is the upstream gradient [512 × d], dH = dY · B is [512 × r]).
+if (!quick) {
+  for (const r of [8, 16, 64]) {
+    lora('dY·B', 512, r, 4096, false, false, 'backward');
+    lora('dH·A', 512, 4096, r, false, false, 'backward');
+    lora('dHᵀ·X', r, 4096, 512, true, false, 'backward');
+    lora('dYᵀ·H', 4096, r, 512, true, false, 'backward');
+  }
 }
 
 /** A persistent numpy process: one JSON request per line in, one JSON list of seconds per line out. */
@@ -183,7 +189,7 @@ console.log(
   `sgemm, ${threads} thread(s), kernel ${cpuFeatures().kernel}; anchor: ${python ? `numpy (OpenBLAS) via ${python}, OPENBLAS_NUM_THREADS=${threads}` : `none (${reason})`}`,
 );
 
-const rows: Record<string, unknown>[] = [];
+const rows: Record<Group, Record<string, unknown>[]> = { square: [], lora: [], backward: [] };
 for (const c of cases) {
   const run = ours(c);
   const mine: number[] = [];
@@ -200,7 +206,7 @@ for (const c of cases) {
   const oursBest = gflops(c, Math.min(...mine));
   const numpyMedian = anchor ? gflops(c, median(theirs)) : undefined;
   const numpyBest = anchor ? gflops(c, Math.min(...theirs)) : undefined;
-  rows.push({
+  rows[c.group].push({
     shape: c.name,
     'ours GFLOP/s (median)': oursMedian.toFixed(1),
     'numpy GFLOP/s (median)': numpyMedian?.toFixed(1) ?? 'n/a',
@@ -211,4 +217,7 @@ for (const c of cases) {
   });
 }
 anchor?.close();
-printTable(`sgemm GFLOP/s, ${threads} thread(s) (ours vs numpy/OpenBLAS, interleaved rounds)`, rows);
+const header = `${threads} thread(s), ours vs numpy/OpenBLAS, median and best of interleaved rounds`;
+printTable(`sgemm GFLOP/s, square, ${header}`, rows.square);
+printTable(`sgemm GFLOP/s, LoRA forward (d = 4096, 512 tokens; m×n×k), ${header}`, rows.lora);
+printTable(`sgemm GFLOP/s, LoRA backward (not among the targets; m×n×k), ${header}`, rows.backward);

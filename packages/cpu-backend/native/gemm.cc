@@ -188,15 +188,27 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
   }
 }
 
-// C (mr × nr, the edge of the matrix) = alpha · tile + beta · C.
-void merge_edge(int64_t mr, int64_t nr, const float* tile, float alpha, float beta, float* c, int64_t ldc) {
-  for (int64_t i = 0; i < mr; ++i) {
-    float* row = c + i * ldc;
-    const float* t = tile + i * kNR;
-    if (beta == 0.0f) {
-      for (int64_t j = 0; j < nr; ++j) row[j] = alpha * t[j];
-    } else {
-      for (int64_t j = 0; j < nr; ++j) row[j] = alpha * t[j] + beta * row[j];
+// C (mr × nr) = alpha · tile + beta · C, element (i, j) of C at c[i · rsc + j · csc]: the edges of the
+// matrix, and every tile of a transposed C (see swapped()).
+void merge_tile(int64_t mr, int64_t nr, const float* tile, float alpha, float beta, float* c, int64_t rsc,
+                int64_t csc) {
+  if (csc == 1) {
+    for (int64_t i = 0; i < mr; ++i) {
+      float* row = c + i * rsc;
+      const float* t = tile + i * kNR;
+      if (beta == 0.0f) {
+        for (int64_t j = 0; j < nr; ++j) row[j] = alpha * t[j];
+      } else {
+        for (int64_t j = 0; j < nr; ++j) row[j] = alpha * t[j] + beta * row[j];
+      }
+    }
+    return;
+  }
+  for (int64_t j = 0; j < nr; ++j) {
+    float* col = c + j * csc;
+    for (int64_t i = 0; i < mr; ++i) {
+      const float t = alpha * tile[i * kNR + j];
+      col[i * rsc] = beta == 0.0f ? t : t + beta * col[i * rsc];
     }
   }
 }
@@ -208,7 +220,8 @@ struct Problem {
   ConstView b;  // op(B), k × n
   float beta;
   float* c;
-  int64_t ldc;
+  int64_t ldc;       // C(i, j) at c[i · ldc + j · csc]
+  int64_t csc = 1;   // 1 except for a swapped (transposed) problem, which only the packed path takes
 };
 
 struct PanelSizes {
@@ -247,12 +260,12 @@ void gemm_packed_serial(const KernelSet& ks, const Problem& pr, Scratch& scratch
           const int64_t nr = std::min(kNR, nc - jr);
           const float* apanel = ap + ir * kc;
           const float* bpanel = bp + jr * kc;
-          float* c = pr.c + (ic + ir) * pr.ldc + jc + jr;
-          if (mr == kMR && nr == kNR) {
+          float* c = pr.c + (ic + ir) * pr.ldc + (jc + jr) * pr.csc;
+          if (mr == kMR && nr == kNR && pr.csc == 1) {
             ks.micro(kc, apanel, bpanel, c, pr.ldc, pr.alpha, beta);
           } else {
             ks.micro(kc, apanel, bpanel, edge, kNR, 1.0f, 0.0f);
-            merge_edge(mr, nr, edge, pr.alpha, beta, c, pr.ldc);
+            merge_tile(mr, nr, edge, pr.alpha, beta, c, pr.ldc, pr.csc);
           }
         };
         if (kc <= bl.row_major_max_kc) {
@@ -320,7 +333,7 @@ void gemm_packed(const KernelSet& ks, const Problem& pr, Workspace& ws, int thre
     sub.n = std::min(ns, pr.n - n0);
     sub.a.data = pr.a.data + m0 * pr.a.rs;
     sub.b.data = pr.b.data + n0 * pr.b.cs;
-    sub.c = pr.c + m0 * pr.ldc + n0;
+    sub.c = pr.c + m0 * pr.ldc + n0 * pr.csc;
     gemm_packed_serial(ks, sub, ws.slots[tid]);
   });
 }
@@ -412,6 +425,30 @@ int threads_for(const Problem& pr, int available) {
   return static_cast<int>(std::min<int64_t>(available, useful));
 }
 
+// Cᵀ = op(B)ᵀ · op(A)ᵀ: the same product with the roles of m and n exchanged and C written transposed.
+Problem swapped(const Problem& pr) {
+  Problem t = pr;
+  t.m = pr.n;
+  t.n = pr.m;
+  t.a = ConstView{pr.b.data, pr.b.cs, pr.b.rs};
+  t.b = ConstView{pr.a.data, pr.a.cs, pr.a.rs};
+  t.ldc = pr.csc;
+  t.csc = pr.ldc;
+  return t;
+}
+
+// Tiles are MR = 6 rows by NR = 16 columns, so a product with few columns (n = 8: half of every tile
+// wasted) runs faster transposed, where those columns become rows (n = 8 rows in 12). Writing C
+// transposed goes through a scratch tile, which only pays off when k is long enough to hide it.
+bool prefer_swapped(const Problem& pr) {
+  if (pr.k < 128) return false;
+  const int64_t direct = round_up(pr.m, kMR) * round_up(pr.n, kNR);
+  const int64_t transposed = round_up(pr.n, kMR) * round_up(pr.m, kNR);
+  return 4 * transposed < 3 * direct;
+}
+
+Problem packed_problem(const Problem& pr) { return prefer_swapped(pr) ? swapped(pr) : pr; }
+
 void gemm_with(const KernelSet& ks, const Problem& pr, Workspace& ws, int threads) {
   if (trivial(pr)) return;
   if (scale_only(pr)) {
@@ -421,7 +458,7 @@ void gemm_with(const KernelSet& ks, const Problem& pr, Workspace& ws, int thread
   if (use_dot(pr)) {
     gemm_dot(ks, pr, ws, threads);
   } else {
-    gemm_packed(ks, pr, ws, threads);
+    gemm_packed(ks, packed_problem(pr), ws, threads);
   }
 }
 
@@ -461,7 +498,7 @@ void sgemm_strided_batched(const SgemmArgs& args, int64_t batch, int64_t stride_
       static_cast<int>(std::min<int64_t>({available, batch, std::max<int64_t>(1, total / kMinMacsPerThread)}));
   Workspace ws = acquire_workspace(threads);
   if (!scale_only(pr)) {
-    const PanelSizes sizes = panel_sizes(pr.m, pr.n, pr.k);
+    const PanelSizes sizes = panel_sizes(std::max(pr.m, pr.n), std::max(pr.m, pr.n), pr.k);
     for (int t = 0; t < ws.threads; ++t) {
       if (use_dot(pr)) {
         reserve_dot_b(pr, ws.slots[t]);
@@ -480,7 +517,7 @@ void sgemm_strided_batched(const SgemmArgs& args, int64_t batch, int64_t stride_
         const DotB b = dot_b(p, ws.slots[tid]);
         ks.dot_nt(p.m, p.n, p.k, p.alpha, p.a.data, p.a.rs, b.data, b.ld, p.beta, p.c, p.ldc);
       } else {
-        gemm_packed_serial(ks, p, ws.slots[tid]);
+        gemm_packed_serial(ks, packed_problem(p), ws.slots[tid]);
       }
     }
   });

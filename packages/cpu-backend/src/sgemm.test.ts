@@ -44,8 +44,9 @@ function run(layout: Layout, alpha: number, beta: number, seed: number, cInit?: 
   return checkAgainstReference(layout, alpha, beta, a, b, c0, c);
 }
 
-// m × n × k mixes of the odd sizes 1, 3, 7, 17, 65, 129, 257: edge tiles in every direction, k across the KC = 256 boundary, and
-// skinny n (the dot-product path for C = A · Bᵀ).
+// m × n × k mixes of the odd sizes 1, 3, 7, 17, 65, 129, 257: edge tiles in every direction, k across the
+// KC = 256 boundary, skinny n (the dot-product path when A is not transposed, the transposed packed
+// product when it is: 300 × 5 × 300, 200 × 8 × 130).
 const shapes: [number, number, number][] = [
   [1, 1, 1],
   [1, 257, 3],
@@ -61,6 +62,8 @@ const shapes: [number, number, number][] = [
   [7, 129, 300],
   [150, 33, 270],
   [26, 32, 513],
+  [300, 5, 300],
+  [200, 8, 130],
 ];
 
 describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ kernel, threads }) => {
@@ -93,6 +96,7 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
           [65, 3, 129],
           [129, 17, 257],
           [7, 40, 33],
+          [129, 5, 200],
         ] as const) {
           const base = dense(m, n, k, transA, transB);
           const layout = {
@@ -178,6 +182,7 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
       [33, 17, 65, 3],
       [130, 70, 90, 2],
       [40, 8, 64, 5],
+      [200, 6, 140, 3],
     ] as const) {
       for (const [broadcastA, broadcastB] of [
         [false, false],
