@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -420,9 +421,10 @@ bool use_dot(const Problem& pr) {
 }
 
 int threads_for(const Problem& pr, int available) {
-  const int64_t macs = pr.m * pr.n * pr.k;
-  const int64_t useful = std::max<int64_t>(1, macs / kMinMacsPerThread);
-  return static_cast<int>(std::min<int64_t>(available, useful));
+  // In double: with alpha = 0, k is not bounded by any array length and m · n · k could overflow.
+  const double macs = static_cast<double>(pr.m) * static_cast<double>(pr.n) * static_cast<double>(pr.k);
+  const double useful = std::max(1.0, std::floor(macs / static_cast<double>(kMinMacsPerThread)));
+  return static_cast<int>(std::min(static_cast<double>(available), useful));
 }
 
 // Cᵀ = op(B)ᵀ · op(A)ᵀ: the same product with the roles of m and n exchanged and C written transposed.
@@ -493,9 +495,10 @@ void sgemm_strided_batched(const SgemmArgs& args, int64_t batch, int64_t stride_
     return;
   }
   // Small products: one thread per product, products dealt round-robin.
-  const int64_t total = pr.m * pr.n * pr.k * batch;
-  const int threads =
-      static_cast<int>(std::min<int64_t>({available, batch, std::max<int64_t>(1, total / kMinMacsPerThread)}));
+  const double total = static_cast<double>(pr.m) * static_cast<double>(pr.n) * static_cast<double>(pr.k) *
+                       static_cast<double>(batch);
+  const double useful = std::max(1.0, std::floor(total / static_cast<double>(kMinMacsPerThread)));
+  const int threads = static_cast<int>(std::min({static_cast<double>(available), static_cast<double>(batch), useful}));
   Workspace ws = acquire_workspace(threads);
   if (!scale_only(pr)) {
     const PanelSizes sizes = panel_sizes(std::max(pr.m, pr.n), std::max(pr.m, pr.n), pr.k);

@@ -139,6 +139,32 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
     }
   });
 
+  it('works on views into larger buffers (byteOffset), and leaves the rest of the buffer alone', () => {
+    select();
+    const m = 33;
+    const n = 20;
+    const k = 70;
+    const buffer = new ArrayBuffer(4 * (m * k + k * n + m * n + 3 * 16));
+    const a = new Float32Array(buffer, 4 * 5, m * k);
+    const b = new Float32Array(buffer, 4 * (16 + m * k), k * n);
+    const c = new Float32Array(buffer, 4 * (32 + m * k + k * n), m * n);
+    a.set(randomArray(m * k, 1));
+    b.set(randomArray(k * n, 2));
+    const whole = new Float32Array(buffer);
+    const before = whole.slice();
+    for (const transB of [false, true]) {
+      const layout = dense(m, n, k, false, transB);
+      sgemm({ ...layout, a, b, c });
+      expect(checkAgainstReference(layout, 1, 0, a, b, new Float32Array(m * n), c).worst).toBeLessThanOrEqual(
+        1,
+      );
+    }
+    const cStart = 32 + m * k + k * n;
+    for (let i = 0; i < whole.length; i++) {
+      if (i < cStart || i >= cStart + m * n) expect(whole[i]).toBe(before[i]);
+    }
+  });
+
   it('alpha = 0 and k = 0 scale C by beta without reading A or B', () => {
     select();
     const m = 9;
@@ -149,6 +175,9 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
     const b = new Float32Array(5 * n).fill(Number.NaN);
     sgemm({ m, n, k: 5, a, b, c, alpha: 0, beta: 2 });
     expect(Array.from(c)).toEqual(Array.from(c0, (v) => Math.fround(2 * v)));
+    // With alpha = 0 neither A nor B is read, so k is not bounded by any length (no overflow inside).
+    sgemm({ m, n, k: 2 ** 40, a: new Float32Array(0), b: new Float32Array(0), c, alpha: 0, beta: 0.5 });
+    expect(Array.from(c)).toEqual(Array.from(c0, (v) => Math.fround(Math.fround(2 * v) * 0.5)));
     sgemm({ m, n, k: 0, a: new Float32Array(0), b: new Float32Array(0), c, beta: 0 });
     expect(c.every((v) => v === 0)).toBe(true);
   });
