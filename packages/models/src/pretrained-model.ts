@@ -1,4 +1,4 @@
-import { Module, type Parameter } from '@lorakit/nn';
+import { Module, Parameter } from '@lorakit/nn';
 import type { Tensor } from '@lorakit/tensor';
 import type { BaseModelConfig } from './config/base-config.js';
 import { ModelError } from './errors.js';
@@ -76,11 +76,44 @@ export abstract class PreTrainedModel<C extends BaseModelConfig = BaseModelConfi
   }
 
   /**
-   * Parameters that are the same tensor as another: [target, source] dotted names (transformers'
-   * `_tied_weights_keys`, only when the config ties them). Checkpoints store one of the two.
+   * The ties the architecture declares when the config asks for them: [target, source] dotted names
+   * (transformers' `_tied_weights_keys`, active with `tie_word_embeddings`).
+   */
+  protected declaredTies(): readonly (readonly [target: string, source: string])[] {
+    return [];
+  }
+
+  // A plain field (not #private) so that Module.deepCopy carries it.
+  private untiedTargets: readonly string[] = [];
+
+  /**
+   * Parameters that are the same tensor as another: [target, source] dotted names. Checkpoints store one
+   * of the two; saving writes only the source.
    */
   tiedWeights(): readonly (readonly [target: string, source: string])[] {
-    return [];
+    return this.declaredTies().filter(([target]) => !this.untiedTargets.includes(target));
+  }
+
+  /**
+   * Ends a tie: `target` keeps its own tensor (a copy if it still shares the source's). transformers does
+   * this when a checkpoint stores both names with different values.
+   */
+  untieWeight(target: string): void {
+    const tie = this.tiedWeights().find(([t]) => t === target);
+    if (!tie) {
+      throw new ModelError(
+        `[${this.architecture}] "${target}" is not tied; tied weights: ${
+          this.tiedWeights()
+            .map(([t]) => t)
+            .join(', ') || '(none)'
+        }`,
+      );
+    }
+    this.untiedTargets = [...this.untiedTargets, target];
+    const current = this.parameterAt(target);
+    if (current === this.parameterAt(tie[1])) {
+      this.setParameter(target, new Parameter(current.detach().clone(), current.requiresGrad));
+    }
   }
 
   /** Checkpoint keys the model knowingly does not use (old buffers); skipped without complaint. */

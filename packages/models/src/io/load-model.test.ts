@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SafetensorsFile, type TensorEntry, writeSafetensors } from '@lorakit/safetensors';
 import { describe, expect, it } from 'vitest';
 import { testDataDir } from '../../test/helpers.js';
-import { CheckpointError, ConfigError, loadModel, loadModelWithReport } from '../index.js';
+import { CheckpointError, ConfigError, loadModel, loadModelWithReport, saveModel } from '../index.js';
 
 /** A copy of a test-data checkpoint whose tensors pass through `edit` (return null to drop one). */
 async function editedCheckpoint(
@@ -91,6 +91,7 @@ describe('loadModel', () => {
       missing: ['transformer.ln_f.bias'],
       unexpected: ['score.weight'],
       ignored: ['transformer.h.0.attn.bias', 'transformer.h.0.attn.masked_bias'],
+      untied: [],
     });
     expect(model.parameterAt('transformer.ln_f.bias').toList()).toEqual(new Array(32).fill(0));
 
@@ -115,6 +116,33 @@ describe('loadModel', () => {
       bert.parameterAt('bert.embeddings.word_embeddings.weight'),
     );
     expect(bert.parameterAt('cls.predictions.decoder.bias')).toBe(bert.parameterAt('cls.predictions.bias'));
+  });
+
+  it('keeps both weights of a tie when the checkpoint stores them with different values', async () => {
+    const file = SafetensorsFile.open(join(testDataDir, 'llama_tied_llama3', 'model.safetensors'));
+    const embedding = file.readSync('model.embed_tokens.weight').data as Float32Array;
+    file.close();
+    const head = (scale: number): TensorEntry => ({
+      name: 'lm_head.weight',
+      dtype: 'F32',
+      shape: [64, 32],
+      data: embedding.map((v) => v * scale),
+    });
+    const same = await loadModelWithReport(await editedCheckpoint('llama_tied_llama3', (e) => e, [head(1)]));
+    expect(same.report.untied).toEqual([]);
+    expect(same.model.parameterAt('lm_head.weight')).toBe(
+      same.model.parameterAt('model.embed_tokens.weight'),
+    );
+    const dir = await editedCheckpoint('llama_tied_llama3', (e) => e, [head(2)]);
+    const { model, report } = await loadModelWithReport(dir);
+    expect(report.untied).toEqual(['lm_head.weight']);
+    expect(model.parameterAt('lm_head.weight')).not.toBe(model.parameterAt('model.embed_tokens.weight'));
+    expect(model.tiedWeights()).toEqual([]);
+    const saved = mkdtempSync(join(tmpdir(), 'lorakit-models-'));
+    await saveModel(model, saved);
+    const written = SafetensorsFile.open(join(saved, 'model.safetensors'));
+    expect(written.tensors.map((t) => t.name)).toContain('lm_head.weight');
+    written.close();
   });
 
   it('converts bf16 checkpoints to float32 and loads a heads-free checkpoint into a model with a head', async () => {

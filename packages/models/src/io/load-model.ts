@@ -32,6 +32,8 @@ export interface LoadReport {
   readonly unexpected: readonly string[];
   /** Checkpoint tensors skipped because transformers ignores them too (old GPT-2 mask buffers, …). */
   readonly ignored: readonly string[];
+  /** Tied targets the checkpoint stores with values of their own: kept as separate weights. */
+  readonly untied: readonly string[];
 }
 
 /** Reads and parses `<dir>/config.json`. */
@@ -100,11 +102,18 @@ export async function loadWeights(
     else if (model.ignoredCheckpointKeys().some((pattern) => pattern.test(name))) ignored.push(name);
     else unexpected.push(name);
   }
-  // A tie is satisfied by either of its two names (transformers ties symmetrically).
+  // A tie is satisfied by either of its two names (transformers ties symmetrically). When the file has
+  // both, both are read and compared after loading: transformers unties them if they differ.
   const toLoad = new Set<string>();
   const missing: string[] = [];
+  const bothStored: [string, string][] = [];
   for (const key of expected) {
     const tiedSource = tiedTargets.get(key);
+    if (tiedSource !== undefined && found.has(tiedSource) && found.has(key)) {
+      bothStored.push([key, tiedSource]);
+      toLoad.add(key);
+      continue;
+    }
     if (tiedSource !== undefined && (found.has(tiedSource) || found.has(key))) {
       if (!found.has(tiedSource)) {
         found.set(tiedSource, found.get(key)!);
@@ -168,8 +177,17 @@ export async function loadWeights(
       model.setParameter(key, new Parameter(current.detach().cast(dtype), true));
     }
   }
+  const untied: string[] = [];
+  for (const [target, tiedSource] of bothStored) {
+    const a = model.parameterAt(target).toArray();
+    const b = model.parameterAt(tiedSource).toArray();
+    if (a.length !== b.length || a.some((v, i) => v !== b[i])) {
+      model.untieWeight(target);
+      untied.push(target);
+    }
+  }
   model.tieWeights();
-  return { missing: strict ? [] : missing, unexpected: strict ? [] : unexpected, ignored };
+  return { missing: strict ? [] : missing, unexpected: strict ? [] : unexpected, ignored, untied };
 }
 
 /**

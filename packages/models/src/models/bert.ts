@@ -250,7 +250,7 @@ export class BertForMaskedLM extends PreTrainedModel<BertConfig> {
   getOutputEmbeddings(): string {
     return 'cls.predictions.decoder';
   }
-  override tiedWeights(): readonly (readonly [string, string])[] {
+  protected override declaredTies(): readonly (readonly [string, string])[] {
     if (!this.config.tieWordEmbeddings) return [];
     return [
       ['cls.predictions.decoder.weight', 'bert.embeddings.word_embeddings.weight'],

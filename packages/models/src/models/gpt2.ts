@@ -178,7 +178,7 @@ export class GPT2LMHeadModel extends PreTrainedModel<Gpt2Config> {
   override get canGenerate(): boolean {
     return true;
   }
-  override tiedWeights(): readonly (readonly [string, string])[] {
+  protected override declaredTies(): readonly (readonly [string, string])[] {
     return this.config.tieWordEmbeddings ? [['lm_head.weight', 'transformer.wte.weight']] : [];
   }
   override ignoredCheckpointKeys(): readonly RegExp[] {

@@ -200,7 +200,7 @@ export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> {
   override get canGenerate(): boolean {
     return true;
   }
-  override tiedWeights(): readonly (readonly [string, string])[] {
+  protected override declaredTies(): readonly (readonly [string, string])[] {
     return this.config.tieWordEmbeddings ? [['lm_head.weight', 'model.embed_tokens.weight']] : [];
   }
   override ignoredCheckpointKeys(): readonly RegExp[] {
