@@ -1,8 +1,11 @@
 import { type AnyModule, Dropout, Identity, Module, ModuleDict, type Parameter } from '@lorakit/nn';
-import { noGrad, type Tensor } from '@lorakit/tensor';
+import { noGrad, type Tensor, tensor, where } from '@lorakit/tensor';
 import type { LoraConfig } from '../config/lora-config.js';
 import { AdapterError, MergeError } from '../errors.js';
+import { initializeAdapter } from '../inits/init-registry.js';
 import type { LoraVariant } from '../variants/variant.js';
+import { resolveVariant } from '../variants/variant.js';
+import { BASE_ADAPTER, currentAdapterNames } from './adapter-context.js';
 import { readBaseWeight, writeBaseWeight } from './base-weight.js';
 
 export type LoraLayerKind = 'linear' | 'embedding' | 'conv';
@@ -76,14 +79,103 @@ export abstract class LoraLayer extends Module {
   /** scaling · ΔW for one adapter, in the base weight's own layout. */
   abstract deltaWeight(adapter: string): Tensor;
 
-  /** Removes an adapter's tensors from every container. */
-  protected abstract removeAdapterTensors(adapter: string): void;
-
-  /** Every LoRA parameter of one adapter (for trainability switches). */
-  abstract adapterParameters(adapter: string): Parameter[];
+  /** This adapter's vanilla LoRA contribution to the output for input `x` (scaling included). */
+  abstract loraTerm(adapter: string, x: Tensor): Tensor;
 
   /** The adapter's A and B factors (and lora_B's bias) in PEFT's layouts. */
   abstract factorParameters(adapter: string): { a: Parameter; b: Parameter; bBias: Parameter | null };
+
+  /** Names of the child containers keyed by adapter (ModuleDicts or ParameterDicts). */
+  protected abstract readonly adapterContainers: readonly string[];
+
+  /**
+   * The common part of `updateLayer`: records r/alpha/scaling, builds dropout, lets `createFactors` make
+   * the factor modules, resolves the variant (DoRA), runs the init strategy, then the variant's init.
+   */
+  protected addAdapter(spec: AdapterSpec, createFactors: () => void): void {
+    this.recordAdapter(spec);
+    this.setDropout(spec.name, spec.config.loraDropout);
+    createFactors();
+    const variant = resolveVariant(spec.config, this.kind);
+    if (variant) this.variants.set(spec.name, variant);
+    else this.variants.delete(spec.name);
+    initializeAdapter(this, spec);
+    variant?.initialize?.(this, spec.name);
+  }
+
+  /** Removes an adapter's tensors from every container. */
+  protected removeAdapterTensors(adapter: string): void {
+    for (const name of this.adapterContainers) {
+      const container = this.child(name);
+      if (container.hasChild(adapter)) container.removeChild(adapter);
+      if (container.ownParameters().some(([n]) => n === adapter)) container.removeParameter(adapter);
+    }
+  }
+
+  /** Every LoRA parameter of one adapter (for trainability switches). */
+  adapterParameters(adapter: string): Parameter[] {
+    const out: Parameter[] = [];
+    for (const name of this.adapterContainers) {
+      const container = this.child(name);
+      if (container.hasChild(adapter)) out.push(...container.child(adapter).parameters());
+      const own = container.ownParameters().find(([n]) => n === adapter)?.[1];
+      if (own) out.push(own);
+    }
+    return out;
+  }
+
+  /**
+   * PEFT's layer forward: base output plus each active adapter's term (or its variant's), in order; the
+   * base alone when disabled (unmerging first) or merged; per-row adapters in a mixed batch.
+   */
+  forward(x: Tensor): Tensor {
+    const base = this.baseLayer;
+    if (this.disabled) {
+      if (this.merged) this.unmerge();
+      return base.call(x);
+    }
+    const rowAdapters = currentAdapterNames();
+    if (rowAdapters) return this.mixedBatchForward(x, rowAdapters);
+    if (this.merged) return base.call(x);
+    let result: Tensor = base.call(x);
+    for (const adapter of this.activeAdapters) {
+      if (!this.hasAdapter(adapter)) continue;
+      const variant = this.variants.get(adapter);
+      result = variant ? variant.forward(this, adapter, x, result) : result.add(this.loraTerm(adapter, x));
+    }
+    return result;
+  }
+
+  /** PEFT's `_mixed_batch_forward`: each row gets the adapter named for it, or none (`__base__`). */
+  protected mixedBatchForward(x: Tensor, rowAdapters: readonly string[]): Tensor {
+    if (x.shape[0] !== rowAdapters.length) {
+      throw new AdapterError(
+        `[lora] Length of \`adapter_names\` should be the same as the number of inputs, but got ${rowAdapters.length} and ${x.shape[0]} respectively.`,
+      );
+    }
+    if (this.merged) {
+      throw new AdapterError(
+        '[lora] Cannot pass `adapter_names` when there are merged adapters, please call `unmerge_adapter` first.',
+      );
+    }
+    if ([...new Set(rowAdapters)].some((a) => this.variants.get(a)?.name === 'dora')) {
+      throw new AdapterError('[lora] Cannot pass `adapter_names` when DoRA is enabled.');
+    }
+    let result: Tensor = this.baseLayer.call(x);
+    for (const adapter of new Set(rowAdapters)) {
+      if (adapter === BASE_ADAPTER || !this.hasAdapter(adapter)) continue;
+      // Rows of this adapter get its term; a mask keeps the op differentiable and backend-agnostic.
+      const mask = tensor(
+        rowAdapters.map((a) => a === adapter),
+        {
+          backend: x.backend.name,
+          shape: [rowAdapters.length, ...new Array<number>(result.rank - 1).fill(1)],
+        },
+      );
+      result = where(mask, result.add(this.loraTerm(adapter, x)), result);
+    }
+    return result;
+  }
 
   hasAdapter(adapter: string): boolean {
     return this.adapterNames().includes(adapter);
