@@ -66,7 +66,13 @@ export {
   registerMergeStrategy,
   type WeightedMergeOptions,
 } from './merges/merge-registry.js';
-export { type InjectOptions, injectAdapter, modelTypeOf } from './model/inject.js';
+export {
+  type InjectOptions,
+  injectAdapter,
+  modelTypeOf,
+  resolveTargets,
+  type TargetResolution,
+} from './model/inject.js';
 export { replicateLayers } from './model/layer-replication.js';
 export { ModulesToSaveWrapper } from './model/modules-to-save.js';
 export {

@@ -47,16 +47,21 @@ function isUnder(name: string, parents: readonly string[]): boolean {
   return parents.some((p) => name.startsWith(`${p}.`));
 }
 
+export interface TargetResolution {
+  /** Modules this config targets, in model order. */
+  readonly targets: [string, AnyModule][];
+  readonly excluded: number;
+  readonly unmatched: number;
+}
+
 /**
- * Adds one adapter to `model` (PEFT's `inject_adapter` for LoRA): resolve targets, wrap or update the
- * matching modules, wrap modules_to_save. The config may be rewritten (target_modules after default
- * lookup, all-linear expansion or minimization; fan_in_fan_out after dispatch), exactly as PEFT saves it.
+ * Resolves which modules a config targets, without changing the model (PEFT's target selection): the
+ * per-architecture default when target_modules is unset, `all-linear` expansion (output embedding and
+ * LoRA internals excluded), minimization of long lists, then exclude_modules / modules_to_save /
+ * layers_to_transform per module. Rewrites `config.targetModules` the way PEFT saves it. Plugins that
+ * calibrate on the targets before injection (CorDA, EVA) use this too.
  */
-export function injectAdapter(model: AnyModule, config: LoraConfig, options: InjectOptions): InjectResult {
-  const { adapterName, warn } = options;
-  if (!['none', 'all'].includes(config.bias) && !config.bias.endsWith('_only')) {
-    throw new AdapterError(`[lora] Requested bias: ${config.bias}, is not implemented.`);
-  }
+export function resolveTargets(model: AnyModule, config: LoraConfig): TargetResolution {
   if (config.targetModules === null) {
     const modelType = modelTypeOf(model);
     const defaults = DEFAULT_TARGET_MODULES[modelType];
@@ -67,11 +72,8 @@ export function injectAdapter(model: AnyModule, config: LoraConfig, options: Inj
     }
     config.targetModules = typeof defaults === 'string' ? defaults : new Set(defaults);
   }
-  if (config.layerReplication) replicateLayers(model, config.layerReplication);
-
   const modules = model.namedModules();
   const tunerNames = modules.filter(([, m]) => m instanceof LoraLayer).map(([n]) => n);
-
   if (typeof config.targetModules === 'string' && config.targetModules.toLowerCase() === 'all-linear') {
     const output = outputEmbeddingPath(model);
     const linear = modules
@@ -93,21 +95,33 @@ export function injectAdapter(model: AnyModule, config: LoraConfig, options: Inj
     const minimal = minimizeTargetModules(targets, allNames);
     if (minimal.length < targets.length) config.targetModules = new Set(minimal);
   }
-
-  const targeted: string[] = [];
+  const targets: [string, AnyModule][] = [];
   let excluded = 0;
   let unmatched = 0;
   for (const [name, module] of modules) {
     if (name === '' || isUnder(name, tunerNames)) continue;
     const result = checkTargetModule(config, name);
-    if (result === 'excluded') {
-      excluded++;
-      continue;
-    }
-    if (result === 'miss') {
-      unmatched++;
-      continue;
-    }
+    if (result === 'excluded') excluded++;
+    else if (result === 'miss') unmatched++;
+    else targets.push([name, module]);
+  }
+  return { targets, excluded, unmatched };
+}
+
+/**
+ * Adds one adapter to `model` (PEFT's `inject_adapter` for LoRA): resolve targets, wrap or update the
+ * matching modules, wrap modules_to_save. The config may be rewritten (target_modules after default
+ * lookup, all-linear expansion or minimization; fan_in_fan_out after dispatch), exactly as PEFT saves it.
+ */
+export function injectAdapter(model: AnyModule, config: LoraConfig, options: InjectOptions): InjectResult {
+  const { adapterName, warn } = options;
+  if (!['none', 'all'].includes(config.bias) && !config.bias.endsWith('_only')) {
+    throw new AdapterError(`[lora] Requested bias: ${config.bias}, is not implemented.`);
+  }
+  if (config.layerReplication) replicateLayers(model, config.layerReplication);
+  const { targets, excluded, unmatched } = resolveTargets(model, config);
+  const targeted: string[] = [];
+  for (const [name, module] of targets) {
     if (module instanceof ModulesToSaveWrapper) {
       throw new AdapterError(`[lora] ${name} is wrapped by modules_to_save and cannot also be a LoRA target`);
     }
