@@ -1,23 +1,8 @@
-import { SafetensorsFile } from '@lorakit/safetensors';
-import { type Tensor, tensor } from '@lorakit/tensor';
+import { readTensorFile, type Tensor } from '@lorakit/tensor';
 import { expect } from 'vitest';
 
-/** Every tensor of a safetensors file (int64 as int64, floats as float32). */
-export function readAll(path: string): Map<string, Tensor> {
-  const file = SafetensorsFile.open(path);
-  const out = new Map<string, Tensor>();
-  for (const name of file.names()) {
-    const { data, dtype, shape } = file.readSync(name);
-    out.set(
-      name,
-      dtype === 'I64'
-        ? tensor(data as BigInt64Array, { shape, dtype: 'int64' })
-        : tensor(data as Float32Array, { shape }),
-    );
-  }
-  file.close();
-  return out;
-}
+/** Every tensor of a safetensors file (see @lorakit/tensor's readTensorFile). */
+export const readAll = readTensorFile;
 
 /** Max |a − b| after checking shapes; fails when above atol + rtol·|b|. */
 export function expectClose(

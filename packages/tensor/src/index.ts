@@ -34,6 +34,7 @@ export {
   ShapeError,
   TensorError,
 } from './errors.js';
+export { readTensorFile, writeTensorFile } from './io.js';
 export { type ConvOptions, conv, conv1d, conv2d, conv3d } from './ops/conv.js';
 export {
   arange,

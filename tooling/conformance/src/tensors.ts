@@ -1,26 +1,8 @@
-import { SafetensorsFile } from '@lorakit/safetensors';
-import { type Tensor, tensor } from '@lorakit/tensor';
+import { readTensorFile, type Tensor } from '@lorakit/tensor';
 import { type Check, compareArrays, type Tolerance } from './report.js';
 
-/** Every tensor of a safetensors file (int64 stays int64, everything else float32). */
-export function readTensors(path: string): Map<string, Tensor> {
-  const file = SafetensorsFile.open(path);
-  try {
-    const out = new Map<string, Tensor>();
-    for (const name of file.names()) {
-      const { data, dtype, shape } = file.readSync(name);
-      out.set(
-        name,
-        dtype === 'I64'
-          ? tensor(data as BigInt64Array, { shape, dtype: 'int64' })
-          : tensor(Float32Array.from(data as ArrayLike<number>), { shape }),
-      );
-    }
-    return out;
-  } finally {
-    file.close();
-  }
-}
+/** Every tensor of a safetensors file (int64 stays int64; see @lorakit/tensor's readTensorFile). */
+export const readTensors = (path: string): Map<string, Tensor> => readTensorFile(path);
 
 export function toleranceOf(
   spec: { atol?: number; rtol?: number },
