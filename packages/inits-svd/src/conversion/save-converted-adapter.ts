@@ -48,11 +48,15 @@ export async function saveConvertedAdapter(
     parsePythonJson(adapterConfigJson(peft, adapter)) as Record<string, unknown>,
   );
   const trainedTensors = new Map<string, Tensor>(adapterTensors(peft, adapter));
-  const initialConfig = readAdapterConfig(initialAdapterDir);
   const initialWeights = join(initialAdapterDir, WEIGHTS_NAME);
-  if (!existsSync(initialWeights)) {
-    throw new AdapterFormatError(`[saveConvertedAdapter] ${initialAdapterDir} has no ${WEIGHTS_NAME}`);
+  for (const file of [CONFIG_NAME, WEIGHTS_NAME]) {
+    if (!existsSync(join(initialAdapterDir, file))) {
+      throw new AdapterFormatError(
+        `[saveConvertedAdapter] the initial adapter folder ${initialAdapterDir} has no ${file}; pass the folder of the adapter saved right after initialization (before training)`,
+      );
+    }
   }
+  const initialConfig = readAdapterConfig(initialAdapterDir);
   const converted = convertToLora(
     { config: initialConfig, tensors: readFloatTensors(initialWeights) },
     { config: trainedConfig, tensors: trainedTensors },
