@@ -11,7 +11,9 @@
 //           for ir in mc step MR   ... while the MR × kc micro-panels of A stream past it
 //             micro-kernel: C[ir, jr] (MR × NR) = alpha · Ap · Bp + beta' · C
 //
-// beta' is beta for the first kc slice and 1 afterwards, so C is scaled exactly once.
+// beta' is beta for the first kc slice and 1 afterwards, so C is scaled exactly once. Thin k slices swap
+// the jr and ir loops (see gemm_packed_serial), and two other paths sit beside this one: a dot-product
+// kernel for few columns or rows (gemm_dot) and the transposed product for few columns (swapped()).
 #include "gemm.h"
 
 #include <algorithm>
@@ -167,7 +169,7 @@ Workspace acquire_workspace(int wanted_threads) {
   return ws;
 }
 
-void run_threads(const Workspace& ws, int threads, const std::function<void(int)>& task) {
+void run_threads(int threads, const std::function<void(int)>& task) {
   if (threads <= 1) {
     task(0);
   } else {
@@ -325,7 +327,7 @@ void gemm_packed(const KernelSet& ks, const Problem& pr, Workspace& ws, int thre
   const PanelSizes sizes = panel_sizes(ms, ns, pr.k);
   for (int t = 0; t < threads; ++t) reserve_scratch(ws.slots[t], sizes);
 
-  run_threads(ws, threads, [&](int tid) {
+  run_threads(threads, [&](int tid) {
     const int64_t m0 = (tid / tn) * ms;
     const int64_t n0 = (tid % tn) * ns;
     if (m0 >= pr.m || n0 >= pr.n) return;
@@ -374,7 +376,7 @@ void gemm_dot(const KernelSet& ks, const Problem& pr, Workspace& ws, int threads
   if (pr.m >= 3 * threads || pr.n < 8 * threads) {
     const int64_t rows = round_up(ceil_div(pr.m, threads), 3);
     threads = static_cast<int>(ceil_div(pr.m, rows));
-    run_threads(ws, threads, [&](int tid) {
+    run_threads(threads, [&](int tid) {
       const int64_t m0 = tid * rows;
       if (m0 >= pr.m) return;
       ks.dot_nt(std::min(rows, pr.m - m0), pr.n, pr.k, pr.alpha, pr.a.data + m0 * pr.a.rs, pr.a.rs, b.data,
@@ -383,7 +385,7 @@ void gemm_dot(const KernelSet& ks, const Problem& pr, Workspace& ws, int threads
   } else {
     const int64_t cols = round_up(ceil_div(pr.n, threads), 4);
     threads = static_cast<int>(ceil_div(pr.n, cols));
-    run_threads(ws, threads, [&](int tid) {
+    run_threads(threads, [&](int tid) {
       const int64_t n0 = tid * cols;
       if (n0 >= pr.n) return;
       ks.dot_nt(pr.m, std::min(cols, pr.n - n0), pr.k, pr.alpha, pr.a.data, pr.a.rs, b.data + n0 * b.ld, b.ld,
@@ -511,7 +513,7 @@ void sgemm_strided_batched(const SgemmArgs& args, int64_t batch, int64_t stride_
     }
   }
   const int used = ws.threads;
-  run_threads(ws, used, [&](int tid) {
+  run_threads(used, [&](int tid) {
     for (int64_t i = tid; i < batch; i += used) {
       const Problem p = product(i);
       if (scale_only(p)) {
