@@ -12,7 +12,7 @@ import {
 } from '@lorakit/lora';
 import { Linear, Module } from '@lorakit/nn';
 import { manualSeed, noGrad, randn, svd, type Tensor } from '@lorakit/tensor';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { expectClose } from '../test/helpers.js';
 import { splitSingularTriplets } from './index.js';
 
