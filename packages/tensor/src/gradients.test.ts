@@ -7,6 +7,7 @@ import {
   embedding,
   GRADIENTS,
   layerNorm,
+  loraLinear,
   manualSeed,
   rand,
   rmsNorm,
@@ -162,6 +163,12 @@ const CHECKS: Record<string, Check> = {
   im2col: () => [
     (x, w) => conv2d(x, w!, null, { padding: 1, stride: 2 }),
     [leaf([1, 2, 5, 4]), leaf([3, 2, 3, 3])],
+  ],
+  rmsNormFused: () => [(x, w) => rmsNorm(x, w!), [leaf([3, 5]), leaf([5])]],
+  layerNormFused: () => [(x, w, b) => layerNorm(x, [5], w!, b!), [leaf([2, 3, 5]), leaf([5]), leaf([5])]],
+  loraLinear: () => [
+    (x, w, a, b, bias) => loraLinear(x, w!, bias!, a!, b!, 1.7),
+    [leaf([2, 3, 4]), leaf([5, 4]), leaf([2, 4]), leaf([5, 2]), leaf([5])],
   ],
   col2im: () => {
     const geometry = { kernel: [3], stride: [2], padding: [1], dilation: [1], outSpatial: [3] };

@@ -52,15 +52,17 @@ export {
 export { where } from './ops/elementwise.js';
 export { embedding } from './ops/indexing.js';
 export { eigh, qr, svd, svdLowrank } from './ops/linalg-ops.js';
-export { linear, matmul } from './ops/matmul.js';
+export { linear, loraLinear, loraLinearComposed, matmul } from './ops/matmul.js';
 export {
   type CrossEntropyOptions,
   crossEntropy,
   dropout,
   layerNorm,
+  layerNormComposed,
   logSoftmax,
   mseLoss,
   rmsNorm,
+  rmsNormComposed,
   softmax,
 } from './ops/nn.js';
 export { cat, stack, sumToShape } from './ops/view.js';

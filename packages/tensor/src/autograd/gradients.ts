@@ -242,6 +242,43 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
     return [wrap(grad.backend, out, grad.dtype, x!.shape)];
   },
 
+  // ── fused kernels (gradients composed from ops; the forward came from the backend) ──
+  rmsNormFused: ({ grad, inputs: [x, weight], attrs, saved: [rstd], needs }) => {
+    const xHat = x!.mul(rstd!);
+    const dyw = attrs.hasWeight ? grad.mul(weight!) : grad;
+    const dx = needs[0] ? dyw.sub(xHat.mul(dyw.mul(xHat).mean(-1, true))).mul(rstd!) : null;
+    const dw = attrs.hasWeight && needs[1] ? sumToShape(grad.mul(xHat), weight!.shape) : null;
+    return [dx, dw];
+  },
+  layerNormFused: ({ grad, inputs, attrs, saved: [mean, rstd], needs }) => {
+    const [x, ...rest] = inputs;
+    const weight = attrs.hasWeight ? rest[0] : undefined;
+    const bias = attrs.hasBias ? rest[attrs.hasWeight ? 1 : 0] : undefined;
+    const xHat = x!.sub(mean!).mul(rstd!);
+    const dyw = weight ? grad.mul(weight) : grad;
+    const dx = needs[0]
+      ? dyw
+          .sub(dyw.mean(-1, true))
+          .sub(xHat.mul(dyw.mul(xHat).mean(-1, true)))
+          .mul(rstd!)
+      : null;
+    const out: (Tensor | null)[] = [dx];
+    if (weight) out.push(needs[1] ? sumToShape(grad.mul(xHat), weight.shape) : null);
+    if (bias) out.push(needs[out.length] ? sumToShape(grad, bias.shape) : null);
+    return out;
+  },
+  loraLinear: ({ grad, inputs: [x, weight, a, b, bias], attrs, saved: [hidden], needs }) => {
+    const scale = attrs.scale as number;
+    const gB = needs[0] || needs[2] ? grad.matmul(b!).mul(scale) : null; // [rows, r]
+    return [
+      needs[0] ? grad.matmul(weight!).add(gB!.matmul(a!)) : null,
+      needs[1] ? grad.T.matmul(x!) : null,
+      needs[2] ? gB!.T.matmul(x!) : null,
+      needs[3] ? grad.T.matmul(hidden!).mul(scale) : null,
+      attrs.hasBias && needs[4] ? sumToShape(grad, bias!.shape) : null,
+    ];
+  },
+
   // ── convolution ─────────────────────────────────────────────────────────────
   im2col: ({ grad, attrs }) => {
     const out = grad.backend.col2im(

@@ -156,7 +156,38 @@ export interface Kernels<S = unknown> {
   eigh(x: View<S>): { values: S; vectors: S };
 }
 
+/**
+ * Optional fused kernels. Ops use them when a backend provides them and compose the same math from the
+ * required kernels otherwise; the composed version is the reference the fused one is tested against.
+ */
+export interface FusedKernels<S = unknown> {
+  /**
+   * RMS normalization over the last dim: out = x · rstd · weight, rstd = 1/sqrt(mean(x²) + eps), per
+   * row. Returns rstd [rows] for backward. float32 only.
+   */
+  rmsNorm?(x: View<S>, weight: View<S> | null, eps: number): { out: S; rstd: S };
+  /** LayerNorm over the last dim: out = (x − mean) · rstd · weight + bias; mean, rstd [rows]. float32 only. */
+  layerNorm?(
+    x: View<S>,
+    weight: View<S> | null,
+    bias: View<S> | null,
+    eps: number,
+  ): { out: S; mean: S; rstd: S };
+  /**
+   * The LoRA linear forward `x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ` reading x once; x [rows, in], W [out, in],
+   * A [r, in], B [out, r]. Returns the output and h = x·Aᵀ [rows, r] (saved for backward). float32 only.
+   */
+  loraLinear?(
+    x: View<S>,
+    weight: View<S>,
+    bias: View<S> | null,
+    a: View<S>,
+    b: View<S>,
+    scale: number,
+  ): { out: S; hidden: S };
+}
+
 /** A named set of kernels. Storage type `S` is opaque to everything but the backend itself. */
-export interface Backend<S = unknown> extends Kernels<S> {
+export interface Backend<S = unknown> extends Kernels<S>, FusedKernels<S> {
   readonly name: string;
 }

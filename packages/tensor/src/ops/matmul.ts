@@ -65,3 +65,60 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const y = matmul(x, weight.T);
   return bias ? y.add(bias) : y;
 }
+
+/**
+ * The LoRA linear `x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ` (W [out, in], A [r, in], B [out, r]). Uses the backend's
+ * fused kernel (one pass over x) when it has one; {@link loraLinearComposed} is the reference.
+ */
+export function loraLinear(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  a: Tensor,
+  b: Tensor,
+  scale: number,
+): Tensor {
+  const fused = x.backend.loraLinear;
+  const dtypes = [weight, a, b, ...(bias ? [bias] : [])].every((t) => t.dtype === x.dtype);
+  if (!fused || !dtypes || (x.dtype !== 'float32' && x.dtype !== 'float64') || x.rank < 1) {
+    return loraLinearComposed(x, weight, bias, a, b, scale);
+  }
+  const inFeatures = x.shape[x.rank - 1]!;
+  if (
+    weight.shape[1] !== inFeatures ||
+    a.shape[1] !== inFeatures ||
+    b.shape[0] !== weight.shape[0] ||
+    b.shape[1] !== a.shape[0]
+  ) {
+    throw new ShapeError(
+      `[loraLinear] shapes do not fit: x ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}, A ${fmtShape(a.shape)}, B ${fmtShape(b.shape)}`,
+    );
+  }
+  commonBackend('loraLinear', [x, weight, a, b, ...(bias ? [bias] : [])]);
+  const rows = reshape(x, [-1, inFeatures]);
+  const result = x.backend.loraLinear!(
+    rows.view(),
+    weight.view(),
+    bias ? bias.view() : null,
+    a.view(),
+    b.view(),
+    scale,
+  );
+  const hidden = wrap(x.backend, result.hidden, x.dtype, [rows.shape[0]!, a.shape[0]!]);
+  const out = wrap(x.backend, result.out, x.dtype, [rows.shape[0]!, weight.shape[0]!]);
+  const inputs = [rows, weight, a, b, ...(bias ? [bias] : [])];
+  const recorded = record('loraLinear', inputs, out, { scale, hasBias: Boolean(bias) }, [hidden]);
+  return reshape(recorded, [...x.shape.slice(0, -1), weight.shape[0]!]);
+}
+
+/** The LoRA linear composed from matmuls (the reference for the fused kernel). */
+export function loraLinearComposed(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  a: Tensor,
+  b: Tensor,
+  scale: number,
+): Tensor {
+  return linear(x, weight, bias).add(linear(linear(x, a), b).mul(scale));
+}

@@ -30,8 +30,44 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
   return record('logSoftmax', [x], out, { axis });
 }
 
-/** Layer normalization over the trailing dims of `normalizedShape` (biased variance, like PyTorch). */
+/**
+ * Layer normalization over the trailing dims of `normalizedShape` (biased variance, like PyTorch). Uses
+ * the backend's fused kernel for last-dim normalization when it has one; {@link layerNormComposed} is the
+ * reference.
+ */
 export function layerNorm(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
+  const fused = x.backend.layerNorm;
+  if (
+    fused &&
+    normalizedShape.length === 1 &&
+    x.rank >= 1 &&
+    x.shape[x.rank - 1] === normalizedShape[0] &&
+    (x.dtype === 'float32' || x.dtype === 'float64') &&
+    (!weight || weight.dtype === x.dtype) &&
+    (!bias || bias.dtype === x.dtype)
+  ) {
+    const result = fused(x.view(), weight ? weight.view() : null, bias ? bias.view() : null, eps);
+    const rowShape = x.shape.slice(0, -1);
+    const mean = wrap(x.backend, result.mean, x.dtype, [...rowShape, 1]);
+    const rstd = wrap(x.backend, result.rstd, x.dtype, [...rowShape, 1]);
+    const out = wrap(x.backend, result.out, x.dtype, x.shape);
+    const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+    return record('layerNormFused', inputs, out, { hasWeight: Boolean(weight), hasBias: Boolean(bias) }, [
+      mean,
+      rstd,
+    ]);
+  }
+  return layerNormComposed(x, normalizedShape, weight, bias, eps);
+}
+
+/** LayerNorm composed from elementwise ops and reductions (the reference for fused kernels). */
+export function layerNormComposed(
   x: Tensor,
   normalizedShape: readonly number[],
   weight?: Tensor | null,
@@ -54,8 +90,28 @@ export function layerNorm(
   return y;
 }
 
-/** RMS normalization over the last dim: x / sqrt(mean(x²) + eps) · weight (Llama's RMSNorm, in float32). */
+/**
+ * RMS normalization over the last dim: x / sqrt(mean(x²) + eps) · weight (Llama's RMSNorm, in float32).
+ * Uses the backend's fused kernel when it has one; {@link rmsNormComposed} is the reference.
+ */
 export function rmsNorm(x: Tensor, weight?: Tensor | null, eps = 1e-6): Tensor {
+  const fused = x.backend.rmsNorm;
+  if (
+    fused &&
+    x.rank >= 1 &&
+    (x.dtype === 'float32' || x.dtype === 'float64') &&
+    (!weight || weight.dtype === x.dtype)
+  ) {
+    const result = fused(x.view(), weight ? weight.view() : null, eps);
+    const rstd = wrap(x.backend, result.rstd, x.dtype, [...x.shape.slice(0, -1), 1]);
+    const out = wrap(x.backend, result.out, x.dtype, x.shape);
+    return record('rmsNormFused', weight ? [x, weight] : [x], out, { hasWeight: Boolean(weight) }, [rstd]);
+  }
+  return rmsNormComposed(x, weight, eps);
+}
+
+/** RMSNorm composed from elementwise ops and reductions (the reference for fused kernels). */
+export function rmsNormComposed(x: Tensor, weight?: Tensor | null, eps = 1e-6): Tensor {
   const xf = x.dtype === 'float32' || x.dtype === 'float64' ? x : x.float();
   const y = xf.mul(mean(xf.square(), -1, true).add(eps).rsqrt());
   const out = y.dtype === x.dtype ? y : y.cast(x.dtype);

@@ -85,5 +85,24 @@ export function createOpaqueBackend(name = 'opaque'): Backend<OpaqueHandle> & {
       const out = inner.eigh(unwrap(x));
       return { values: put(out.values), vectors: put(out.vectors) };
     },
+    rmsNorm(x, weight, eps) {
+      const out = inner.rmsNorm!(unwrap(x), weight && unwrap(weight), eps);
+      return { out: put(out.out), rstd: put(out.rstd) };
+    },
+    layerNorm(x, weight, bias, eps) {
+      const out = inner.layerNorm!(unwrap(x), weight && unwrap(weight), bias && unwrap(bias), eps);
+      return { out: put(out.out), mean: put(out.mean), rstd: put(out.rstd) };
+    },
+    loraLinear(x, weight, bias, a, b, scale) {
+      const out = inner.loraLinear!(
+        unwrap(x),
+        unwrap(weight),
+        bias && unwrap(bias),
+        unwrap(a),
+        unwrap(b),
+        scale,
+      );
+      return { out: put(out.out), hidden: put(out.hidden) };
+    },
   };
 }

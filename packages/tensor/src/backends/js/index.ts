@@ -2,6 +2,7 @@ import type { Backend } from '../../backend/kernels.js';
 import { fillRandom } from '../../random/philox.js';
 import { col2im, im2col } from './conv.js';
 import { assign, binary, copy, gatherLogical, unary, where } from './elementwise.js';
+import { layerNorm, loraLinear, rmsNorm } from './fused.js';
 import { gather, indexAdd, indexSelect, scatterAdd, sort } from './indexing.js';
 import { eigh, qr, svd } from './linalg.js';
 import { matmul } from './matmul.js';
@@ -54,5 +55,8 @@ export function createJsBackend(name = 'js'): Backend<JsStorage> {
     svd,
     qr,
     eigh,
+    rmsNorm,
+    layerNorm,
+    loraLinear,
   };
 }
