@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getPeftModel, LoraConfig, type LoraLinear, loadAdapter, saveAdapter } from '@lorakit/lora';
@@ -88,6 +88,11 @@ describe('saveConvertedAdapter (fixture pissa_to_lora_conversion)', () => {
       saveConvertedAdapter(trained, dir, join(dir, 'nowhere'), { adapterName: 'pissa' }),
     ).rejects.toThrow(
       `[saveConvertedAdapter] the initial adapter folder ${join(dir, 'nowhere')} has no adapter_config.json; pass the folder of the adapter saved right after initialization (before training)`,
+    );
+    const occupied = temporary();
+    writeFileSync(join(occupied, 'pissa'), '');
+    await expect(saveConvertedAdapter(trained, occupied, initial, { adapterName: 'pissa' })).rejects.toThrow(
+      `[saveConvertedAdapter] ${join(occupied, 'pissa')} is a file; the adapter is saved into a directory`,
     );
     await expect(saveConvertedAdapter(trained, dir, initial)).rejects.toThrow(
       '[saveAdapter] no adapter named "default"; adapters: pissa',

@@ -1,4 +1,4 @@
-import { eye, manualSeed, randn } from '@lorakit/tensor';
+import { eye, manualSeed, randn, tensor } from '@lorakit/tensor';
 import { describe, expect, it } from 'vitest';
 import { expectClose, expectCloseUpToSign, references } from '../../test/helpers.js';
 import { cordaDecomposition, cropCordaEigens, invertSymmetric } from './corda-eigens.js';
@@ -48,6 +48,19 @@ describe('cordaDecomposition', () => {
     );
     expect(() => cordaDecomposition(randn([3, 4]), randn([4, 4]).mul(0))).toThrow(
       "[cordaDecomposition] the covariance's mean diagonal is 0; it must be a positive number (were the calibration inputs all zero?)",
+    );
+  });
+});
+
+describe('cordaDecomposition input checks', () => {
+  it('rejects a covariance with non-finite entries', () => {
+    const covariance = tensor([
+      [1, Number.NaN, 0],
+      [Number.NaN, 1, 0],
+      [0, 0, 1],
+    ]);
+    expect(() => cordaDecomposition(randn([2, 3]), covariance)).toThrow(
+      '[cordaDecomposition] the covariance has NaN or infinite entries',
     );
   });
 });

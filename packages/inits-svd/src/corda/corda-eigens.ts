@@ -1,4 +1,4 @@
-import { eigh, eye, LinalgError, noGrad, svd, type Tensor } from '@lorakit/tensor';
+import { arange, eigh, eye, LinalgError, noGrad, svd, type Tensor } from '@lorakit/tensor';
 import type { CordaMethod } from './corda-config.js';
 
 /** The r singular triplets of W·C a CorDA adapter starts from (PEFT's `CordaEigens`). */
@@ -56,8 +56,12 @@ export function cordaDecomposition(weight: Tensor, covariance: Tensor): CordaDec
   }
   return noGrad(() => {
     const c = covariance.float();
+    if (c.isnan().logicalOr(c.isinf()).any().item()) {
+      throw new LinalgError('[cordaDecomposition] the covariance has NaN or infinite entries');
+    }
     const identity = eye(n, n, { backend: c.backend.name });
-    const meanDiagonal = c.mul(identity).sum(1).mean().item();
+    const diagonal = c.reshape(n * n).indexSelect(0, arange(0, n * n, n + 1, { backend: c.backend.name }));
+    const meanDiagonal = diagonal.mean().item();
     if (!(Number.isFinite(meanDiagonal) && meanDiagonal > 0)) {
       throw new LinalgError(
         `[cordaDecomposition] the covariance's mean diagonal is ${meanDiagonal}; it must be a positive number (were the calibration inputs all zero?)`,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getPeftModel, LoraConfig, type LoraLinear } from '@lorakit/lora';
 import { Linear, Module } from '@lorakit/nn';
-import { manualSeed, randn, type Tensor, zeros } from '@lorakit/tensor';
+import { manualSeed, randn, type Tensor, tensor, zeros } from '@lorakit/tensor';
 import { describe, expect, it } from 'vitest';
 import { expectClose, expectCloseUpToSign, maxError, references } from '../../test/helpers.js';
 import { Holder, linearWith } from '../../test/modules.js';
@@ -234,6 +234,50 @@ describe('preprocessCorda errors', () => {
     );
     // The hooks are gone after a failure: the model runs normally again.
     expect(model.call(randn([1, 4, 10])).shape).toEqual([1, 4, 7]);
+  });
+
+  it('rejects inputs whose covariance overflows float32', async () => {
+    const { model, config } = referenceSetup('corda_ipm');
+    const huge = zeros([1, 2, 10])
+      .add(1)
+      .sub(tensor([1e20, 0, 0, 0, 0, 0, 0, 0, 0, 0]).mul(tensor([[1], [0]])));
+    await expect(preprocessCorda(model, config, () => void model.call(huge))).rejects.toThrow(
+      '[preprocessCorda] Invalid value found in covariance of proj. Please file an issue at https://github.com/huggingface/peft/issues.',
+    );
+  });
+
+  it('reports targets missing from a covariance file', async () => {
+    const covarianceFile = join(temporary(), 'covariance.safetensors');
+    const first = referenceSetup('corda_ipm', { covarianceFile });
+    await preprocessCorda(first.model, first.config, first.run);
+    const model = new Holder(linearWith(tensors.get('corda_ipm.weight')!));
+    const config = new LoraConfig({
+      r: 3,
+      targetModules: ['proj', 'other'],
+      initLoraWeights: 'corda',
+      cordaConfig: cordaConfig({ covarianceFile }),
+    });
+    const wider = new (class extends Module {
+      constructor() {
+        super();
+        this.registerModule('proj', model.child('proj'));
+        this.registerModule('other', new Linear(10, 3));
+      }
+      forward(x: Tensor) {
+        return this.child('other').call(this.child('proj').call(x));
+      }
+    })();
+    await expect(preprocessCorda(wider, config)).rejects.toThrow(
+      `[preprocessCorda] covariance_file ${covarianceFile} has no entry for other; it holds proj (was it built for another model or target_modules?)`,
+    );
+  });
+
+  it('needs target_modules when the model type has no defaults', async () => {
+    const { model, run } = referenceSetup('corda_ipm');
+    const config = new LoraConfig({ r: 3, initLoraWeights: 'corda' });
+    await expect(preprocessCorda(model, config, run)).rejects.toThrow(
+      '[preprocessCorda] target_modules is not set and model_type "custom" has no default targets; set target_modules',
+    );
   });
 
   it('needs corda_method unless a cache file is given, and a known method', async () => {

@@ -75,6 +75,14 @@ describe("init_lora_weights: 'corda'", () => {
     expect(() => getPeftModel(new Holder(module), config(2))).toThrow(
       "[corda] Matrix U size mismatch for proj: [4, 3] vs. [4, 2]. Please make sure the `lora_config` and `model` argument of `preprocess_corda` is consistent with `get_peft_model`. If you're using cache in `preprocess_corda`, please make sure the cache is built with the same model and LoRA rank.",
     );
+    attachCordaEigens(module, { ...eigens, s: eigens.s.narrow(0, 0, 2) });
+    expect(() => getPeftModel(new Holder(module), config(3))).toThrow(
+      '[corda] Matrix S size mismatch for proj: [2] vs. [3]. Please make sure',
+    );
+    attachCordaEigens(module, { ...eigens, v: eigens.v.narrow(0, 0, 5) });
+    expect(() => getPeftModel(new Holder(module), config(3))).toThrow(
+      '[corda] Matrix V size mismatch for proj: [5, 3] vs. [6, 3]. Please make sure',
+    );
     attachCordaEigens(module, { ...eigens, s: eigens.s.mul(Number.NaN) });
     expect(() => getPeftModel(new Holder(module), config(3))).toThrow(
       '[corda] Invalid value found in matrix S of proj. Please file an issue at https://github.com/huggingface/peft/issues.',
