@@ -59,6 +59,11 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
     return output as Out;
   }
 
+  /** Whether forward hooks or pre-hooks are registered (fused fast paths must not bypass them). */
+  get hasForwardHooks(): boolean {
+    return this._preHooks.size > 0 || this._hooks.size > 0;
+  }
+
   registerForwardPreHook(hook: ForwardPreHook): HookHandle {
     this._preHooks.add(hook);
     return { remove: () => this._preHooks.delete(hook) };

@@ -1,5 +1,6 @@
-import { type AnyModule, Linear, ModuleDict } from '@lorakit/nn';
-import type { Tensor } from '@lorakit/tensor';
+import { type AnyModule, Conv1D, Identity, Linear, ModuleDict } from '@lorakit/nn';
+import { loraLinear, type Tensor } from '@lorakit/tensor';
+import { currentAdapterNames } from './adapter-context.js';
 import { FactorModuleLoraLayer } from './factor-layer.js';
 import type { AdapterSpec } from './lora-layer.js';
 
@@ -39,6 +40,43 @@ export class LoraLinear extends FactorModuleLoraLayer<Linear> {
         new Linear(this.inFeatures, spec.r, { bias: false, init: false }),
         new Linear(spec.r, this.outFeatures, { bias: spec.config.loraBias, init: false }),
       ),
+    );
+  }
+
+  /**
+   * The common case — one active vanilla adapter, no dropout at work, a plain Linear/Conv1D base — runs
+   * as one fused LoRA linear (`x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ`, x read once on backends with the fused kernel).
+   * Everything else takes the general path of {@link LoraLayer.forward}.
+   */
+  override forward(x: Tensor): Tensor {
+    if (!this.disabled && !this.merged && currentAdapterNames() === undefined) {
+      const active = this.activeAdapters.filter((a) => this.hasAdapter(a));
+      if (active.length === 1 && this.canFuse(active[0]!)) {
+        const adapter = active[0]!;
+        const base = this.baseLayer;
+        const weight = base.param('weight')!;
+        return loraLinear(
+          x,
+          this.fanInFanOut ? weight.T : weight,
+          base.param('bias'),
+          this.loraA(adapter).weight,
+          this.loraB(adapter).weight,
+          this.scaling.get(adapter)!,
+        );
+      }
+    }
+    return super.forward(x);
+  }
+
+  private canFuse(adapter: string): boolean {
+    const dropout = this.dropoutFor(adapter);
+    const base = this.baseLayer;
+    return (
+      !this.variants.has(adapter) &&
+      (dropout instanceof Identity || !dropout.training) &&
+      this.loraB(adapter).bias === null &&
+      (base instanceof Linear || base instanceof Conv1D) &&
+      !base.hasForwardHooks
     );
   }
 

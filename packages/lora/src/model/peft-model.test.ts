@@ -185,8 +185,10 @@ describe('PeftModel', () => {
     const mixed = rowsOf(
       (peft.call({ inputIds: ids, adapterNames: ['b', '__base__'] }) as { logits: Tensor }).logits,
     );
-    expect(mixed[0]).toEqual(withB[0]);
-    expect(mixed[1]).toEqual(base[1]);
+    const close = (a: number[][], b: number[][]) =>
+      expect(Math.max(...a.flat().map((v, i) => Math.abs(v - b.flat()[i]!)))).toBeLessThan(1e-6);
+    close(mixed[0]!, withB[0]!);
+    close(mixed[1]!, base[1]!);
     expect(withA[0]).not.toEqual(withB[0]);
     expect(() => peft.call({ inputIds: ids, adapterNames: ['zz', 'b'] })).toThrow(
       '[lora] Trying to infer with non-existing adapter(s): zz',
