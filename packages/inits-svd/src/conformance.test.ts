@@ -1,12 +1,15 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getPeftModel, type LoraLayer, readAdapterConfig } from '@lorakit/lora';
+import { adapterTensors, getPeftModel, type LoraLayer, loadAdapter, readAdapterConfig } from '@lorakit/lora';
 import { loadModel } from '@lorakit/models';
 import type { AnyModule } from '@lorakit/nn';
 import { Generator, svd, type Tensor } from '@lorakit/tensor';
 import { extraFixturesDir, peftFixturesDir } from '@lorakit/vitest-config/fixtures';
 import { afterAll, describe, expect, it } from 'vitest';
 import { maxError, maxErrorUpToSign, readAll } from '../test/helpers.js';
+import { convertToLora } from './conversion/convert-to-lora.js';
+import { saveConvertedAdapter } from './conversion/save-converted-adapter.js';
 import { preprocessCorda } from './corda/preprocess-corda.js';
 import './index.js';
 import { withInitGenerator } from './init-generator.js';
@@ -102,6 +105,41 @@ describe('PEFT fixtures (init kind)', () => {
   for (const name of ['init_pissa', 'init_olora', 'init_corda_ipm']) {
     it(name, () => runCase(join(peftFixturesDir(), name), name));
   }
+});
+
+describe('PEFT fixture pissa_to_lora_conversion (conversion kind)', () => {
+  it('pissa_to_lora_conversion', async () => {
+    const name = 'pissa_to_lora_conversion';
+    const dir = join(peftFixturesDir(), name);
+    const spec = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8'));
+    const io = readAll(join(dir, 'io.safetensors'));
+    const trained = loadAdapter(await loadModel(join(dir, 'base')), join(dir, 'pissa_trained'));
+    const converted = convertToLora(
+      {
+        config: readAdapterConfig(join(dir, 'pissa_init')),
+        tensors: readAll(join(dir, 'pissa_init', 'adapter_model.safetensors')),
+      },
+      { config: trained.peftConfig.get('default')!, tensors: new Map(adapterTensors(trained, 'default')) },
+    );
+    const expected = readAll(join(dir, 'adapter', 'adapter_model.safetensors'));
+    const scaling = converted.config.scalingFor(converted.config.r, converted.config.loraAlpha);
+    for (const key of [...expected.keys()].filter((k) => k.endsWith('.lora_A.weight'))) {
+      const bKey = key.replace('.lora_A.', '.lora_B.');
+      const delta = converted.tensors.get(bKey)!.matmul(converted.tensors.get(key)!).mul(scaling);
+      const expectedDelta = expected.get(bKey)!.matmul(expected.get(key)!).mul(scaling);
+      check(name, 'delta', maxError(delta, expectedDelta), spec.atol);
+    }
+    const dirOut = mkdtempSync(join(tmpdir(), 'conversion-'));
+    await saveConvertedAdapter(trained, dirOut, join(dir, 'pissa_init'));
+    const reloaded = loadAdapter(await loadModel(join(dir, 'base')), dirOut);
+    const logits = (reloaded.call({ inputIds: io.get('input_ids') }) as { logits: Tensor }).logits;
+    check(
+      name,
+      'logits_trained (original base + converted)',
+      maxError(logits, io.get('logits_trained')!),
+      spec.atol,
+    );
+  });
 });
 
 describe('lorakit extra cases (fixtures/peft-extra, made by generate.py with PEFT 0.21)', () => {

@@ -82,8 +82,9 @@ function missingEntries(
  *
  * `runModel` runs the model over the calibration data, **one sequence per forward call** (batch size
  * 1): each call adds XᵀX of the layer's normalized input, and the sum is divided by the number of
- * calls. With `corda_config.cache_file` or `covariance_file` pointing at a non-empty file, that file is
- * read instead and `runModel` may be omitted; otherwise the file is written (safetensors, atomically).
+ * calls. The hooked model is put in eval mode (as PEFT does). With `corda_config.cache_file` or
+ * `covariance_file` pointing at a non-empty file, that file is read instead and `runModel` may be
+ * omitted; otherwise the file is written (safetensors, atomically).
  *
  * @example
  * ```ts

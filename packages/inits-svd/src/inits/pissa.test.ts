@@ -83,6 +83,22 @@ describe("init_lora_weights: 'pissa'", () => {
     expectClose(layer.deltaWeight('default'), expected.b.matmul(expected.a).mul(2), 0, 'delta');
   });
 
+  it('composes with DoRA: the magnitude is taken from W_res + s·B·A, so the output is kept', () => {
+    const weight = randn([10, 16]);
+    const x = randn([3, 16]);
+    const peft = getPeftModel(
+      new Holder(linearWith(weight)),
+      new LoraConfig({
+        r: 4,
+        loraAlpha: 8,
+        targetModules: ['proj'],
+        initLoraWeights: 'pissa',
+        useDora: true,
+      }),
+    );
+    expectClose(peft.model.call(x) as Tensor, x.matmul(weight.T), 1e-5, 'output with DoRA');
+  });
+
   it('matches PEFT on a GPT-2 Conv1D layer (fan_in_fan_out) and with rsLoRA', () => {
     const { tensors, cases } = references();
     for (const name of ['pissa_conv1d', 'pissa_rslora']) {
