@@ -4,6 +4,14 @@ import { clampFactors } from '../src/index.js';
 import { alignSigns, type ErrorReport, maxError } from './compare.js';
 import { expected, fixtureModules, type MergeSpec } from './fixture.js';
 
+/** Reference tensors `TAG.MODULE.lora_A` / `.lora_B` / `.delta` and the module paths of a tag. */
+export interface Reference {
+  readonly tensors: ReadonlyMap<string, Tensor>;
+  modules(tag: string): string[];
+}
+
+export const MERGES_FIXTURE: Reference = { tensors: expected, modules: fixtureModules };
+
 /** One merged module as a merge path produced it. */
 export interface MergedModule {
   readonly a: Tensor;
@@ -31,14 +39,15 @@ export function checkDeterministic(
   merged: (module: string) => MergedModule,
   report: ErrorReport,
   unclamped?: (module: string) => MergedModule,
+  reference: Reference = MERGES_FIXTURE,
 ): void {
-  const modules = fixtureModules(tag);
+  const modules = reference.modules(tag);
   expect(modules.length).toBeGreaterThan(0);
   for (const module of modules) {
     const want = {
-      a: expected.get(`${tag}.${module}.lora_A`)!,
-      b: expected.get(`${tag}.${module}.lora_B`)!,
-      delta: expected.get(`${tag}.${module}.delta`)!,
+      a: reference.tensors.get(`${tag}.${module}.lora_A`)!,
+      b: reference.tensors.get(`${tag}.${module}.lora_B`)!,
+      delta: reference.tensors.get(`${tag}.${module}.delta`)!,
     };
     const ours = merged(module);
     const label = `${tag} ${module}`;
@@ -48,7 +57,9 @@ export function checkDeterministic(
       const clamped = clampFactors(aligned, spec.kwargs.svd_clamp as number);
       report.add(tag, 'lora_A', maxError(clamped.a, want.a, ATOL, RTOL, `${label} lora_A`), TOLERANCE);
       report.add(tag, 'lora_B', maxError(clamped.b, want.b, ATOL, RTOL, `${label} lora_B`), TOLERANCE);
-      const delta = clamped.b.matmul(clamped.a);
+      const delta = clamped.b
+        .reshape([clamped.b.shape[0]!, -1])
+        .matmul(clamped.a.reshape([clamped.a.shape[0]!, -1]));
       report.add(tag, 'delta', maxError(delta, want.delta, ATOL, RTOL, `${label} delta`), TOLERANCE);
       // Our own clamp is the same operation on our own signs.
       const own = clampFactors({ a: raw.a, b: raw.b }, spec.kwargs.svd_clamp as number);

@@ -17,6 +17,7 @@ import {
 } from '@lorakit/lora';
 import { type TensorEntry, writeSafetensors } from '@lorakit/safetensors';
 import { noGrad, type Tensor, zeros } from '@lorakit/tensor';
+import { baseLayoutDelta } from '../strategies/factor-matrices.js';
 import type { MergeStrategyOptions } from '../strategies/options.js';
 import { AdapterFile, type ModuleEntry } from './adapter-file.js';
 import { mergedAdapterConfig, mergedRank, mergedTargetModules } from './merged-config.js';
@@ -219,7 +220,7 @@ function combineModule(
       r,
       a,
       b,
-      delta: () => deltaWeight(entry.kind, a, b, scaling, file.config.fanInFanOut),
+      delta: () => baseLayoutDelta(entry.kind, a, b, scaling, file.config.fanInFanOut),
     });
   });
   const context: MergeLayerContext = {
@@ -237,28 +238,6 @@ function combineModule(
   };
   const { a, b } = strategy.combine(context);
   return { a: padRank(a, 0, rank), b: padRank(b, 1, rank) };
-}
-
-/** s·ΔW in the base weight's layout, as the LoRA layers compute it. */
-function deltaWeight(
-  kind: ModuleEntry['kind'],
-  a: Tensor,
-  b: Tensor,
-  scaling: number,
-  fanInFanOut: boolean,
-): Tensor {
-  const r = a.shape[0]!;
-  if (kind === 'embedding') return b.matmul(a).T.mul(scaling).contiguous();
-  if (kind === 'conv') {
-    const shape = [b.shape[0]!, ...a.shape.slice(1)];
-    return b
-      .reshape([b.shape[0]!, r])
-      .matmul(a.reshape([r, -1]))
-      .reshape(shape)
-      .mul(scaling);
-  }
-  const delta = b.matmul(a).mul(scaling);
-  return fanInFanOut ? delta.T.contiguous() : delta;
 }
 
 /** Zero-pads the rank dimension to the merged rank (a smaller truncation, or a rank_pattern module). */

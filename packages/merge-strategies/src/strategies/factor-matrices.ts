@@ -1,4 +1,4 @@
-import type { MergeSource } from '@lorakit/lora';
+import type { LoraLayerKind, MergeSource } from '@lorakit/lora';
 import type { Tensor } from '@lorakit/tensor';
 
 /**
@@ -27,4 +27,29 @@ export function factorsFromMatrices(
     a: right.reshape([k, ...like.a.shape.slice(1)]),
     b: left.reshape([like.b.shape[0]!, k, ...like.b.shape.slice(2)]),
   };
+}
+
+/**
+ * s·ΔW in the base weight's layout from a layer's factors, as the LoRA layers compute it: linear
+ * s·B·A (transposed with fan_in_fan_out), embedding s·(B·A)ᵀ, conv s·B·A reshaped to the kernel
+ * [Cout, Cin, k…].
+ */
+export function baseLayoutDelta(
+  kind: LoraLayerKind,
+  a: Tensor,
+  b: Tensor,
+  scaling: number,
+  fanInFanOut: boolean,
+): Tensor {
+  const r = a.shape[0]!;
+  if (kind === 'embedding') return b.matmul(a).T.mul(scaling).contiguous();
+  if (kind === 'conv') {
+    return b
+      .reshape([b.shape[0]!, r])
+      .matmul(a.reshape([r, -1]))
+      .reshape([b.shape[0]!, ...a.shape.slice(1)])
+      .mul(scaling);
+  }
+  const delta = b.matmul(a).mul(scaling);
+  return fanInFanOut ? delta.T.contiguous() : delta;
 }
