@@ -7,6 +7,7 @@ import {
   type LoraLayerKind,
   readAdapterConfig,
   resolvePattern,
+  UnsupportedFeatureError,
   WEIGHTS_NAME,
 } from '@lorakit/lora';
 import { SafetensorsFile } from '@lorakit/safetensors';
@@ -56,6 +57,7 @@ export class AdapterFile {
 
   static open(dir: string): AdapterFile {
     const config = readAdapterConfig(dir);
+    checkMergeable(dir, config);
     const path = join(dir, WEIGHTS_NAME);
     if (!existsSync(path))
       throw new AdapterFormatError(`[combineAdapterFiles] ${dir} has no ${WEIGHTS_NAME}`);
@@ -111,5 +113,19 @@ export class AdapterFile {
 
   close(): void {
     this.#file.close();
+  }
+}
+
+/** What add_weighted_adapter cannot produce without the base model. */
+function checkMergeable(dir: string, c: LoraConfig): void {
+  const reasons: string[] = [];
+  if (c.useDora) reasons.push('use_dora (the merged magnitude vector is initialized from the base weight)');
+  if (c.loraBias) reasons.push('lora_bias (add_weighted_adapter does not combine lora_B biases)');
+  if (c.bias !== 'none') reasons.push(`bias="${c.bias}" (the saved biases are base-model weights)`);
+  if (c.modulesToSave?.length) reasons.push('modules_to_save (the merged copy comes from the base model)');
+  if (reasons.length) {
+    throw new UnsupportedFeatureError(
+      `[combineAdapterFiles] ${dir} uses ${reasons.join('; ')}; merge it with addWeightedAdapter on a loaded model`,
+    );
   }
 }

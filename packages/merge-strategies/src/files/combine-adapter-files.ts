@@ -11,7 +11,6 @@ import {
   type MergeLayerContext,
   type MergeSource,
   type MergeStrategy,
-  UnsupportedFeatureError,
   WEIGHTS_NAME,
   writeTextAtomically,
 } from '@lorakit/lora';
@@ -84,9 +83,7 @@ export async function combineAdapterFiles(
   const files: AdapterFile[] = [];
   try {
     for (const dir of adapters) {
-      const file = AdapterFile.open(dir);
-      files.push(file);
-      checkMergeable(file);
+      files.push(AdapterFile.open(dir));
     }
     const type = adapters.length === 1 ? 'linear' : (request.type ?? 'svd');
     const strategy = getMergeStrategy(type);
@@ -146,21 +143,6 @@ function realpath(path: string): string {
     return realpathSync(path);
   } catch {
     return resolve(path);
-  }
-}
-
-/** What add_weighted_adapter cannot produce without the base model. */
-function checkMergeable(file: AdapterFile): void {
-  const c = file.config;
-  const reasons: string[] = [];
-  if (c.useDora) reasons.push('use_dora (the merged magnitude vector is initialized from the base weight)');
-  if (c.loraBias) reasons.push('lora_bias (add_weighted_adapter does not combine lora_B biases)');
-  if (c.bias !== 'none') reasons.push(`bias="${c.bias}" (the saved biases are base-model weights)`);
-  if (c.modulesToSave?.length) reasons.push('modules_to_save (the merged copy comes from the base model)');
-  if (reasons.length) {
-    throw new UnsupportedFeatureError(
-      `[combineAdapterFiles] ${file.dir} uses ${reasons.join('; ')}; merge it with addWeightedAdapter on a loaded model`,
-    );
   }
 }
 

@@ -1,7 +1,7 @@
 """Reference merges from PEFT 0.21 for the layer kinds the `merges` fixture does not cover.
 
 Run with the reference stack from the repository root:
-    .venv-ref/bin/python packages/merge-strategies/test/reference/generate.py
+    PYTHONHASHSEED=0 .venv-ref/bin/python packages/merge-strategies/test-data/generate.py
 
 Writes, per case (`mixed`: Embedding, Linear, Conv2d 3x3, Conv2d 1x1; `conv1d_gpt2`: GPT-2 Conv1D with
 fan_in_fan_out), the adapters a (r=4, alpha=8), b (r=4, alpha=16), c (r=6, alpha=6) under
@@ -77,7 +77,32 @@ def build(case):
     return pm
 
 
+def primitives():
+    """merge_utils on random task tensors (incl. exact zeros and ties), for the primitive tests."""
+    from peft.utils import merge_utils as mu
+
+    torch.manual_seed(80)
+    t = [torch.randn(7, 9), torch.randn(7, 9), torch.randn(7, 9)]
+    t[0][0, :3] = 0.0  # zeros never agree with an elected sign
+    t[1][1, :] = t[0][1, :].abs()  # equal magnitudes across tensors
+    w = torch.tensor([0.7, -0.4, 1.3])
+    out = {f"t{i}": x for i, x in enumerate(t)}
+    for d in (0.0, 0.3, 0.5, 0.95):
+        out[f"magnitude_based_pruning.{d}"] = mu.magnitude_based_pruning(t[0], d)
+    stacked = torch.stack([mu.prune(x, 0.5, "magnitude") for x in t])
+    for method in ("total", "frequency"):
+        mask = mu.calculate_majority_sign_mask(stacked, method)
+        out[f"majority_sign_mask.{method}"] = mask.to(torch.float32)
+        out[f"disjoint_merge.{method}"] = mu.disjoint_merge(stacked * w.view(3, 1, 1), mask)
+        out[f"ties.{method}"] = mu.ties(t, w, 0.5, method)
+    out["task_arithmetic"] = mu.task_arithmetic(t, w)
+    out["magnitude_prune"] = mu.magnitude_prune(t, w, 0.3)
+    save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(OUT, "merge_utils.safetensors"))
+    print("ok merge_utils", len(out), "tensors")
+
+
 def main():
+    primitives()
     for case in CASES:
         d = os.path.join(OUT, case)
         os.makedirs(d, exist_ok=True)

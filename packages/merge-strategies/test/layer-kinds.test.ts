@@ -19,7 +19,7 @@ import { type MergeSpec, optionsOf } from './fixture.js';
 import { checkDeterministic, type MergedModule, type Reference } from './merge-checks.js';
 
 /**
- * PEFT 0.21 merges on the layer kinds the `merges` fixture lacks (test/reference/generate.py): an
+ * PEFT 0.21 merges on the layer kinds the `merges` fixture lacks (test-data/generate.py): an
  * embedding, a linear, a 3×3 and a 1×1 Conv2d (`mixed`), and GPT-2 Conv1D with fan_in_fan_out
  * (`conv1d_gpt2`) — the reshapes and transposes of the SVD family, and the A/B-space and cat forms.
  */
@@ -66,7 +66,7 @@ afterAll(() => {
 });
 
 for (const [caseName, setup] of Object.entries(CASES)) {
-  const dir = join(import.meta.dirname, 'reference', caseName);
+  const dir = join(import.meta.dirname, '..', 'test-data', caseName);
   const meta = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as {
     merges: Record<string, Omit<MergeSpec, 'deterministic'>>;
   };
