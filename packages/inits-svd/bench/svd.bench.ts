@@ -3,14 +3,14 @@
  * layers with r = 16, against PyTorch measured in the same run (`torch.linalg.svd` and
  * `torch.svd_lowrank` plus the same factor split and residual, `torch.set_num_threads(2)`). lorakit
  * runs on the default tensor backend (the single-threaded JS reference backend unless a native one is
- * registered). The full SVD at 4096² is skipped when its estimate (the 1024² time × 64, O(n³)) exceeds
- * two minutes.
+ * registered). A full SVD is skipped when its estimate (the previous size's time scaled by n³) exceeds
+ * two minutes. Sizes: `LORAKIT_BENCH_SIZES=1024,4096` (the default).
  */
 import { findReferencePython, printTable, ratio, runPython, timeMedian } from '@lorakit/bench-tools';
 import { Generator, getBackend, noGrad, randn } from '@lorakit/tensor';
 import { pissaInit, pissaNiterInit } from '../src/index.js';
 
-const sizes = [1024, 4096];
+const sizes = (process.env.LORAKIT_BENCH_SIZES ?? '1024,4096').split(',').map(Number);
 const r = 16;
 const niter = 4;
 const threads = 2;
@@ -59,16 +59,19 @@ print(json.dumps(out))`,
 }
 
 const rows: Record<string, string>[] = [];
-const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-let fullMs1024: number | undefined;
+const seconds = (ms: number) => (ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`);
+let previousFull: { n: number; ms: number } | undefined;
 noGrad(() => {
   for (const n of sizes) {
     const weight = randn([n, n], { generator: new Generator(n) });
     const torch = torchTimes.get(n);
-    const estimate = fullMs1024 === undefined ? undefined : fullMs1024 * (n / 1024) ** 3;
+    const estimate = previousFull && previousFull.ms * (n / previousFull.n) ** 3;
     if (estimate === undefined || estimate <= fullSvdBudgetMs) {
-      const ms = timeMedian(() => pissaInit(weight, r, 1), { repeats: n <= 1024 ? 3 : 1, warmup: 0 });
-      if (n === 1024) fullMs1024 = ms;
+      const ms = timeMedian(() => pissaInit(weight, r, 1), {
+        repeats: n <= 1024 ? 3 : 1,
+        warmup: n <= 1024 ? 1 : 0,
+      });
+      previousFull = { n, ms };
       rows.push({
         init: "'pissa' (full SVD)",
         size: `${n}²`,
