@@ -1,4 +1,5 @@
-import { getPeftModel, LoraConfig, type LoraLinear } from '@lorakit/lora';
+import { getPeftModel, LoraConfig, LoraLinear, registerLayerDispatcher } from '@lorakit/lora';
+import { Module } from '@lorakit/nn';
 import { eye, manualSeed, randn, type Tensor } from '@lorakit/tensor';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { expectClose, references } from '../../test/helpers.js';
@@ -84,6 +85,66 @@ describe("init_lora_weights: 'olora'", () => {
   it('rejects float64 base weights', () => {
     expect(() => wrap(randn([6, 6]).double(), { r: 2, alpha: 2 })).toThrow(
       '[olora] Unsupported data type for the base layer. (proj has a float64 base weight)',
+    );
+  });
+});
+
+/** A linear layer that stores its weight rounded to multiples of `step` (a stand-in for a 4-bit layer). */
+class RoundedLinear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  #weight: Tensor;
+  constructor(
+    weight: Tensor,
+    readonly step: number,
+  ) {
+    super();
+    [this.outFeatures, this.inFeatures] = weight.shape as [number, number];
+    this.#weight = this.quantize(weight);
+  }
+  quantize(w: Tensor): Tensor {
+    return w.div(this.step).round().mul(this.step);
+  }
+  readBaseWeight(): Tensor {
+    return this.#weight;
+  }
+  writeBaseWeight(weight: Tensor): void {
+    this.#weight = this.quantize(weight);
+  }
+  forward(x: Tensor): Tensor {
+    return x.matmul(this.#weight.T);
+  }
+}
+
+describe('quantized base layers (WeightAccess)', () => {
+  registerLayerDispatcher({
+    name: 'rounded-linear',
+    matches: (m) => m instanceof RoundedLinear,
+    create: (m) => new LoraLinear(m, false),
+  });
+
+  it('OLoRA reads the dequantized weight and hands the residual back to be requantized, as PEFT does for bnb', () => {
+    manualSeed(4);
+    const layer = new RoundedLinear(randn([8, 10]), 1 / 64);
+    const weight = layer.readBaseWeight();
+    const peft = getPeftModel(
+      new Holder(layer),
+      new LoraConfig({ r: 3, loraAlpha: 3, targetModules: ['proj'], initLoraWeights: 'olora' }),
+    );
+    const lora = peft.model.getSubmodule<LoraLinear>('proj');
+    const expected = oloraInit(weight, 3, 1);
+    expectClose(lora.baseWeight(), layer.quantize(expected.residual), 0, 'requantized residual');
+    expectClose(lora.factorParameters('default').a, expected.a, 0, 'A');
+  });
+
+  it('PiSSA refuses quantized weights (PEFT’s message)', () => {
+    expect(() =>
+      getPeftModel(
+        new Holder(new RoundedLinear(randn([4, 4]), 0.1)),
+        new LoraConfig({ r: 2, targetModules: ['proj'], initLoraWeights: 'pissa' }),
+      ),
+    ).toThrow(
+      '[pissa] Please initialize PiSSA under float32, float16, or bfloat16. Subsequently, re-quantize the residual model to help minimize quantization errors. (proj has a quantized base weight)',
     );
   });
 });
