@@ -1,22 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adapterConfigJson, getPeftModel, LoraConfig, type LoraLinear } from '@lorakit/lora';
-import { loadModel } from '@lorakit/models';
-import { readTensorFile, type Tensor } from '@lorakit/tensor';
-import { peftFixturesDir } from '@lorakit/vitest-config/fixtures';
+import { adapterConfigJson, getPeftModel, type LoraLinear } from '@lorakit/lora';
+import type { Tensor } from '@lorakit/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { evaConfig, getEvaStateDict, initializeLoraEvaWeights } from '../src/index.js';
+import { getEvaStateDict, initializeLoraEvaWeights } from '../src/index.js';
+import {
+  initEvaBatches as batches,
+  initEvaConfig as config,
+  initEvaDir as dir,
+  initEvaIo as io,
+  loadInitEvaModel,
+  initEvaSpec as spec,
+} from './fixture.js';
+import { maxErrorUpToRowSign } from './helpers.js';
 
 // PEFT 0.21's init_eva case: a tiny Llama (hidden 32, intermediate 64, 2 layers), r = 4, α = 8 on
 // q/v/o/up/down, rho 2, tau 0.99, six calibration batches of 4 × 16 tokens with padding and -100 labels.
-const dir = join(peftFixturesDir(), 'init_eva');
-const spec = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as {
-  ranks: Record<string, number>;
-  rank_pattern: Record<string, number>;
-  alpha_pattern: Record<string, number>;
-  n_batches: number;
-};
-const io = readTensorFile(join(dir, 'io.safetensors'));
 const PREFIX = 'base_model.model.';
 
 /**
@@ -29,47 +28,12 @@ const PREFIX = 'base_model.model.';
  */
 const COMPONENT_TOLERANCE = 2e-5;
 
-function batches(): { inputIds: Tensor; attentionMask: Tensor; labels: Tensor }[] {
-  return Array.from({ length: spec.n_batches }, (_, i) => ({
-    inputIds: io.get(`batch${i}.input_ids`)!,
-    attentionMask: io.get(`batch${i}.attention_mask`)!,
-    labels: io.get(`batch${i}.labels`)!,
-  }));
-}
-
-function config(): LoraConfig {
-  return new LoraConfig({
-    r: 4,
-    loraAlpha: 8,
-    targetModules: ['q_proj', 'v_proj', 'o_proj', 'up_proj', 'down_proj'],
-    initLoraWeights: 'eva',
-    evaConfig: evaConfig({ rho: 2, tau: 0.99 }),
-  });
-}
-
-/** max |a − e| after flipping each row of `actual` to agree in sign with `expected`. */
-function maxErrorUpToRowSign(actual: Tensor, expected: Tensor): number {
-  expect(actual.shape).toEqual(expected.shape);
-  const [rows, columns] = expected.shape as [number, number];
-  const a = actual.double().toArray() as Float64Array;
-  const e = expected.double().toArray() as Float64Array;
-  let max = 0;
-  for (let row = 0; row < rows; row++) {
-    let dot = 0;
-    for (let c = 0; c < columns; c++) dot += a[row * columns + c]! * e[row * columns + c]!;
-    const sign = dot < 0 ? -1 : 1;
-    for (let c = 0; c < columns; c++)
-      max = Math.max(max, Math.abs(sign * a[row * columns + c]! - e[row * columns + c]!));
-  }
-  return max;
-}
-
 describe('init_eva conformance (PEFT 0.21)', () => {
   let stateDict: Map<string, Tensor>;
   const errors: Record<string, number> = {};
 
   beforeAll(async () => {
-    const peft = getPeftModel(await loadModel(join(dir, 'base')), config());
+    const peft = getPeftModel(await loadInitEvaModel(), config());
     stateDict = await getEvaStateDict(peft, batches(), { log: () => {} });
   });
 
@@ -87,7 +51,7 @@ describe('init_eva conformance (PEFT 0.21)', () => {
   });
 
   it('initializes the adapter: ranks, rank_pattern, alpha_pattern, lora_A = components, B = 0, adapter_config.json', async () => {
-    const peft = getPeftModel(await loadModel(join(dir, 'base')), config());
+    const peft = getPeftModel(await loadInitEvaModel(), config());
     const result = await initializeLoraEvaWeights(peft, batches(), { log: () => {} });
     const adapter = peft.peftConfig.get('default')!;
     expect(adapter.rankPattern).toEqual(spec.rank_pattern);
