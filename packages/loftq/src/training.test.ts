@@ -50,9 +50,9 @@ describe('QLoRA training on a 4-bit base', () => {
     expect(losses[19]!).toBeLessThan(losses[0]! - 0.4);
     for (let i = 5; i < 20; i += 5) expect(losses[i]!).toBeLessThan(losses[i - 5]!);
     // The quantized base is untouched by training.
-    quantizedLayers(model).forEach(([, l], i) =>
-      expect(Array.from(l.namedBuffers()[0]![1].toArray() as Int32Array)).toEqual(codes[i]),
-    );
+    for (const [i, [, layer]] of quantizedLayers(model).entries()) {
+      expect(Array.from(layer.namedBuffers()[0]![1].toArray() as Int32Array)).toEqual(codes[i]);
+    }
   });
 
   it('LoftQ-initialized adapters start closer to the float model than default LoRA on the same 4-bit base', async () => {

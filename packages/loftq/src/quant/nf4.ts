@@ -40,16 +40,27 @@ export interface Nf4Weight {
 /** Smallest scale bitsandbytes divides by (`absmax.clamp(min=1e-38)`), as float32. */
 const MIN_ABSMAX = f32(1e-38);
 
-/** Index of the code nearest to `x` ∈ [−1, 1]: the number of boundaries strictly below it (a value exactly on a boundary takes the lower code, like `bucketize` and the CUDA tree). */
+/** Cells of width 1/2048 over [−1, 1] for the code lookup: narrower than any gap between boundaries. */
+const CELLS = 4096;
+
+/**
+ * The code of each cell's lower edge (the number of boundaries strictly below it). A cell holds at most
+ * one boundary, so the code of a value in it is that code or the next one — one comparison, almost always
+ * false, instead of a branchy binary search.
+ */
+const CELL_CODE: Uint8Array = Uint8Array.from({ length: CELLS + 1 }, (_, cell) => {
+  const edge = (2 * cell) / CELLS - 1;
+  return NF4_BOUNDS.filter((b) => b < edge).length;
+});
+
+/**
+ * Index of the code nearest to `x` ∈ [−1, 1]: the number of boundaries strictly below it, so a value
+ * exactly on a boundary takes the lower code, like `bucketize` and the CUDA comparison tree. (`x + 1` is
+ * rounded only when |x| < 2⁻²⁹, far from every boundary, so the cell is always the right one.)
+ */
 function nearestCode(x: number): number {
-  let lo = 0;
-  let hi = 15;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (NF4_BOUNDS[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  const code = CELL_CODE[Math.floor((x + 1) * (CELLS / 2))]!;
+  return code < 15 && x > NF4_BOUNDS[code]! ? code + 1 : code;
 }
 
 function checkBlocksize(op: string, blocksize: number): void {
@@ -86,10 +97,11 @@ export function nf4QuantizeValues(
     absmax[b] = max;
     const inverse = f32(1 / Math.max(max, MIN_ABSMAX));
     for (let i = start; i < end; i++) {
-      const scaled = Math.min(1, Math.max(-1, f32(x[i]! * inverse)));
-      const code = nearestCode(scaled);
+      const scaled = f32(x[i]! * inverse);
+      const code = nearestCode(Math.min(1, Math.max(-1, scaled)));
       // Element 2j goes to the high nibble of byte j, element 2j+1 to the low nibble.
-      packed[i >> 1] = (i & 1) === 0 ? code << 4 : packed[i >> 1]! | code;
+      if ((i & 1) === 0) packed[i >> 1] = code << 4;
+      else packed[i >> 1] = packed[i >> 1]! | code;
     }
   }
   // An odd count pads with a zero, whose code is 7 (the exact zero of the code book).
@@ -113,9 +125,11 @@ export function nf4DequantizeValues(
   for (let b = 0, start = 0; start < size; b++, start += blocksize) {
     const scale = absmax[b]!;
     const end = Math.min(size, start + blocksize);
-    for (let i = start; i < end; i++) {
+    // Block sizes are even, so a byte never straddles two blocks.
+    for (let i = start; i < end; i += 2) {
       const byte = packed[i >> 1]!;
-      out[i] = f32(NF4_CODE[(i & 1) === 0 ? byte >> 4 : byte & 15]! * scale);
+      out[i] = f32(NF4_CODE[byte >> 4]! * scale);
+      if (i + 1 < end) out[i + 1] = f32(NF4_CODE[byte & 15]! * scale);
     }
   }
   return out;
