@@ -1,0 +1,66 @@
+import type { LoraConfig } from '@lorakit/lora';
+import type { AdapterModuleSummary } from './adapter-summary.js';
+
+const BASE_MUTATING_INITS = /^(pissa|olora|corda|loftq)/;
+
+/**
+ * Warnings about where an adapter will not work as it is: serving stacks that load plain LoRA factors
+ * only (vLLM's LoRA loader, llama.cpp's convert_lora_to_gguf.py and similar), and inits whose adapters
+ * belong to a modified base model. Each message names the modules or fields and what to do instead.
+ */
+export function compatibilityWarnings(
+  config: LoraConfig,
+  modules: readonly AdapterModuleSummary[],
+  fullTensors: readonly { name: string; role: string }[],
+): string[] {
+  const warnings: string[] = [];
+  const names = (list: readonly string[]) =>
+    list.length > 6 ? `${list.slice(0, 6).join(', ')}, … (${list.length})` : list.join(', ');
+  const saved = config.modulesToSave ?? [];
+  if (saved.length || fullTensors.some((t) => t.role === 'modules_to_save')) {
+    warnings.push(
+      `modules_to_save (${names(saved)}) stores full trained copies of those modules: vLLM rejects adapters with modules_to_save and llama.cpp's convert_lora_to_gguf.py stops on tensors that are not LoRA factors; merge the adapter into the model (lorakit merge) to serve it there`,
+    );
+  }
+  const embeddingTargets = modules
+    .filter((m) => m.kind === 'embedding' || /(^|\.)(lm_head|embed_tokens|wte|embed_out)$/.test(m.name))
+    .map((m) => m.name);
+  if (embeddingTargets.length) {
+    warnings.push(
+      `LoRA on the embeddings or the LM head (${names(embeddingTargets)}): llama.cpp's converter rejects adapters that touch embed_tokens/lm_head, and many servers (vLLM among them, depending on version) load only attention/MLP targets`,
+    );
+  }
+  const baseTensors = fullTensors.filter((t) => t.role === 'base tensor').map((t) => t.name);
+  if (baseTensors.length) {
+    warnings.push(
+      `the adapter stores full base-model tensors (${names(baseTensors)}), e.g. resized embeddings or trained biases: converters that expect only lora_A/lora_B reject it, and it must be loaded with the same base model`,
+    );
+  }
+  if (config.useDora || modules.some((m) => m.dora)) {
+    warnings.push(
+      'DoRA (use_dora) is not supported by some inference servers (vLLM, llama.cpp adapters); merge it into the base model to serve it',
+    );
+  }
+  if (config.bias !== 'none' || config.loraBias) {
+    warnings.push(
+      `the adapter trains biases (${config.loraBias ? 'lora_bias' : `bias="${config.bias}"`}); servers that apply only LoRA factors ignore or reject them`,
+    );
+  }
+  if (config.layerReplication) {
+    warnings.push(
+      'layer_replication changes the model structure; only PEFT (and lorakit) can load this adapter',
+    );
+  }
+  const init = String(config.initLoraWeights).toLowerCase();
+  if (BASE_MUTATING_INITS.test(init)) {
+    warnings.push(
+      init.startsWith('loftq')
+        ? 'init_lora_weights "loftq": the adapter was initialized against a quantized base; use it with that base'
+        : `init_lora_weights "${config.initLoraWeights}": this adapter belongs to the residual base written by its init, not the original model; convert it to plain LoRA with \`lorakit convert --initial <init adapter> --trained <this adapter>\``,
+    );
+  }
+  if (modules.some((m) => m.kind === 'conv')) {
+    warnings.push('LoRA on convolution layers: text-generation servers load LoRA for linear layers only');
+  }
+  return warnings;
+}
