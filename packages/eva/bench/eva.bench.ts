@@ -1,0 +1,154 @@
+/**
+ * EVA on the Llama benchmark model (vocab 4096, hidden 256, intermediate 688, 4 layers, 8 heads, random
+ * init) with 16 calibration batches of 8 × 128 tokens (the first 8 labels of each row are -100), r = 8,
+ * rho 2, tau 0.99, on q_proj/v_proj and on all linear layers: the whole `initializeLoraEvaWeights` (the
+ * data pass with its incremental PCAs, then loading the components) against PEFT's
+ * `initialize_lora_eva_weights` on PyTorch (CPU, 2 threads), measured in the same run on the same weights
+ * and batches (the model and data are written to a temporary folder for PyTorch). Also reported: the
+ * batches each side forwarded before every layer converged, whether the ranks agree, and the share of
+ * lorakit's time spent in plain forward passes. lorakit runs on the default tensor backend (the
+ * single-threaded JS reference backend unless a native one is registered). Never fails on timings.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findReferencePython, printTable, ratio, runPython } from '@lorakit/bench-tools';
+import { getPeftModel, LoraConfig } from '@lorakit/lora';
+import { createModel, loadModel, saveModel } from '@lorakit/models';
+import { Generator, getBackend, noGrad, ones, randint, type Tensor, writeTensorFile } from '@lorakit/tensor';
+import { evaConfig, initializeLoraEvaWeights } from '../src/index.js';
+
+const CONFIG = {
+  model_type: 'llama',
+  vocab_size: 4096,
+  hidden_size: 256,
+  intermediate_size: 688,
+  num_hidden_layers: 4,
+  num_attention_heads: 8,
+  num_key_value_heads: 8,
+  max_position_embeddings: 256,
+  tie_word_embeddings: false,
+};
+const BATCHES = 16;
+const BATCH = 8;
+const SEQUENCE = 128;
+const PROMPT = 8;
+const R = 8;
+const TARGETS: Record<string, string[] | 'all-linear'> = {
+  'q_proj, v_proj': ['q_proj', 'v_proj'],
+  'all-linear': 'all-linear',
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'eva-bench-'));
+const generator = new Generator(0);
+await saveModel(createModel(CONFIG, { generator }), dir);
+const batches = Array.from({ length: BATCHES }, () => {
+  const inputIds = randint(0, CONFIG.vocab_size, [BATCH, SEQUENCE], { generator, dtype: 'int64' });
+  const labels = inputIds.clone();
+  labels.narrow(1, 0, PROMPT).assign(-100);
+  return { inputIds, attentionMask: ones([BATCH, SEQUENCE], { dtype: 'int64' }), labels };
+});
+await writeTensorFile(
+  join(dir, 'batches.safetensors'),
+  new Map(
+    batches.flatMap((b, i) => [
+      [`${i}.input_ids`, b.inputIds],
+      [`${i}.attention_mask`, b.attentionMask],
+      [`${i}.labels`, b.labels],
+    ]) as [string, Tensor][],
+  ),
+);
+
+interface Run {
+  ms: number;
+  steps: number;
+  ranks: Record<string, number>;
+  forwardMs?: number;
+}
+
+const anchor = findReferencePython(['torch', 'peft', 'transformers']);
+let torchRuns: Record<string, Run> | undefined;
+if (anchor.python) {
+  torchRuns = runPython<Record<string, Run>>(
+    anchor.python,
+    `
+import json, time, warnings, torch
+from peft import EvaConfig, LoraConfig, get_peft_model, initialize_lora_eva_weights
+from safetensors.torch import load_file
+from transformers import LlamaForCausalLM
+warnings.filterwarnings("ignore")
+torch.set_num_threads(2)
+data = load_file(${JSON.stringify(join(dir, 'batches.safetensors'))})
+batches = [{k: data[f"{i}.{k}"] for k in ("input_ids", "attention_mask", "labels")} for i in range(${BATCHES})]
+out = {}
+for name, targets in json.loads(${JSON.stringify(JSON.stringify(TARGETS))}).items():
+    model = LlamaForCausalLM.from_pretrained(${JSON.stringify(dir)}).eval()
+    with torch.no_grad():  # warm-up: PyTorch's first runs on new shapes are slower
+        for b in batches[:3]: model(**b)
+    peft_model = get_peft_model(model, LoraConfig(r=${R}, lora_alpha=${R}, target_modules=targets,
+        init_lora_weights="eva", eva_config=EvaConfig(rho=2.0, tau=0.99)), low_cpu_mem_usage=True)
+    steps = [0]
+    def forward(m, inputs):
+        steps[0] += 1
+        return m(**inputs)
+    t0 = time.perf_counter()
+    initialize_lora_eva_weights(peft_model, batches, forward_fn=forward, show_progress_bar=False)
+    ms = (time.perf_counter() - t0) * 1000
+    ranks = {n: layer.r["default"] for n, layer in peft_model.named_modules() if hasattr(layer, "lora_A") and "default" in layer.r}
+    out[name] = {"ms": ms, "steps": steps[0] - 1, "ranks": ranks}
+print(json.dumps(out))`,
+    { OMP_NUM_THREADS: '2' },
+  );
+} else {
+  console.log(`PEFT anchor missing: ${anchor.reason}`);
+}
+
+const ours: Record<string, Run> = {};
+for (const [name, targetModules] of Object.entries(TARGETS)) {
+  const model = await loadModel(dir);
+  model.eval();
+  const forwardStart = performance.now();
+  noGrad(() => model.forward(batches[0]!));
+  const forwardMs = performance.now() - forwardStart;
+  const peft = getPeftModel(
+    model,
+    new LoraConfig({
+      r: R,
+      loraAlpha: R,
+      targetModules: targetModules === 'all-linear' ? 'all-linear' : targetModules,
+      initLoraWeights: 'eva',
+      evaConfig: evaConfig({ rho: 2, tau: 0.99 }),
+    }),
+  );
+  let steps = 0;
+  const start = performance.now();
+  await initializeLoraEvaWeights(peft, batches, { onProgress: (p) => (steps = p.step), log: () => {} });
+  const ms = performance.now() - start;
+  const ranks = Object.fromEntries(
+    peft.loraLayers().map(([path, layer]) => [`base_model.model.${path}`, layer.r.get('default')!]),
+  );
+  ours[name] = { ms, steps, ranks, forwardMs };
+}
+rmSync(dir, { recursive: true, force: true });
+
+const sameRanks = (a: Record<string, number>, b: Record<string, number> | undefined) =>
+  b === undefined
+    ? 'n/a'
+    : JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort())
+      ? 'yes'
+      : 'no';
+printTable(
+  `EVA (initializeLoraEvaWeights), Llama ${CONFIG.num_hidden_layers} layers × hidden ${CONFIG.hidden_size}, ${BATCHES} batches of ${BATCH} × ${SEQUENCE}, r ${R}; lorakit on the "${getBackend().name}" backend, PEFT on PyTorch CPU with 2 threads`,
+  Object.entries(ours).map(([name, run]) => {
+    const theirs = torchRuns?.[name];
+    return {
+      targets: name,
+      'batches (lorakit / PEFT)': `${run.steps} / ${theirs?.steps ?? 'n/a'}`,
+      'same ranks': sameRanks(run.ranks, theirs?.ranks),
+      'lorakit s': (run.ms / 1000).toFixed(1),
+      'PEFT s': theirs === undefined ? 'n/a' : (theirs.ms / 1000).toFixed(2),
+      'time ratio (lorakit/PEFT)': ratio(run.ms, theirs?.ms),
+      'lorakit forward share': `${Math.round((100 * run.forwardMs! * (run.steps + 1)) / run.ms)}%`,
+    };
+  }),
+);
