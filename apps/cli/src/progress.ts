@@ -10,6 +10,8 @@ type Mode = 'bar' | 'lines' | 'silent';
 const WIDTH = 28;
 /** Redraw at most this often (ms): a terminal write per training step would slow small models. */
 const REDRAW_MS = 80;
+/** In line mode (logs), work shorter than this prints nothing. */
+const QUIET_MS = 2000;
 
 function formatDuration(ms: number): string {
   const seconds = Math.round(ms / 1000);
@@ -32,20 +34,29 @@ export class ProgressBar {
   #lastDecile = -1;
   readonly #started = performance.now();
   #finished = false;
+  #total: number | undefined;
 
   constructor(
     readonly options: ProgressOptions,
     readonly stream: NodeJS.WritableStream,
     readonly mode: Mode,
-  ) {}
+  ) {
+    this.#total = options.total;
+  }
+
+  /** Sets the total once it is known (work whose size is found out while it runs). */
+  setTotal(total: number): void {
+    this.#total = total;
+  }
 
   /** Sets the work done (absolute) and the status text after the bar. */
   update(done: number, status = this.#status): void {
     this.#done = done;
     this.#status = status;
     if (this.mode === 'silent' || this.#finished) return;
-    const total = this.options.total;
+    const total = this.#total;
     if (this.mode === 'lines') {
+      if (done === 0 || performance.now() - this.#started < QUIET_MS) return;
       const decile = total ? Math.floor((10 * done) / total) : -1;
       if (decile > this.#lastDecile) {
         this.#lastDecile = decile;
@@ -64,7 +75,9 @@ export class ProgressBar {
     if (this.#finished) return;
     this.#status = status;
     if (this.mode === 'bar') this.stream.write(`\r${this.#line()}\u001b[K\n`);
-    else if (this.mode === 'lines' && this.#lastDecile < 10) this.stream.write(`${this.#line()}\n`);
+    else if (this.mode === 'lines' && this.#lastDecile >= 0 && this.#lastDecile < 10) {
+      this.stream.write(`${this.#line()}\n`);
+    }
     this.#finished = true;
   }
 
@@ -74,7 +87,8 @@ export class ProgressBar {
   }
 
   #line(): string {
-    const { label, total } = this.options;
+    const { label } = this.options;
+    const total = this.#total;
     const elapsed = performance.now() - this.#started;
     const parts = [label];
     if (total) {

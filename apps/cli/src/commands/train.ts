@@ -27,6 +27,7 @@ interface TrainFlags extends LoraFlags {
   saveEvery?: number;
   maxLength: number;
   resume?: string;
+  adapter?: string;
   plot: boolean;
 }
 
@@ -77,6 +78,10 @@ export function registerTrain(program: Command): void {
     )
     .option('--max-length <n>', 'cut longer examples to this many tokens', integerOption(2), 512)
     .option('--resume <dir>', 'continue from a checkpoint folder written by --save-every')
+    .option(
+      '--adapter <dir>',
+      'train an existing adapter further (e.g. from lorakit init) instead of a new one',
+    )
     .option('--no-plot', 'do not write loss.png')
     .addHelpText(
       'after',
@@ -102,6 +107,7 @@ export function registerTrain(program: Command): void {
           out: flags.out,
           loraConfig,
           resume: flags.resume,
+          adapter: flags.adapter,
           signal: controller.signal,
           settings: {
             epochs: flags.epochs,

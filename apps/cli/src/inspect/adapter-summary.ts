@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LoraConfig, parsePythonJson, resolvePattern } from '@lorakit/lora';
+import { LoraConfig, PyFloat, parsePythonJson, resolvePattern } from '@lorakit/lora';
 import { SafetensorsFile, shapeSize } from '@lorakit/safetensors';
 import { CliError } from '../errors.js';
 import { sizeOnDisk } from '../paths.js';
@@ -57,6 +57,16 @@ const CONFIG_FIELDS = [
   'layer_replication',
   'peft_version',
 ];
+
+/** JSON values with Python floats (kept apart by parsePythonJson so they round-trip) as plain numbers. */
+function plain(value: unknown): unknown {
+  if (value instanceof PyFloat) return value.value;
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
+}
 
 /** Summarizes a PEFT adapter folder (adapter_config.json + adapter_model.safetensors). */
 export function summarizeAdapter(dir: string): AdapterSummary {
@@ -136,7 +146,7 @@ export function summarizeAdapter(dir: string): AdapterSummary {
     const ranks: Record<string, number> = {};
     for (const m of modules) ranks[m.rank] = (ranks[m.rank] ?? 0) + 1;
     const shown: Record<string, unknown> = {};
-    for (const key of CONFIG_FIELDS) if (key in raw) shown[key] = raw[key];
+    for (const key of CONFIG_FIELDS) if (key in raw) shown[key] = plain(raw[key]);
     warnings.push(...compatibilityWarnings(config, modules, fullTensors));
     return {
       kind: 'adapter',

@@ -52,6 +52,8 @@ export interface FinetuneInput {
   readonly settings: FinetuneSettings;
   /** A checkpoint folder written by `saveEvery` to continue from. */
   readonly resume?: string;
+  /** An adapter to continue training (e.g. one from `lorakit init`) instead of a new one. */
+  readonly adapter?: string;
   readonly signal?: AbortSignal;
   /** A model already loaded from `modelDir` (the demo reuses its own). */
   readonly model?: PreTrainedModel;
@@ -139,6 +141,9 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
   requireModelDirectory(input.modelDir);
   requireFile(input.dataPath, '--data');
   if (input.resume) requireAdapterDirectory(input.resume, '--resume checkpoint');
+  if (input.adapter) requireAdapterDirectory(input.adapter, '--adapter directory');
+  if (input.resume && input.adapter)
+    throw new CliError('--resume and --adapter cannot be combined: a checkpoint holds its adapter');
   if (!listLrSchedules().includes(settings.schedule)) {
     throw new CliError(
       `--schedule must be one of ${listLrSchedules().join(', ')}, received ${JSON.stringify(settings.schedule)}`,
@@ -160,9 +165,8 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
 
   manualSeed(settings.seed);
   const model = input.model ?? (await loadModel(input.modelDir));
-  const peft = input.resume
-    ? loadAdapter(model, input.resume, { isTrainable: true })
-    : getPeftModel(model, input.loraConfig);
+  const from = input.resume ?? input.adapter;
+  const peft = from ? loadAdapter(model, from, { isTrainable: true }) : getPeftModel(model, input.loraConfig);
   const parameters = peft.parameters().filter((p: Parameter) => p.requiresGrad);
 
   const batchesPerEpoch = Math.ceil(trainSet.length / settings.batchSize);
