@@ -6,7 +6,15 @@
         "native/addon.cc",
         "native/gemm.cc",
         "native/thread_pool.cc",
-        "native/kernel_portable.cc"
+        "native/kernel_portable.cc",
+        "native/vector_portable.cc",
+        "native/op_names.cc",
+        "native/tensor_binding.cc",
+        "native/elementwise.cc",
+        "native/reduce.cc",
+        "native/norm.cc",
+        "native/indexing.cc",
+        "native/conv.cc"
       ],
       "dependencies": ["lorakit_cpu_avx2"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -27,7 +35,7 @@
     {
       "target_name": "lorakit_cpu_avx2",
       "type": "static_library",
-      "sources": ["native/kernel_avx2.cc"],
+      "sources": ["native/kernel_avx2.cc", "native/vector_avx2.cc"],
       "cflags_cc!": ["-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3"],
       "xcode_settings": {
@@ -38,8 +46,8 @@
         [
           "target_arch=='x64'",
           {
-            "cflags_cc": ["-mavx2", "-mfma"],
-            "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx2", "-mfma"] },
+            "cflags_cc": ["-mavx2", "-mfma", "-ffp-contract=fast"],
+            "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx2", "-mfma", "-ffp-contract=fast"] },
             "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/arch:AVX2"] } }
           }
         ]

@@ -5,6 +5,7 @@
 #include <new>
 
 #include "gemm.h"
+#include "tensor_binding.h"
 
 namespace {
 
@@ -89,6 +90,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelName", Napi::Function::New(env, KernelName, "kernelName"));
   exports.Set("setKernel", Napi::Function::New(env, SetKernel, "setKernel"));
   exports.Set("avx2FmaUsable", Napi::Function::New(env, Avx2FmaUsable, "avx2FmaUsable"));
+  lorakit::register_tensor_ops(env, exports);
   return exports;
 }
 

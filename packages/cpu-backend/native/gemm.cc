@@ -27,6 +27,7 @@
 
 #include "kernels.h"
 #include "thread_pool.h"
+#include "vector_kernels.h"
 
 namespace lorakit {
 namespace {
@@ -545,6 +546,12 @@ bool set_kernel(KernelChoice choice) {
 }
 
 const char* kernel_name() { return current_kernels().load()->name; }
+
+const VectorKernels& vector_kernels() {
+  const VectorKernels* avx2 = avx2_vector_kernels();
+  if (avx2 != nullptr && current_kernels().load() == avx2_kernels()) return *avx2;
+  return portable_vector_kernels();
+}
 
 bool avx2_fma_usable() { return cpu_has_avx2_fma(); }
 

@@ -1,3 +1,5 @@
+export { createCpuBackend } from './backend/cpu-backend.js';
+export { CPU_BACKEND_PRIORITY, registerCpuBackend } from './backend/register.js';
 export { CpuBackendError, GemmArgumentError, NativeUnavailableError } from './errors.js';
 export type { NativeBinding } from './native.js';
 export { loadNative, nativeAvailable, nativeLoadError } from './native.js';
@@ -12,3 +14,8 @@ export {
   setNumThreads,
 } from './runtime.js';
 export { type SgemmOptions, type SgemmStridedBatchedOptions, sgemm, sgemmStridedBatched } from './sgemm.js';
+
+import { registerCpuBackend } from './backend/register.js';
+
+// Importing the package makes `cpu` the default backend when the addon is there (one warning if not).
+registerCpuBackend();

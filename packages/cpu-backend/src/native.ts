@@ -55,7 +55,146 @@ export interface NativeBinding {
   kernelName(): string;
   setKernel(kernel: string): boolean;
   avx2FmaUsable(): boolean;
+  /** The tensor kernels (native/tensor_binding.cc); their arguments are prepared in src/backend/. */
+  opNames(): { unary: string[]; binary: string[]; reduce: string[] };
+  unary(
+    op: number,
+    layout: Float64Array,
+    out: TypedArray,
+    outDtype: number,
+    x: TypedArray,
+    xDtype: number,
+    p0: number,
+    p1: number,
+  ): void;
+  binary(
+    op: number,
+    layout: Float64Array,
+    out: TypedArray,
+    outDtype: number,
+    a: TypedArray,
+    aDtype: number,
+    b: TypedArray,
+    bDtype: number,
+  ): void;
+  where(
+    layout: Float64Array,
+    out: TypedArray,
+    outDtype: number,
+    condition: Uint8Array,
+    a: TypedArray,
+    aDtype: number,
+    b: TypedArray,
+    bDtype: number,
+  ): void;
+  convert(layout: Float64Array, out: TypedArray, outDtype: number, x: TypedArray, xDtype: number): void;
+  reduce(
+    op: number,
+    kept: Float64Array,
+    reduced: Float64Array,
+    out: TypedArray,
+    outDtype: number,
+    x: TypedArray,
+    xDtype: number,
+  ): void;
+  argReduce(
+    isMax: boolean,
+    outer: Float64Array,
+    n: number,
+    step: number,
+    out: Float64Array,
+    x: TypedArray,
+    xDtype: number,
+  ): void;
+  softmax(
+    outer: Float64Array,
+    n: number,
+    outStep: number,
+    xStep: number,
+    out: TypedArray,
+    x: TypedArray,
+    dtype: number,
+    log: boolean,
+  ): void;
+  rmsNorm(
+    rows: number,
+    width: number,
+    rowStride: number,
+    x: Float32Array,
+    xOffset: number,
+    weight: Float32Array | null,
+    weightOffset: number,
+    eps: number,
+    out: Float32Array,
+    rstd: Float32Array,
+  ): void;
+  layerNorm(
+    rows: number,
+    width: number,
+    rowStride: number,
+    x: Float32Array,
+    xOffset: number,
+    weight: Float32Array | null,
+    weightOffset: number,
+    bias: Float32Array | null,
+    biasOffset: number,
+    eps: number,
+    out: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+  ): void;
+  gather(
+    layout: Float64Array,
+    axisStride: number,
+    out: TypedArray,
+    x: TypedArray,
+    dtype: number,
+    index: TypedArray,
+    indexDtype: number,
+  ): void;
+  scatterAdd(
+    layout: Float64Array,
+    axisStride: number,
+    out: TypedArray,
+    dtype: number,
+    index: TypedArray,
+    indexDtype: number,
+    src: TypedArray,
+  ): void;
+  indexSelect(
+    outer: Float64Array,
+    inner: Float64Array,
+    outAxisStride: number,
+    xAxisStride: number,
+    out: TypedArray,
+    x: TypedArray,
+    dtype: number,
+    index: TypedArray,
+    indexDtype: number,
+    indexOffset: number,
+    indexStride: number,
+    count: number,
+  ): void;
+  indexAdd(
+    outer: Float64Array,
+    inner: Float64Array,
+    outAxisStride: number,
+    srcAxisStride: number,
+    out: TypedArray,
+    src: TypedArray,
+    dtype: number,
+    index: TypedArray,
+    indexDtype: number,
+    indexOffset: number,
+    indexStride: number,
+    count: number,
+  ): void;
+  im2col(geometry: Float64Array, out: TypedArray, x: TypedArray, dtype: number): void;
+  col2im(geometry: Float64Array, out: TypedArray, columns: TypedArray, dtype: number): void;
 }
+
+/** The typed arrays the tensor kernels read and write (the JS backend's storage types). */
+export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array | Uint16Array;
 
 // src/native.ts and dist/index.{js,cjs} both sit one folder below the package root.
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');

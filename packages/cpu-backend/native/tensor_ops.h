@@ -1,0 +1,81 @@
+// The tensor kernels behind the `cpu` backend (src/backend/*.ts). Each receives plain, already
+// validated arguments: layouts whose dims TypeScript has coalesced, element offsets inside the typed
+// arrays, output buffers of the right size. Nothing here checks shapes or broadcasts.
+#pragma once
+
+#include <cstdint>
+
+#include "dtype.h"
+#include "strided.h"
+#include "vector_kernels.h"
+
+namespace lorakit {
+
+// A layout plus one element offset per operand (operand 0 is the output).
+struct StridedCall {
+  Strided layout;
+  int64_t offsets[kMaxOperands] = {};
+};
+
+// ── elementwise (elementwise.cc) ─────────────────────────────────────────────────────────────────────
+// Operands: 0 = out, 1 = x (2 = b, 3 = …). Outputs of unary/binary/where are contiguous.
+void unary(UnaryOp op, const StridedCall& call, const Operand& out, const Operand& x, const double* params);
+void binary(BinaryOp op, const StridedCall& call, const Operand& out, const Operand& a, const Operand& b);
+void where(const StridedCall& call, const Operand& out, const Operand& condition, const Operand& a,
+           const Operand& b);
+// out (any strides: this is also `assign`) = x converted to out's dtype.
+void convert_copy(const StridedCall& call, const Operand& out, const Operand& x);
+
+// ── reductions (reduce.cc) ───────────────────────────────────────────────────────────────────────────
+// kept: the output dims (one operand: x's strides, offset = x's offset); reduced: the reduced dims (x's
+// strides, offset 0). The output is contiguous over kept.
+void reduce(ReduceOp op, const StridedCall& kept, const StridedCall& reduced, const Operand& out,
+            const Operand& x);
+// outer: every dim but the axis (one operand: x). Writes int64 indices (as doubles) in outer's order.
+void arg_reduce(bool is_max, const StridedCall& outer, int64_t n, int64_t step, double* out, const Operand& x);
+// outer: every dim but the axis (operands: out, x); lines of n elements, out_step / x_step apart.
+void softmax(const StridedCall& outer, int64_t n, int64_t out_step, int64_t x_step, const Operand& out,
+             const Operand& x, bool log);
+
+// ── normalization (norm.cc): rows of `width` contiguous floats, `row_stride` apart ──────────────────
+void rms_norm(int64_t rows, int64_t width, int64_t row_stride, const float* x, const float* weight, double eps,
+              float* out, float* rstd);
+void layer_norm(int64_t rows, int64_t width, int64_t row_stride, const float* x, const float* weight,
+                const float* bias, double eps, float* out, float* mean, float* rstd);
+
+// ── indexing (indexing.cc) ───────────────────────────────────────────────────────────────────────────
+// gather: layout over the index's shape, operands (out, index, x with the axis stride set to 0); the
+// element of x is at its operand offset + index · axis_stride.
+void gather(const StridedCall& call, int64_t axis_stride, const Operand& out, const Operand& index,
+            const Operand& x);
+// scatter_add: layout over the index's shape, operands (out with the axis stride 0, index, src); out is
+// zero-filled by the caller. float32 and float64.
+void scatter_add(const StridedCall& call, int64_t axis_stride, const Operand& out, const Operand& index,
+                 const Operand& src);
+// index_select / index_add: outer (dims before the axis) and inner (dims after it) layouts with
+// operands (out, x) / (out, src); picks[i] = index[index_offset + i · index_stride].
+struct Picks {
+  Operand index;
+  int64_t offset;
+  int64_t stride;
+  int64_t count;
+};
+void index_select(const StridedCall& outer, const StridedCall& inner, int64_t out_axis_stride,
+                  int64_t x_axis_stride, const Operand& out, const Operand& x, const Picks& picks);
+void index_add(const StridedCall& outer, const StridedCall& inner, int64_t out_axis_stride,
+               int64_t src_axis_stride, const Operand& out, const Operand& src, const Picks& picks);
+
+// ── convolution (conv.cc) ───────────────────────────────────────────────────────────────────────────
+// Up to three spatial dims (fewer are padded with size-1 dims by the caller).
+struct ConvCall {
+  int64_t batch, channels;
+  int64_t spatial[3];
+  int64_t kernel[3], stride[3], padding[3], dilation[3], out_spatial[3];
+  // Input strides: batch, channel, spatial (im2col); the columns' strides: batch, row, column (col2im).
+  int64_t strides[5];
+  int64_t offset;
+};
+void im2col(const ConvCall& call, const Operand& out, const Operand& x);
+void col2im(const ConvCall& call, const Operand& out, const Operand& columns);
+
+}  // namespace lorakit
