@@ -44,7 +44,7 @@ export {
   writeTextAtomically,
 } from './io/save.js';
 export { BASE_ADAPTER, currentAdapterNames, withAdapterNames } from './layers/adapter-context.js';
-export { readBaseWeight, type WeightAccess, writeBaseWeight } from './layers/base-weight.js';
+export { hasWeightAccess, readBaseWeight, type WeightAccess, writeBaseWeight } from './layers/base-weight.js';
 export { findDispatcher, type LayerDispatcher, registerLayerDispatcher } from './layers/dispatch.js';
 export { LoraConv } from './layers/lora-conv.js';
 export { LoraEmbedding } from './layers/lora-embedding.js';

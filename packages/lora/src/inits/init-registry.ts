@@ -1,5 +1,5 @@
-import type { Parameter } from '@lorakit/nn';
-import type { Tensor } from '@lorakit/tensor';
+import type { AnyModule, Parameter } from '@lorakit/nn';
+import { type Generator, getDefaultGenerator, type Tensor } from '@lorakit/tensor';
 import type { InitLoraWeights, LoraConfig } from '../config/lora-config.js';
 import { LoraConfigError, RegistryError } from '../errors.js';
 import type { AdapterSpec, LoraLayer, LoraLayerKind } from '../layers/lora-layer.js';
@@ -31,6 +31,12 @@ export interface InitContext {
   baseWeight(): Tensor;
   /** Replaces the base weight (residual inits: PiSSA, OLoRA, CorDA, LoftQ), in the base layer's layout. */
   setBaseWeight(weight: Tensor): void;
+  /** The base layer's module (e.g. to tell a quantized base with `hasWeightAccess`). */
+  readonly baseLayer: AnyModule;
+  /** Random numbers for random inits: the one passed to getPeftModel/addAdapter, else the default. */
+  readonly generator: Generator;
+  /** Reports a warning the way PEFT would print it (collected on `PeftModel.warnings`). */
+  warn(message: string): void;
 }
 
 /**
@@ -113,5 +119,8 @@ export function initializeAdapter(layer: LoraLayer, spec: AdapterSpec): void {
     fanInFanOut: (layer as { fanInFanOut?: boolean }).fanInFanOut ?? false,
     baseWeight: () => layer.baseWeight(),
     setBaseWeight: (w) => layer.setBaseWeight(w),
+    baseLayer: layer.baseLayer,
+    generator: spec.generator ?? getDefaultGenerator(),
+    warn: (message) => spec.warn?.(message),
   });
 }

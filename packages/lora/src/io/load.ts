@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AnyModule } from '@lorakit/nn';
 import { SafetensorsFile } from '@lorakit/safetensors';
-import { noGrad, tensor } from '@lorakit/tensor';
+import { type Generator, noGrad, tensor } from '@lorakit/tensor';
 import { LoraConfig } from '../config/lora-config.js';
 import { parsePythonJson } from '../config/python-json.js';
 import { AdapterFormatError, listNames } from '../errors.js';
@@ -15,6 +15,8 @@ export interface LoadAdapterOptions {
   readonly adapterName?: string;
   /** Load with trainable LoRA parameters (default false: inference, frozen). */
   readonly isTrainable?: boolean;
+  /** Random numbers for base-mutating inits that re-run on load (pissa_niter_N needs the training-time seed). */
+  readonly generator?: Generator;
 }
 
 /** Reads and validates `adapter_config.json` from an adapter directory. */
@@ -92,7 +94,7 @@ export function loadAdapter(
   config.inferenceMode = !options.isTrainable;
   const peft = model instanceof PeftModel ? model : new PeftModel(model);
   const fresh = peft.peftConfig.size === 0;
-  peft.addAdapter(name, config, { initWeights: false });
+  peft.addAdapter(name, config, { initWeights: false, generator: options.generator });
   try {
     loadAdapterWeights(peft, dir, name);
   } catch (error) {

@@ -11,6 +11,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { type TensorEntry, writeSafetensors } from '@lorakit/safetensors';
+import type { LoraConfig } from '../config/lora-config.js';
 import { dumpPythonJson } from '../config/python-json.js';
 import { AdapterError, AdapterFormatError, listNames } from '../errors.js';
 import type { PeftModel } from '../model/peft-model.js';
@@ -46,8 +47,8 @@ export function architectureOf(model: unknown): string {
 }
 
 /** The adapter_config.json text PEFT would write for one adapter. */
-export function adapterConfigJson(peft: PeftModel, adapter: string): string {
-  const config = peft.peftConfig.get(adapter);
+export function adapterConfigJson(peft: PeftModel, adapter: string, override?: LoraConfig): string {
+  const config = override ?? peft.peftConfig.get(adapter);
   if (!config)
     throw new AdapterError(
       `[saveAdapter] no adapter named "${adapter}"; adapters: ${listNames([...peft.peftConfig.keys()])}`,

@@ -14,7 +14,8 @@ export interface WeightAccess {
   writeBaseWeight(weight: Tensor): void;
 }
 
-function hasWeightAccess(module: unknown): module is WeightAccess {
+/** Whether a base module implements WeightAccess (quantized layers from plugins). */
+export function hasWeightAccess(module: unknown): module is WeightAccess {
   return (
     typeof (module as WeightAccess).readBaseWeight === 'function' &&
     typeof (module as WeightAccess).writeBaseWeight === 'function'

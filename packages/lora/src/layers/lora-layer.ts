@@ -1,5 +1,5 @@
 import { type AnyModule, Dropout, Identity, Module, ModuleDict, type Parameter } from '@lorakit/nn';
-import { noGrad, type Tensor, tensor, where } from '@lorakit/tensor';
+import { type Generator, noGrad, type Tensor, tensor, where } from '@lorakit/tensor';
 import type { LoraConfig } from '../config/lora-config.js';
 import { AdapterError, MergeError } from '../errors.js';
 import { initializeAdapter } from '../inits/init-registry.js';
@@ -20,6 +20,10 @@ export interface AdapterSpec {
   readonly modulePath: string;
   /** Skip initialization (weights are about to be loaded). */
   readonly initWeights?: boolean;
+  /** Where init strategies report PEFT's warnings. */
+  readonly warn?: (message: string) => void;
+  /** Random numbers for the init strategy (default: the default generator). */
+  readonly generator?: Generator;
 }
 
 /** A module holding one parameter per adapter (PEFT's ParameterDict for embeddings). */

@@ -1,4 +1,5 @@
 import { type AnyModule, Conv1D, Linear } from '@lorakit/nn';
+import type { Generator } from '@lorakit/tensor';
 import type { LoraConfig } from '../config/lora-config.js';
 import { AdapterError, listNames, NoMatchingModuleError } from '../errors.js';
 import { findDispatcher } from '../layers/dispatch.js';
@@ -21,6 +22,8 @@ export interface InjectOptions {
   /** Create the factors without running the init strategy (for loading saved weights). */
   readonly initWeights?: boolean;
   readonly warn: (message: string) => void;
+  /** Random numbers for the init strategy. */
+  readonly generator?: Generator;
 }
 
 export interface InjectResult {
@@ -167,6 +170,8 @@ function createAndReplace(
     config,
     modulePath: name,
     initWeights: options.initWeights ?? true,
+    warn: options.warn,
+    generator: options.generator,
   };
   if (target instanceof LoraLayer) {
     target.updateLayer(spec);

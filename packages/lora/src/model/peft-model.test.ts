@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AnyModule, Embedding, Linear, Module, ModuleList } from '@lorakit/nn';
 import { writeSafetensors } from '@lorakit/safetensors';
-import { manualSeed, randn, type Tensor, tensor, zeros } from '@lorakit/tensor';
+import { Generator, manualSeed, randn, type Tensor, tensor, zeros } from '@lorakit/tensor';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   AdapterError,
@@ -79,6 +79,15 @@ describe('PeftModel', () => {
     expect(peft.trainableParametersSummary()).toBe(
       `trainable params: 512 || all params: ${total.toLocaleString('en-US')} || trainable%: ${((100 * 512) / total).toFixed(4)}`,
     );
+  });
+
+  it('takes a generator for reproducible init, and collects init warnings', () => {
+    const factorsWith = (seed: number) => {
+      const peft = getPeftModel(new Toy(), { targetModules: ['q_proj'] }, { generator: new Generator(seed) });
+      return array(peft.model.getSubmodule<LoraLinear>('layers.0.q_proj').loraA('default').weight);
+    };
+    expect(factorsWith(5)).toEqual(factorsWith(5));
+    expect(factorsWith(5)).not.toEqual(factorsWith(6));
   });
 
   it('names the modules that exist when nothing matches', () => {

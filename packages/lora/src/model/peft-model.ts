@@ -1,5 +1,5 @@
 import { type AnyModule, Module, type Parameter } from '@lorakit/nn';
-import { noGrad } from '@lorakit/tensor';
+import { type Generator, noGrad } from '@lorakit/tensor';
 import { LoraConfig, type LoraConfigOptions } from '../config/lora-config.js';
 import { AdapterError, listNames } from '../errors.js';
 import { BASE_ADAPTER, withAdapterNames } from '../layers/adapter-context.js';
@@ -30,6 +30,8 @@ export class LoraModel extends Module<unknown[], unknown> {
 export interface AddAdapterOptions {
   /** Create the factors without initializing them (weights are loaded next). */
   readonly initWeights?: boolean;
+  /** Random numbers for the init strategy (default: the default generator). */
+  readonly generator?: Generator;
 }
 
 export interface MergeOptions {
@@ -127,6 +129,7 @@ export class PeftModel extends Module<unknown[], unknown> {
         adapterName: name,
         initWeights: options.initWeights ?? true,
         warn: (m) => this.warnings.push(m),
+        generator: options.generator,
       }).targeted;
     } catch (error) {
       this.peftConfig.delete(name);
