@@ -55,7 +55,7 @@ function tensorOf(values: number[], shape: number[]): Tensor {
   return tensor(values, { shape });
 }
 
-/** Records max errors per (tag, tensor) and prints them as one table after the suite. */
+/** Records max errors (or, for `zeros`, a rate) per (tag, tensor) and prints them after the suite. */
 export class ErrorReport {
   readonly rows: { tag: string; tensor: string; maxError: number; tolerance: string }[] = [];
   add(tag: string, tensorName: string, maxErrorValue: number, tolerance: string): void {
@@ -65,7 +65,7 @@ export class ErrorReport {
   }
   print(title: string): void {
     console.log(
-      `\n${title}\n${this.rows.map((r) => `${r.tag.padEnd(22)} ${r.tensor.padEnd(8)} max |err| ${r.maxError.toExponential(2)}  (${r.tolerance})`).join('\n')}`,
+      `\n${title}\n${this.rows.map((r) => `${r.tag.padEnd(22)} ${r.tensor.padEnd(8)} ${r.tensor === 'zeros' ? 'rate     ' : 'max |err|'} ${r.maxError.toExponential(2)}  (${r.tolerance})`).join('\n')}`,
     );
   }
 }

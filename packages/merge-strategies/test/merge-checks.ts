@@ -61,6 +61,9 @@ export function checkDeterministic(
         .reshape([clamped.b.shape[0]!, -1])
         .matmul(clamped.a.reshape([clamped.a.shape[0]!, -1]));
       report.add(tag, 'delta', maxError(delta, want.delta, ATOL, RTOL, `${label} delta`), TOLERANCE);
+      // For information: our clamped factors compared as they are, without aligning signs (PEFT's
+      // notes saw some v_proj layers off by 0.3–0.6 for this reason).
+      report.add(tag, 'A as-is', maxAbsDifference(ours.a, want.a), 'no tolerance: sign-dependent');
       // Our own clamp is the same operation on our own signs.
       const own = clampFactors({ a: raw.a, b: raw.b }, spec.kwargs.svd_clamp as number);
       maxError(ours.a, own.a, 1e-7, 0, `${label} own clamp lora_A`);
@@ -170,3 +173,9 @@ export function factorWeights(
 }
 
 export { tensor };
+
+function maxAbsDifference(a: Tensor, b: Tensor): number {
+  const x = a.contiguous().toArray() as Float32Array;
+  const y = b.contiguous().toArray() as Float32Array;
+  return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
+}
