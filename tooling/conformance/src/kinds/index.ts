@@ -1,4 +1,5 @@
 import { registerKind } from '../run.js';
+import { runConversion } from './conversion.js';
 import { runForward, runMultiAdapter } from './forward.js';
 import { runInit } from './init.js';
 import { runLayers } from './layers.js';
@@ -11,4 +12,5 @@ export async function registerAllKinds(): Promise<void> {
   registerKind('multi_adapter', runMultiAdapter);
   registerKind('init', runInit);
   registerKind('train', runTrain);
+  registerKind('conversion', runConversion);
 }

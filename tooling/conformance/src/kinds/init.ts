@@ -42,15 +42,16 @@ export async function runInit(context: CaseContext): Promise<Check[]> {
   const io = readTensors(join(dir, 'io.safetensors'));
   const base = await loadBase(dir);
   const original = new Map(base.namedParameters().map(([n, p]) => [n, p.detach().clone()]));
-  const prepare = (await plugins()).prepareInit;
-  const peft = getPeftModel(base, config.toOptions());
-  if (prepare) await prepare(peft, context);
+  const hooks = await plugins();
+  await hooks.beforeInject?.(base, config, context);
+  const peft = getPeftModel(base, { ...config.toOptions(), inferenceMode: false });
+  if (hooks.prepareInit) await hooks.prepareInit(peft, context);
   const layers = new Map(peft.loraLayers());
   const modules = [
     ...new Set([...io.keys()].filter((k) => k.endsWith('.lora_A')).map((k) => k.slice(0, -'.lora_A'.length))),
   ];
   const checks: Check[] = [];
-  const random = value === true || value === 'gaussian' || value === false;
+  const random = value === true || value === 'gaussian' || value === false || spec.random === true;
   for (const module of modules) {
     const layer = layers.get(module) as LoraLayer | undefined;
     if (!layer) {
@@ -86,11 +87,26 @@ export async function runInit(context: CaseContext): Promise<Check[]> {
           ok: max <= bound,
         });
       }
-      checks.push(compareTensors(`${module}.lora_B`, b, io.get(`${module}.lora_B`)!, { atol: 0, rtol: 0 }));
+      if (spec.random === true) {
+        // A random init with a fixed product (orthogonal: B·A = 0): B by its distribution, delta by atol.
+        const expectedB = io.get(`${module}.lora_B`)!;
+        const ratioB = std(b) / std(expectedB);
+        checks.push({
+          name: `${module}.lora_B std`,
+          error: Math.abs(ratioB - 1),
+          bound: '|ours/PEFT − 1| ≤ 0.3',
+          ok: Math.abs(ratioB - 1) <= 0.3,
+        });
+        checks.push(compareTensors(`${module}.delta`, delta, io.get(`${module}.delta`)!, tolerance));
+      } else {
+        checks.push(compareTensors(`${module}.lora_B`, b, io.get(`${module}.lora_B`)!, { atol: 0, rtol: 0 }));
+        checks.push(
+          compareTensors(`${module}.delta`, delta, io.get(`${module}.delta`)!, { atol: 0, rtol: 0 }),
+        );
+      }
       checks.push(
         compareTensors(`${module}.base_after`, baseAfter, io.get(`${module}.base_after`)!, tolerance),
       );
-      checks.push(compareTensors(`${module}.delta`, delta, io.get(`${module}.delta`)!, { atol: 0, rtol: 0 }));
     } else {
       checks.push(compareTensors(`${module}.delta`, delta, io.get(`${module}.delta`)!, tolerance));
       checks.push(
