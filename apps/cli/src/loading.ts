@@ -28,7 +28,7 @@ export function attachAdapter(model: PreTrainedModel, dir: string, modelDir: str
     return loadAdapter(model, dir);
   } catch (error) {
     const message = (error as Error).message;
-    if (/does not fit the model|matched no module|target_modules/.test(message)) {
+    if (/does not fit the model|matched no module|target.?modules/i.test(message)) {
       throw new CliError(
         `adapter ${dir} does not fit the model in ${modelDir}: ${message.replace(/^\[[^\]]+\]\s*/, '')}`,
         { cause: error },

@@ -52,7 +52,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   const json = argv.includes('--json');
   try {
     await program.parseAsync(argv as string[]);
-    return EXIT.ok;
+    // A command may end with a code of its own (inspect --strict: 3, an interrupted train: 130).
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
       if (

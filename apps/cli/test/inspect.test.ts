@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { peftFixturesDir } from '@lorakit/vitest-config/fixtures';
 import { describe, expect, it } from 'vitest';
-import { demoBase, lorakit } from './run-cli.js';
+import { demoBase, lorakit, temporaryDirectory } from './run-cli.js';
 
 const fixtures = peftFixturesDir();
 
@@ -50,5 +50,74 @@ describe('lorakit inspect', () => {
     const run = lorakit(['inspect', '/nonexistent/adapter']);
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe('lorakit: error: /nonexistent/adapter does not exist');
+  });
+});
+
+describe('lorakit inspect: ranks, compatibility and other inputs', () => {
+  it('reads per-module ranks from rank_pattern (EVA adapter)', () => {
+    const run = lorakit(['inspect', join(fixtures, 'init_eva', 'adapter'), '--json']);
+    expect(run.code).toBe(0);
+    const summary = run.json<{
+      modules: { name: string; rank: number }[];
+      config: { rank_pattern: Record<string, number> };
+    }>();
+    const rank = (name: string) => summary.modules.find((m) => m.name === name)?.rank;
+    expect(rank('model.layers.0.mlp.down_proj')).toBe(2);
+    expect(rank('model.layers.0.self_attn.o_proj')).toBe(6);
+    expect(summary.config.rank_pattern['model.layers.0.mlp.down_proj']).toBe(2);
+  });
+
+  it('warns about DoRA for servers', () => {
+    const run = lorakit(['inspect', join(fixtures, 'llama_dora', 'adapter'), '--json']);
+    const summary = run.json<{ warnings: string[]; modules: { dora: boolean }[] }>();
+    expect(summary.modules.every((m) => m.dora)).toBe(true);
+    expect(summary.warnings.some((w) => w.startsWith('DoRA (use_dora) is not supported'))).toBe(true);
+  });
+
+  it('warns about modules_to_save and trained biases, naming the modules', () => {
+    const run = lorakit(['inspect', join(fixtures, 'bert_seqcls_modules_to_save', 'adapter')]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('warning: modules_to_save (classifier, score) stores full trained copies');
+    expect(run.stdout).toContain('vLLM rejects adapters with modules_to_save');
+    expect(run.stdout).toContain('trains biases');
+  });
+
+  it('--strict exits 3 when there are warnings', () => {
+    expect(lorakit(['inspect', join(fixtures, 'llama_dora', 'adapter'), '--strict']).code).toBe(3);
+    expect(lorakit(['inspect', join(fixtures, 'llama_qv', 'adapter'), '--strict']).code).toBe(0);
+  });
+
+  it('warns that a PiSSA adapter belongs to a residual base', () => {
+    const run = lorakit(['inspect', join(fixtures, 'init_pissa', 'adapter'), '--json']);
+    expect(run.json<{ warnings: string[] }>().warnings.join('\n')).toContain('lorakit convert');
+  });
+
+  it('summarizes every named adapter of a folder', () => {
+    const run = lorakit(['inspect', join(fixtures, 'llama_multi_adapter_mixed_batch', 'adapter'), '--json']);
+    expect(run.code).toBe(0);
+    const { adapters } = run.json<{ adapters: { path: string }[] }>();
+    expect(adapters.map((a) => a.path.split('/').pop())).toEqual(['alpha', 'beta']);
+  });
+
+  it('lists the tensors of a plain safetensors file', () => {
+    const run = lorakit(['inspect', join(demoBase, 'model.safetensors'), '--json']);
+    expect(run.code).toBe(0);
+    const summary = run.json<{
+      kind: string;
+      tensors: { name: string; dtype: string }[];
+      parameters: number;
+    }>();
+    expect(summary.kind).toBe('safetensors');
+    expect(summary.parameters).toBe(84288);
+    expect(summary.tensors.find((t) => t.name === 'model.embed_tokens.weight')?.dtype).toBe('F32');
+  });
+
+  it('rejects a folder that is neither an adapter nor a model', () => {
+    const empty = temporaryDirectory();
+    const run = lorakit(['inspect', empty]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe(
+      `lorakit: error: ${empty} is neither an adapter folder (adapter_config.json) nor a model folder (config.json)`,
+    );
   });
 });

@@ -5,6 +5,7 @@ import { chooseBackend } from '../backend.js';
 import { CommandContext } from '../context.js';
 import { attachAdapter, loadBaseModel, loadModelTokenizer } from '../loading.js';
 import { integerOption, numberOption } from '../options.js';
+import { registerInitPlugins } from '../plugins.js';
 
 interface GenerateFlags {
   model: string;
@@ -59,7 +60,10 @@ export function registerGenerate(program: Command): void {
       context.debug(`backend: ${backend.name} — ${backend.reason}`);
       const tokenizer = await loadModelTokenizer(flags.model, 'generation encodes the prompt with it');
       const model = await loadBaseModel(flags.model);
-      if (flags.adapter) attachAdapter(model, flags.adapter, flags.model);
+      if (flags.adapter) {
+        await registerInitPlugins();
+        attachAdapter(model, flags.adapter, flags.model);
+      }
       model.eval();
       const { inputIds, attentionMask } = tokenizer.encodeBatch(flags.prompt, { paddingSide: 'left' });
       const promptLength = inputIds.shape[1]!;

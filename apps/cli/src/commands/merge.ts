@@ -10,6 +10,7 @@ import { attachAdapter, loadBaseModel } from '../loading.js';
 import { copyTokenizerFiles, parseShardSize, writeCheckpoint } from '../merging/checkpoint-writer.js';
 import { mergedTensors } from '../merging/streaming-merge.js';
 import { formatBytes, requireAdapterDirectory, requireModelDirectory } from '../paths.js';
+import { registerInitPlugins } from '../plugins.js';
 
 interface MergeFlags {
   model: string;
@@ -42,6 +43,7 @@ export async function mergeToCheckpoint(
 ): Promise<MergeResult> {
   requireModelDirectory(flags.model, '--model directory');
   requireAdapterDirectory(flags.adapter);
+  await registerInitPlugins();
   const maxShardSize = parseShardSize(flags.maxShardSize);
   const dtype = flags.dtype === undefined ? undefined : DTYPES[flags.dtype];
   if (flags.dtype !== undefined && !dtype) {

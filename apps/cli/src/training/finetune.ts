@@ -21,6 +21,7 @@ import {
 import { manualSeed, noGrad } from '@lorakit/tensor';
 import { CliError } from '../errors.js';
 import { requireAdapterDirectory, requireFile, requireModelDirectory } from '../paths.js';
+import { registerInitPlugins } from '../plugins.js';
 import { shuffled } from '../random.js';
 import { type Batch, batchesOf } from './batches.js';
 import { type Example, readExamples, splitExamples, tokenizeExamples } from './dataset.js';
@@ -138,6 +139,7 @@ export function evaluationLoss(peft: PeftModel, batches: readonly Batch[]): numb
  */
 export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
   const { settings } = input;
+  await registerInitPlugins();
   requireModelDirectory(input.modelDir);
   requireFile(input.dataPath, '--data');
   if (input.resume) requireAdapterDirectory(input.resume, '--resume checkpoint');
