@@ -28,6 +28,7 @@ export {
 export { LoraQuantizedLinear } from './lora/lora-quantized-linear.js';
 export { type PrepareOptions, type PrepareResult, prepareModelForKbitTraining } from './model/prepare.js';
 export {
+  allLinearTargets,
   type LoadQuantizedModelOptions,
   loadQuantizedModel,
   type QuantizeModelOptions,

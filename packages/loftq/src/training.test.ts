@@ -1,5 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getPeftModel, LoraConfig } from '@lorakit/lora';
+import { getPeftModel, LoraConfig, loadAdapter, saveAdapter } from '@lorakit/lora';
 import { loadModel } from '@lorakit/models';
 import { AdamW } from '@lorakit/nn';
 import { manualSeed, randint, type Tensor } from '@lorakit/tensor';
@@ -52,6 +54,18 @@ describe('QLoRA training on a 4-bit base', () => {
     // The quantized base is untouched by training.
     for (const [i, [, layer]] of quantizedLayers(model).entries()) {
       expect(Array.from(layer.namedBuffers()[0]![1].toArray() as Int32Array)).toEqual(codes[i]);
+    }
+    // The trained adapter is a plain PEFT adapter: it loads onto a fresh 4-bit base with the same outputs.
+    const dir = mkdtempSync(join(tmpdir(), 'loftq-adapter-'));
+    try {
+      await saveAdapter(peft, dir);
+      const again = loadAdapter(await loadQuantizedModel(base, { quantize: '4bit' }), dir).eval();
+      peft.eval();
+      const logits = (m: { call(x: unknown): unknown }) =>
+        (m.call({ inputIds }) as { logits: Tensor }).logits;
+      expect(logits(again).sub(logits(peft)).abs().max().item()).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

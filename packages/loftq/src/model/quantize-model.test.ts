@@ -1,16 +1,18 @@
 import { join } from 'node:path';
+import { getPeftModel } from '@lorakit/lora';
 import { loadModel } from '@lorakit/models';
 import { Linear } from '@lorakit/nn';
 import { tensor } from '@lorakit/tensor';
 import { peftFixturesDir } from '@lorakit/vitest-config/fixtures';
 import { describe, expect, it } from 'vitest';
 import { maxError } from '../../test/helpers.js';
+import '../index.js';
 import { Linear4bit } from '../layers/linear-4bit.js';
 import { Linear8bitLt } from '../layers/linear-8bit.js';
 import { int8Dequantize, int8Quantize } from '../quant/int8.js';
 import { nf4Dequantize, nf4Quantize } from '../quant/nf4.js';
 import { prepareModelForKbitTraining } from './prepare.js';
-import { loadQuantizedModel, quantizedLayers, quantizeModel } from './quantize-model.js';
+import { allLinearTargets, loadQuantizedModel, quantizedLayers, quantizeModel } from './quantize-model.js';
 
 const base = join(peftFixturesDir(), 'init_loftq_4bit_1iter', 'base');
 const inputIds = tensor([[1, 5, 9, 33, 70, 2, 8]], { dtype: 'int64' });
@@ -69,6 +71,16 @@ describe('quantizeModel', () => {
     await expect(loadQuantizedModel(base, { quantize: '2bit' as '4bit' })).rejects.toThrow(
       `[loadQuantizedModel] quantize must be '4bit' or '8bit', received "2bit"`,
     );
+  });
+});
+
+describe('allLinearTargets', () => {
+  it("lists what PEFT's all-linear targets on a quantized model (lora's 'all-linear' sees no quantized layer)", async () => {
+    const model = await loadQuantizedModel(base, { quantize: '4bit' });
+    expect(() => getPeftModel(model, { targetModules: 'all-linear' })).toThrow(/No `target_modules` passed/);
+    expect(allLinearTargets(model)).toEqual(LINEARS);
+    const peft = getPeftModel(model, { targetModules: allLinearTargets(model) });
+    expect(peft.targetedModuleNames).toEqual(LINEARS);
   });
 });
 

@@ -112,6 +112,24 @@ export async function loadQuantizedModel(
   return model;
 }
 
+/**
+ * The dotted paths PEFT's `target_modules="all-linear"` selects on a (possibly quantized) model: every
+ * `Linear`, GPT-2 `Conv1D` and quantized linear except the output embedding (LM head). @lorakit/lora's own
+ * `'all-linear'` does not know quantized layers yet; pass this list as `targetModules` instead.
+ */
+export function allLinearTargets(model: AnyModule): string[] {
+  const output = outputEmbeddingPath(model);
+  return model
+    .namedModules()
+    .filter(
+      ([path, m]) =>
+        path !== '' &&
+        path !== output &&
+        (m instanceof Linear || m instanceof Conv1D || m instanceof QuantizedLinear),
+    )
+    .map(([path]) => path);
+}
+
 /** The quantized linear layers of a model, with their paths. */
 export function quantizedLayers(model: AnyModule): [string, QuantizedLinear][] {
   return model.namedModules().filter(([, m]) => m instanceof QuantizedLinear) as [string, QuantizedLinear][];
