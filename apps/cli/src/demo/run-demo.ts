@@ -9,9 +9,9 @@ import {
   type Tokenizer,
 } from '@lorakit/models';
 import { noGrad, type Tensor } from '@lorakit/tensor';
-import { mergeToCheckpoint } from '../commands/merge.js';
 import type { CommandContext } from '../context.js';
 import { summarizeAdapter } from '../inspect/adapter-summary.js';
+import { mergeToCheckpoint } from '../merging/merge-checkpoint.js';
 import { formatBytes } from '../paths.js';
 import { writeLossCurve } from '../plot/loss-curve.js';
 import { finetune } from '../training/finetune.js';

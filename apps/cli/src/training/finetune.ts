@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { getPeftModel, type LoraConfig, loadAdapter, type PeftModel, saveAdapter } from '@lorakit/lora';
 import {
   loadModel,
@@ -101,7 +101,7 @@ function fingerprint(
 ): Record<string, unknown> {
   const { batchSize, gradientAccumulation, seed, evalSplit, maxLength, epochs, maxSteps } = settings;
   return {
-    data: dataPath,
+    data: resolve(dataPath),
     examples,
     batchSize,
     gradientAccumulation,
