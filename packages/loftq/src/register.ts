@@ -15,6 +15,7 @@ export function registerLoftq(): void {
   if (!registeredInitStrategies().includes(loftqStrategy.name)) registerInitStrategy(loftqStrategy);
   registerLayerDispatcher({
     name: 'loftq-quantized-linear',
+    linear: true,
     matches: (module) => module instanceof QuantizedLinear,
     create: (module, _config, warn) => new LoraQuantizedLinear(module as QuantizedLinear, warn),
   });

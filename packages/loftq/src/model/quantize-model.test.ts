@@ -75,9 +75,12 @@ describe('quantizeModel', () => {
 });
 
 describe('allLinearTargets', () => {
-  it("lists what PEFT's all-linear targets on a quantized model (lora's 'all-linear' sees no quantized layer)", async () => {
+  it("lists what PEFT's all-linear targets on a quantized model, and lora's 'all-linear' selects the same", async () => {
     const model = await loadQuantizedModel(base, { quantize: '4bit' });
-    expect(() => getPeftModel(model, { targetModules: 'all-linear' })).toThrow(/No `target_modules` passed/);
+    expect(
+      getPeftModel(await loadQuantizedModel(base, { quantize: '4bit' }), { targetModules: 'all-linear' })
+        .targetedModuleNames,
+    ).toEqual(LINEARS);
     expect(allLinearTargets(model)).toEqual(LINEARS);
     const peft = getPeftModel(model, { targetModules: allLinearTargets(model) });
     expect(peft.targetedModuleNames).toEqual(LINEARS);

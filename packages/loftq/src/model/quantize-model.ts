@@ -114,8 +114,9 @@ export async function loadQuantizedModel(
 
 /**
  * The dotted paths PEFT's `target_modules="all-linear"` selects on a (possibly quantized) model: every
- * `Linear`, GPT-2 `Conv1D` and quantized linear except the output embedding (LM head). @lorakit/lora's own
- * `'all-linear'` does not know quantized layers yet; pass this list as `targetModules` instead.
+ * `Linear`, GPT-2 `Conv1D` and quantized linear except the output embedding (LM head). `targetModules:
+ * 'all-linear'` selects the same modules (the quantized-linear dispatcher is registered as linear); this
+ * list is for callers that want the names up front.
  */
 export function allLinearTargets(model: AnyModule): string[] {
   const output = outputEmbeddingPath(model);

@@ -14,6 +14,8 @@ import { LoraLinear } from './lora-linear.js';
 export interface LayerDispatcher {
   readonly name: string;
   matches(module: AnyModule): boolean;
+  /** Modules it matches are linear layers: `target_modules: 'all-linear'` selects them (quantized linears). */
+  readonly linear?: boolean;
   /** Builds the LoRA layer. May adjust the (per-adapter) config as PEFT does (fan_in_fan_out). */
   create(module: AnyModule, config: LoraConfig, warn: (message: string) => void): LoraLayer;
 }
@@ -39,6 +41,7 @@ export function findDispatcher(module: AnyModule): LayerDispatcher | undefined {
 export function registerBuiltinDispatchers(): void {
   registerLayerDispatcher({
     name: 'linear',
+    linear: true,
     matches: (m) => m instanceof Linear,
     create(module, config, warn) {
       if (config.fanInFanOut) {
@@ -52,6 +55,7 @@ export function registerBuiltinDispatchers(): void {
   });
   registerLayerDispatcher({
     name: 'conv1d-gpt2',
+    linear: true,
     matches: (m) => m instanceof Conv1D,
     create(module, config, warn) {
       if (!config.fanInFanOut) {

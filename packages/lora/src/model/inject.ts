@@ -1,4 +1,4 @@
-import { type AnyModule, Conv1D, Linear } from '@lorakit/nn';
+import type { AnyModule } from '@lorakit/nn';
 import type { Generator } from '@lorakit/tensor';
 import type { LoraConfig } from '../config/lora-config.js';
 import { AdapterError, listNames, NoMatchingModuleError } from '../errors.js';
@@ -83,7 +83,7 @@ export function resolveTargets(model: AnyModule, config: LoraConfig): TargetReso
       .filter(
         ([name, m]) =>
           name !== '' &&
-          (m instanceof Linear || m instanceof Conv1D || (m instanceof LoraLayer && m.kind === 'linear')),
+          ((m instanceof LoraLayer && m.kind === 'linear') || findDispatcher(m)?.linear === true),
       )
       .map(([name]) => name)
       .filter((name) => name !== output && !isUnder(name, tunerNames));
