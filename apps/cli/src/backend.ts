@@ -1,4 +1,4 @@
-import { type Backend, getBackend, listBackends, registerBackend, setDefaultBackend } from '@lorakit/tensor';
+import { getBackend, listBackends, setDefaultBackend } from '@lorakit/tensor';
 import { CliError } from './errors.js';
 
 export const BACKEND_CHOICES = ['auto', 'js', 'cpu'] as const;
@@ -10,13 +10,9 @@ export interface BackendChoice {
   readonly reason: string;
 }
 
-/**
- * What `@lorakit/cpu-backend` may export to plug its kernels into @lorakit/tensor. Today it exports only
- * its GEMM; once it exports one of these the CLI uses it without a change here.
- */
+/** What the CLI uses of `@lorakit/cpu-backend` (importing it registers `cpu` when its addon loaded). */
 interface CpuBackendModule {
-  readonly createCpuBackend?: () => Backend;
-  readonly registerCpuBackend?: () => unknown;
+  readonly registerCpuBackend?: () => boolean;
   readonly nativeAvailable?: boolean;
   readonly nativeLoadError?: string;
 }
@@ -25,6 +21,7 @@ function hasBackend(name: string): boolean {
   return listBackends().some((entry) => entry.name === name);
 }
 
+/** Makes the native `cpu` backend available; returns why not when it cannot be. */
 async function registerNativeCpu(): Promise<string | undefined> {
   if (hasBackend('cpu')) return undefined;
   let module: CpuBackendModule;
@@ -33,13 +30,12 @@ async function registerNativeCpu(): Promise<string | undefined> {
   } catch (error) {
     return `@lorakit/cpu-backend cannot be loaded (${(error as Error).message.split('\n')[0]})`;
   }
+  if (hasBackend('cpu')) return undefined;
   if (module.nativeAvailable === false) {
     return `the native addon is not built (${module.nativeLoadError ?? 'unknown reason'})`;
   }
-  if (typeof module.createCpuBackend === 'function') registerBackend(module.createCpuBackend(), 10);
-  else if (typeof module.registerCpuBackend === 'function') module.registerCpuBackend();
-  else return '@lorakit/cpu-backend does not export a backend registration yet (only its GEMM)';
-  return hasBackend('cpu') ? undefined : '@lorakit/cpu-backend registered no "cpu" backend';
+  if (typeof module.registerCpuBackend === 'function' && module.registerCpuBackend()) return undefined;
+  return '@lorakit/cpu-backend registered no "cpu" backend';
 }
 
 /**

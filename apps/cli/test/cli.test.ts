@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { lorakit } from './run-cli.js';
+import { demoBase, lorakit } from './run-cli.js';
 
 const COMMANDS = ['demo', 'inspect', 'train', 'merge', 'generate', 'init', 'convert', 'combine'];
 
@@ -37,13 +37,32 @@ describe('the lorakit program', () => {
     );
   });
 
-  it('explains why --backend cpu is unavailable', () => {
-    const run = lorakit(['generate', '--backend', 'cpu', '--model', '.', '--prompt', 'x'], {
-      env: { LORAKIT_BACKEND: 'auto' },
-    });
-    expect(run.code).toBe(2);
-    // Until @lorakit/cpu-backend registers a backend the reason is printed; afterwards the model check fails.
-    expect(run.stderr).toMatch(/^lorakit: error: (--backend cpu: |--model directory \. has no config.json)/);
+  it('--verbose says which backend runs and why', () => {
+    const js = lorakit([
+      'generate',
+      '-v',
+      '--backend',
+      'js',
+      '--model',
+      demoBase,
+      '--prompt',
+      'copy: abc|',
+      '--max-new-tokens',
+      '1',
+    ]);
+    expect(js.code, js.stderr).toBe(0);
+    expect(js.stderr).toContain('backend: js — JavaScript reference backend (--backend js)');
+    // auto: the native cpu backend when @lorakit/cpu-backend's addon is built, else js with the reason.
+    const auto = lorakit(
+      ['generate', '-v', '--model', demoBase, '--prompt', 'copy: abc|', '--max-new-tokens', '1'],
+      {
+        env: { LORAKIT_BACKEND: 'auto' },
+      },
+    );
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(auto.stderr).toMatch(
+      /backend: (cpu — native CPU backend \(@lorakit\/cpu-backend\)|js — JavaScript reference backend \(no native cpu backend: .+\))/,
+    );
   });
 
   it('prints errors as JSON on stdout with --json', () => {
