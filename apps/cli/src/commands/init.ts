@@ -95,8 +95,9 @@ async function initialize(
   flags: InitFlags,
   model: PreTrainedModel,
   config: LoraConfig,
-  log: (line: string) => void,
+  context: CommandContext,
 ): Promise<PeftModel> {
+  const log = (line: string) => context.print(line);
   if (method === 'corda') {
     const tokenizer = await loadModelTokenizer(flags.model, 'CorDA tokenizes the calibration data with it');
     const examples = calibration(flags, tokenizer);
@@ -123,7 +124,15 @@ async function initialize(
       labels: b.labels,
     }));
     const { initializeLoraEvaWeights } = await import('@lorakit/eva');
-    await initializeLoraEvaWeights(peft, batches);
+    // EVA cycles through the data until every layer's components have converged: show how many have.
+    const bar = context.progress({ label: 'eva', total: undefined });
+    await initializeLoraEvaWeights(peft, batches, {
+      onProgress: ({ step, convergedLayers, totalLayers }) => {
+        bar.setTotal(totalLayers);
+        bar.update(convergedLayers, `batch ${step}`);
+      },
+    });
+    bar.finish();
     log(`EVA: components from ${examples.length} calibration examples in ${batches.length} batches`);
   }
   return peft;
@@ -178,7 +187,7 @@ export function registerInit(program: Command): void {
       const model = await loadBaseModel(flags.model);
       manualSeed(flags.seed);
       const started = performance.now();
-      const peft = await initialize(method, flags, model, config, (line) => context.print(line));
+      const peft = await initialize(method, flags, model, config, context);
       for (const warning of peft.warnings) context.debug(`warning: ${warning}`);
       await saveAdapter(peft, flags.out);
       const seconds = (performance.now() - started) / 1000;
