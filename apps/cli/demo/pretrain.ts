@@ -2,7 +2,7 @@
  * Pretrains the demo's base model — the one shipped in demo/base — from scratch with lorakit itself:
  * a 2-layer Llama learns the `copy` task of the demo's task language (src/demo/task-language.ts) by
  * full-parameter training with AdamW and a cosine schedule. Every seed is fixed, so a run reproduces
- * the shipped weights.
+ * the shipped model.safetensors byte for byte (the JSON files as committed are Biome-formatted).
  *
  *   pnpm --filter @lorakit/cli pretrain-demo [out-dir]     (default: apps/cli/demo/base)
  *
