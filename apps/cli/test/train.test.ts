@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeCopyText, writeShiftJsonl } from './fixtures.js';
-import { demoBase, lorakit, temporaryDirectory } from './run-cli.js';
+import { cliPath, demoBase, lorakit, temporaryDirectory } from './run-cli.js';
 
 interface TrainResult {
   steps: number;
@@ -137,6 +138,36 @@ describe('lorakit train', () => {
     expect(run.stdout).toContain('trainable params: 512 ||');
     expect(run.stdout).toMatch(/trained 2 steps in [\d.]+ s/);
     expect(JSON.parse(readFileSync(join(dir, 'text', 'adapter_config.json'), 'utf8')).r).toBe(2);
+  });
+
+  it('Ctrl-C saves a checkpoint to resume from and exits 130', async () => {
+    const out = join(dir, 'interrupted');
+    const child = spawn(
+      process.execPath,
+      [cliPath, 'train', '--model', demoBase, '--data', data, ...LORA, '--max-steps', '2000', '--out', out],
+      {
+        env: { ...process.env, LORAKIT_BACKEND: 'js' },
+      },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    // Interrupt once training has started (its plan is printed before the first step).
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (stdout.includes('2000 steps')) {
+          clearInterval(poll);
+          setTimeout(resolve, 1500);
+        }
+      }, 50);
+    });
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(130);
+    const match = /interrupted at step (\d+); saved (\S+) — continue with --resume \S+/.exec(stdout);
+    expect(match, stdout).not.toBeNull();
+    expect(existsSync(join(match![2]!, 'optimizer.safetensors'))).toBe(true);
   });
 
   describe('bad input: one line, exit code 2', () => {
