@@ -115,7 +115,7 @@ describe('lorakit merge', () => {
     ]);
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe(
-      'lorakit: error: --max-shard-size must be a size like 5GB, 500MB or a byte count, received "big"',
+      'lorakit: error: [saveModel] --max-shard-size must be a positive byte count or a size like "5GB", received "big"',
     );
   });
 });

@@ -61,3 +61,32 @@ describe('README: a third-party init strategy', () => {
     }
   });
 });
+
+describe('inits from plugins that are not imported', () => {
+  it('name the package to import, for new adapters and for loading base-mutating ones', () => {
+    expect(() =>
+      getPeftModel(new Attention(), new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: 'pissa' })),
+    ).toThrow(
+      "[lora] init_lora_weights='pissa' is provided by @lorakit/inits-svd; import '@lorakit/inits-svd' before creating or loading this adapter",
+    );
+    expect(() =>
+      getPeftModel(
+        new Attention(),
+        new LoraConfig({
+          targetModules: ['q_proj'],
+          initLoraWeights: 'loftq',
+          loftqConfig: { loftq_bits: 4 },
+        }),
+        {
+          initWeights: false,
+        },
+      ),
+    ).toThrow("import '@lorakit/loftq'");
+    // EVA does not touch the base weight: loading its adapter needs no plugin.
+    expect(() =>
+      getPeftModel(new Attention(), new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: 'eva' }), {
+        initWeights: false,
+      }),
+    ).not.toThrow();
+  });
+});

@@ -21,6 +21,13 @@ export {
   readConfig,
 } from './io/load-model.js';
 export { type SaveModelOptions, saveModel } from './io/save-model.js';
+export {
+  checkpointJson,
+  type LazyTensor,
+  parseShardSize,
+  type WriteCheckpointOptions,
+  writeCheckpoint,
+} from './io/write-checkpoint.js';
 export { KVCache } from './kv-cache.js';
 export { bceWithLogits, maskedLmLoss, sequenceClassificationLoss } from './losses.js';
 export {

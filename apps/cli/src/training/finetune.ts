@@ -265,12 +265,9 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
         : undefined,
     checkpointEvery: settings.saveEvery,
     callbacks: {
-      onStep: async (info) => {
+      onStep: (info) => {
         losses.push({ step: info.step, loss: info.loss });
         input.onStep?.(info);
-        // The loop's awaits resolve as microtasks; yield a macrotask so that signals (Ctrl-C → abort)
-        // and stream writes are handled between steps.
-        await new Promise((resolve) => setImmediate(resolve));
       },
       onEvaluate: ({ step, metrics }) => input.onEvaluate?.({ step, loss: metrics as number }),
       onCheckpoint: async ({ step }) => {

@@ -60,6 +60,22 @@ export interface InitStrategy {
 
 const registry = new Map<string, InitStrategy>();
 
+/** The lorakit packages that provide PEFT's other inits (named in errors when they are not imported). */
+const PLUGINS: readonly { prefix: string; name: string; modifiesBaseWeight: boolean }[] = [
+  { prefix: 'pissa', name: '@lorakit/inits-svd', modifiesBaseWeight: true },
+  { prefix: 'olora', name: '@lorakit/inits-svd', modifiesBaseWeight: true },
+  { prefix: 'corda', name: '@lorakit/inits-svd', modifiesBaseWeight: true },
+  { prefix: 'orthogonal', name: '@lorakit/inits-svd', modifiesBaseWeight: false },
+  { prefix: 'eva', name: '@lorakit/eva', modifiesBaseWeight: false },
+  { prefix: 'loftq', name: '@lorakit/loftq', modifiesBaseWeight: true },
+];
+
+function pluginFor(value: InitLoraWeights): (typeof PLUGINS)[number] | undefined {
+  return typeof value === 'string'
+    ? PLUGINS.find((p) => value.toLowerCase().startsWith(p.prefix))
+    : undefined;
+}
+
 export function registerInitStrategy(strategy: InitStrategy): void {
   if (registry.has(strategy.name)) {
     throw new RegistryError(
@@ -92,6 +108,15 @@ export function findInitStrategy(value: InitLoraWeights): InitStrategy | undefin
 export function initializeAdapter(layer: LoraLayer, spec: AdapterSpec): void {
   const value = spec.config.initLoraWeights;
   let strategy = findInitStrategy(value);
+  if (!strategy) {
+    const plugin = pluginFor(value);
+    // Loading a base-mutating adapter must rebuild the residual base; silently skipping it gives wrong outputs.
+    if (plugin && (spec.initWeights !== false || plugin.modifiesBaseWeight)) {
+      throw new LoraConfigError(
+        `[lora] init_lora_weights='${String(value)}' is provided by ${plugin.name}; import '${plugin.name}' before creating or loading this adapter`,
+      );
+    }
+  }
   if (spec.initWeights === false && !(strategy?.modifiesBaseWeight && strategy.kinds.includes(layer.kind)))
     return;
   if (!strategy?.kinds.includes(layer.kind)) {

@@ -299,6 +299,8 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
       step += 1;
       lastLoss = lossSum / window.length;
       if (tokens !== undefined) totalTokens! += tokens;
+      // Let timers and signal handlers (an AbortSignal wired to SIGINT) run between steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const now = performance.now();
       await callbacks.onStep?.({
         step,
