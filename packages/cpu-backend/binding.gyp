@@ -14,7 +14,11 @@
         "native/reduce.cc",
         "native/norm.cc",
         "native/indexing.cc",
-        "native/conv.cc"
+        "native/conv.cc",
+        "native/linalg_common.cc",
+        "native/linalg_svd.cc",
+        "native/linalg_qr.cc",
+        "native/linalg_eigh.cc"
       ],
       "dependencies": ["lorakit_cpu_avx2"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

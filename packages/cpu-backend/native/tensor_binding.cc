@@ -6,6 +6,7 @@
 
 #include <new>
 
+#include "linalg.h"
 #include "tensor_binding.h"
 #include "tensor_ops.h"
 
@@ -205,6 +206,41 @@ Napi::Value Col2im(const Napi::CallbackInfo& info) {
   return Done(info);
 }
 
+// svd(a, m, n, full, maxSweeps, u, s, vh) -> 0, or 1 when the QR iteration did not converge
+Napi::Value Svd(const Napi::CallbackInfo& info) {
+  try {
+    const int status = svd_f64(doubles_of(info[0]), integer(info[1]), integer(info[2]),
+                               info[3].As<Napi::Boolean>().Value(), static_cast<int>(integer(info[4])),
+                               static_cast<double*>(data_of(info[5])), static_cast<double*>(data_of(info[6])),
+                               static_cast<double*>(data_of(info[7])));
+    return Napi::Number::New(info.Env(), status);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), "[svd] out of memory for the working matrices");
+  }
+}
+
+// qr(a, m, n, q, r)
+Napi::Value Qr(const Napi::CallbackInfo& info) {
+  try {
+    qr_f64(doubles_of(info[0]), integer(info[1]), integer(info[2]), static_cast<double*>(data_of(info[3])),
+           static_cast<double*>(data_of(info[4])));
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), "[qr] out of memory for the working matrices");
+  }
+  return Done(info);
+}
+
+// eigh(a, n, maxSweeps, values, vectors) -> 0, or 1 when the QR iteration did not converge
+Napi::Value Eigh(const Napi::CallbackInfo& info) {
+  try {
+    const int status = eigh_f64(doubles_of(info[0]), integer(info[1]), static_cast<int>(integer(info[2])),
+                                static_cast<double*>(data_of(info[3])), static_cast<double*>(data_of(info[4])));
+    return Napi::Number::New(info.Env(), status);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), "[eigh] out of memory for the working matrices");
+  }
+}
+
 Napi::Array names(Napi::Env env, int count, const char* (*name)(int)) {
   Napi::Array out = Napi::Array::New(env, static_cast<size_t>(count));
   for (int i = 0; i < count; ++i) out.Set(static_cast<uint32_t>(i), Napi::String::New(env, name(i)));
@@ -241,6 +277,9 @@ void register_tensor_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("scatterAdd", Napi::Function::New(env, ScatterAdd, "scatterAdd"));
   exports.Set("indexSelect", Napi::Function::New(env, IndexSelect, "indexSelect"));
   exports.Set("indexAdd", Napi::Function::New(env, IndexAdd, "indexAdd"));
+  exports.Set("svd", Napi::Function::New(env, Svd, "svd"));
+  exports.Set("qr", Napi::Function::New(env, Qr, "qr"));
+  exports.Set("eigh", Napi::Function::New(env, Eigh, "eigh"));
   exports.Set("im2col", Napi::Function::New(env, Im2col, "im2col"));
   exports.Set("col2im", Napi::Function::New(env, Col2im, "col2im"));
 }

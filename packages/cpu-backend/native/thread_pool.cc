@@ -69,23 +69,37 @@ void ThreadPool::run(int n, const std::function<void(int)>& task) {
     return;
   }
   ensure_workers(n);
-  task_ = &task;
-  pending_.store(n - 1);
-  // Publishing the new state releases task_ to the workers. The previous run's participants have all
-  // finished (pending_ reached 0), so none of them still reads task_.
   const uint64_t generation = (state_.load() >> 16) + 1;
+  // Everything a claim reads is published before the claim counter opens for this generation.
+  task_.store(&task);
+  done_.store(0);
+  run_.store(((generation & 0xffffffff) << 32) | static_cast<uint64_t>(n));
+  claims_.store((generation & 0xffffffff) << 32);
   state_.store((generation << 16) | static_cast<uint64_t>(n));
   if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mutex_);
     wake_.notify_all();
   }
-  task(0);
+  work();
   int spins = 0;
-  while (pending_.load(std::memory_order_acquire) != 0) {
+  while (done_.load(std::memory_order_acquire) < n) {
     LORAKIT_CPU_RELAX();
     // Yield now and then: if the scheduler put a worker on this core (a busy or oversubscribed machine),
-    // spinning would only delay the work we wait for.
+    // spinning would only delay the index it is running.
     if ((++spins & 63) == 0) std::this_thread::yield();
+  }
+}
+
+void ThreadPool::work() {
+  for (;;) {
+    const uint64_t claim = claims_.fetch_add(1);
+    const uint64_t current = run_.load();
+    if ((claim >> 32) != (current >> 32)) return;  // a stale claim from a run that has ended
+    const uint64_t index = claim & 0xffffffff;
+    if (index >= (current & 0xffffffff)) return;  // every index is taken
+    // The run cannot end before this index is done, so task_ is still this run's task.
+    (*task_.load())(static_cast<int>(index));
+    done_.fetch_add(1, std::memory_order_release);
   }
 }
 
@@ -113,10 +127,8 @@ void ThreadPool::worker_loop(int index, uint64_t seen) {
     const uint64_t state = state_.load(std::memory_order_acquire);
     seen = state >> 16;
     if (stop_.load()) return;
-    if (static_cast<uint64_t>(tid) < (state & 0xffff)) {
-      (*task_)(tid);
-      pending_.fetch_sub(1, std::memory_order_release);
-    }
+    // Workers beyond the run's width stay out, so a narrow run does not wake the whole pool's work.
+    if (static_cast<uint64_t>(tid) < (state & 0xffff)) work();
   }
 }
 

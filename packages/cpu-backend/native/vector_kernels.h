@@ -124,11 +124,29 @@ struct VectorKernels {
   void (*layer_norm_f32)(int64_t n, const float* x, const float* w, const float* b, double eps, float* out,
                          float* mean, float* rstd);
 
-  // y[i] += alpha · x[i] and the dot product Σ x[i]·y[i] in double, for the linear-algebra kernels.
+  // ── Level-1 pieces of the linear-algebra kernels (linalg_*.cc), float64 ──
+  // y += alpha · x
   void (*axpy_f64)(int64_t n, double alpha, const double* x, double* y);
+  // Σ x·y
   double (*dot_f64)(int64_t n, const double* x, const double* y);
-  // Rows i and j of length n become (c·xᵢ + s·xⱼ, c·xⱼ − s·xᵢ): one Givens rotation.
+  // y += a0·r0 + a1·r1 + a2·r2 + a3·r3 (four rows into one)
+  void (*axpy4_f64)(int64_t n, double a0, double a1, double a2, double a3, const double* r0, const double* r1,
+                    const double* r2, const double* r3, double* y);
+  // w_l += y_l · x for l < 4 (one row into four)
+  void (*scatter4_f64)(int64_t n, const double* x, double y0, double y1, double y2, double y3, double* w0,
+                       double* w1, double* w2, double* w3);
+  // c −= y0·w0 + y1·w1 + y2·w2 + y3·w3
+  void (*subtract4_f64)(int64_t n, double* c, double y0, double y1, double y2, double y3, const double* w0,
+                        const double* w1, const double* w2, const double* w3);
+  // Two rows at once: r_k ← r_k − a_k·p − b_k·q, then dots[k] = Σ r_k·z (b_k and q may be 0 / null).
+  void (*update2_dot_f64)(int64_t n, double* r0, double* r1, double a0, double b0, double a1, double b1,
+                          const double* p, const double* q, const double* z, double* dots);
+  // Rows x and y become (c·x + s·y, c·y − s·x): one Givens rotation.
   void (*rotate_f64)(int64_t n, double* x, double* y, double c, double s);
+  // Rotations r = 0 … count − 1 in order, rotation r on rows r and r + 1 of `rows` (row i at rows + i·ld),
+  // as rotate_f64 with c[r], s[r]; fused four at a time so each element is loaded and stored once per four.
+  void (*rotate_sequence_f64)(int64_t n, double* rows, int64_t ld, const double* c, const double* s,
+                              int64_t count);
 };
 
 const VectorKernels& portable_vector_kernels();

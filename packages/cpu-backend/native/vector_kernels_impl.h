@@ -12,6 +12,10 @@
 #include <cstring>
 #include <limits>
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
 #include "vector_kernels.h"
 
 namespace lorakit {
@@ -591,13 +595,170 @@ double dot_row_f64(int64_t n, const double* x, const double* y) {
   return s;
 }
 
-void rotate_row_f64(int64_t n, double* x, double* y, double c, double s) {
+void axpy4_row_f64(int64_t n, double a0, double a1, double a2, double a3, const double* __restrict r0,
+                   const double* __restrict r1, const double* __restrict r2, const double* __restrict r3,
+                   double* __restrict y) {
+  for (int64_t i = 0; i < n; ++i) y[i] += (a0 * r0[i] + a1 * r1[i]) + (a2 * r2[i] + a3 * r3[i]);
+}
+
+void scatter4_row_f64(int64_t n, const double* __restrict x, double y0, double y1, double y2, double y3,
+                      double* __restrict w0, double* __restrict w1, double* __restrict w2, double* __restrict w3) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = x[i];
+    w0[i] += y0 * v;
+    w1[i] += y1 * v;
+    w2[i] += y2 * v;
+    w3[i] += y3 * v;
+  }
+}
+
+void subtract4_row_f64(int64_t n, double* __restrict c, double y0, double y1, double y2, double y3,
+                       const double* __restrict w0, const double* __restrict w1, const double* __restrict w2,
+                       const double* __restrict w3) {
+  for (int64_t i = 0; i < n; ++i) c[i] -= (y0 * w0[i] + y1 * w1[i]) + (y2 * w2[i] + y3 * w3[i]);
+}
+
+void update2_dot_row_f64(int64_t n, double* __restrict r0, double* __restrict r1, double a0, double b0, double a1,
+                         double b1, const double* __restrict p, const double* __restrict q,
+                         const double* __restrict z, double* dots) {
+  double d0[4] = {0, 0, 0, 0};
+  double d1[4] = {0, 0, 0, 0};
+  int64_t i = 0;
+  if (q != nullptr) {
+    for (; i + 4 <= n; i += 4) {
+      for (int l = 0; l < 4; ++l) {
+        const double x0 = r0[i + l] - (a0 * p[i + l] + b0 * q[i + l]);
+        const double x1 = r1[i + l] - (a1 * p[i + l] + b1 * q[i + l]);
+        r0[i + l] = x0;
+        r1[i + l] = x1;
+        d0[l] += x0 * z[i + l];
+        d1[l] += x1 * z[i + l];
+      }
+    }
+    for (; i < n; ++i) {
+      const double x0 = r0[i] - (a0 * p[i] + b0 * q[i]);
+      const double x1 = r1[i] - (a1 * p[i] + b1 * q[i]);
+      r0[i] = x0;
+      r1[i] = x1;
+      d0[0] += x0 * z[i];
+      d1[0] += x1 * z[i];
+    }
+  } else {
+    for (; i + 4 <= n; i += 4) {
+      for (int l = 0; l < 4; ++l) {
+        const double x0 = r0[i + l] - a0 * p[i + l];
+        const double x1 = r1[i + l] - a1 * p[i + l];
+        r0[i + l] = x0;
+        r1[i + l] = x1;
+        d0[l] += x0 * z[i + l];
+        d1[l] += x1 * z[i + l];
+      }
+    }
+    for (; i < n; ++i) {
+      const double x0 = r0[i] - a0 * p[i];
+      const double x1 = r1[i] - a1 * p[i];
+      r0[i] = x0;
+      r1[i] = x1;
+      d0[0] += x0 * z[i];
+      d1[0] += x1 * z[i];
+    }
+  }
+  dots[0] = (d0[0] + d0[1]) + (d0[2] + d0[3]);
+  dots[1] = (d1[0] + d1[1]) + (d1[2] + d1[3]);
+}
+
+void rotate_row_f64(int64_t n, double* __restrict x, double* __restrict y, double c, double s) {
   for (int64_t i = 0; i < n; ++i) {
     const double a = x[i];
     const double b = y[i];
     x[i] = c * a + s * b;
     y[i] = c * b - s * a;
   }
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// A packed panel of 16 columns: the row being rotated down the sequence stays in four registers, each
+// rotation loads and stores one row. Four independent column vectors hide the multiply–add latency.
+void rotate_sequence_16_avx2(double* rows, int64_t ld, const double* c, const double* s, int64_t count) {
+  __m256d x0 = _mm256_loadu_pd(rows);
+  __m256d x1 = _mm256_loadu_pd(rows + 4);
+  __m256d x2 = _mm256_loadu_pd(rows + 8);
+  __m256d x3 = _mm256_loadu_pd(rows + 12);
+  double* row = rows;
+  for (int64_t r = 0; r < count; ++r, row += ld) {
+    const __m256d cr = _mm256_broadcast_sd(c + r);
+    const __m256d sr = _mm256_broadcast_sd(s + r);
+    double* next = row + ld;
+    const __m256d y0 = _mm256_loadu_pd(next);
+    const __m256d y1 = _mm256_loadu_pd(next + 4);
+    const __m256d y2 = _mm256_loadu_pd(next + 8);
+    const __m256d y3 = _mm256_loadu_pd(next + 12);
+    _mm256_storeu_pd(row, _mm256_fmadd_pd(sr, y0, _mm256_mul_pd(cr, x0)));
+    _mm256_storeu_pd(row + 4, _mm256_fmadd_pd(sr, y1, _mm256_mul_pd(cr, x1)));
+    _mm256_storeu_pd(row + 8, _mm256_fmadd_pd(sr, y2, _mm256_mul_pd(cr, x2)));
+    _mm256_storeu_pd(row + 12, _mm256_fmadd_pd(sr, y3, _mm256_mul_pd(cr, x3)));
+    x0 = _mm256_fnmadd_pd(sr, x0, _mm256_mul_pd(cr, y0));
+    x1 = _mm256_fnmadd_pd(sr, x1, _mm256_mul_pd(cr, y1));
+    x2 = _mm256_fnmadd_pd(sr, x2, _mm256_mul_pd(cr, y2));
+    x3 = _mm256_fnmadd_pd(sr, x3, _mm256_mul_pd(cr, y3));
+  }
+  _mm256_storeu_pd(row, x0);
+  _mm256_storeu_pd(row + 4, x1);
+  _mm256_storeu_pd(row + 8, x2);
+  _mm256_storeu_pd(row + 12, x3);
+}
+
+void rotate_sequence_8_avx2(double* rows, int64_t ld, const double* c, const double* s, int64_t count) {
+  __m256d x0 = _mm256_loadu_pd(rows);
+  __m256d x1 = _mm256_loadu_pd(rows + 4);
+  double* row = rows;
+  for (int64_t r = 0; r < count; ++r, row += ld) {
+    const __m256d cr = _mm256_broadcast_sd(c + r);
+    const __m256d sr = _mm256_broadcast_sd(s + r);
+    double* next = row + ld;
+    const __m256d y0 = _mm256_loadu_pd(next);
+    const __m256d y1 = _mm256_loadu_pd(next + 4);
+    _mm256_storeu_pd(row, _mm256_fmadd_pd(sr, y0, _mm256_mul_pd(cr, x0)));
+    _mm256_storeu_pd(row + 4, _mm256_fmadd_pd(sr, y1, _mm256_mul_pd(cr, x1)));
+    x0 = _mm256_fnmadd_pd(sr, x0, _mm256_mul_pd(cr, y0));
+    x1 = _mm256_fnmadd_pd(sr, x1, _mm256_mul_pd(cr, y1));
+  }
+  _mm256_storeu_pd(row, x0);
+  _mm256_storeu_pd(row + 4, x1);
+}
+#endif
+
+void rotate_sequence_row_f64(int64_t n, double* rows, int64_t ld, const double* c, const double* s, int64_t count) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if (count > 0 && n == 16) return rotate_sequence_16_avx2(rows, ld, c, s, count);
+  if (count > 0 && n == 8) return rotate_sequence_8_avx2(rows, ld, c, s, count);
+#endif
+  int64_t r = 0;
+  for (; r + 3 < count; r += 4) {
+    const double c0 = c[r], s0 = s[r], c1 = c[r + 1], s1 = s[r + 1];
+    const double c2 = c[r + 2], s2 = s[r + 2], c3 = c[r + 3], s3 = s[r + 3];
+    double* __restrict o0 = rows + r * ld;
+    double* __restrict o1 = o0 + ld;
+    double* __restrict o2 = o1 + ld;
+    double* __restrict o3 = o2 + ld;
+    double* __restrict o4 = o3 + ld;
+    for (int64_t t = 0; t < n; ++t) {
+      const double x0 = o0[t];
+      const double x1 = o1[t];
+      o0[t] = c0 * x0 + s0 * x1;
+      const double carry1 = c0 * x1 - s0 * x0;
+      const double x2 = o2[t];
+      o1[t] = c1 * carry1 + s1 * x2;
+      const double carry2 = c1 * x2 - s1 * carry1;
+      const double x3 = o3[t];
+      o2[t] = c2 * carry2 + s2 * x3;
+      const double carry3 = c2 * x3 - s2 * carry2;
+      const double x4 = o4[t];
+      o3[t] = c3 * carry3 + s3 * x4;
+      o4[t] = c3 * x4 - s3 * carry3;
+    }
+  }
+  for (; r < count; ++r) rotate_row_f64(n, rows + r * ld, rows + (r + 1) * ld, c[r], s[r]);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -625,7 +786,12 @@ const VectorKernels kTable = {
     layer_norm_row_f32,
     axpy_row_f64,
     dot_row_f64,
+    axpy4_row_f64,
+    scatter4_row_f64,
+    subtract4_row_f64,
+    update2_dot_row_f64,
     rotate_row_f64,
+    rotate_sequence_row_f64,
 };
 
 }  // namespace

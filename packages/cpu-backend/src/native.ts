@@ -189,6 +189,18 @@ export interface NativeBinding {
     indexStride: number,
     count: number,
   ): void;
+  svd(
+    a: Float64Array,
+    m: number,
+    n: number,
+    full: boolean,
+    maxSweeps: number,
+    u: Float64Array,
+    s: Float64Array,
+    vh: Float64Array,
+  ): number;
+  qr(a: Float64Array, m: number, n: number, q: Float64Array, r: Float64Array): void;
+  eigh(a: Float64Array, n: number, maxSweeps: number, values: Float64Array, vectors: Float64Array): number;
   im2col(geometry: Float64Array, out: TypedArray, x: TypedArray, dtype: number): void;
   col2im(geometry: Float64Array, out: TypedArray, columns: TypedArray, dtype: number): void;
 }

@@ -33,6 +33,6 @@ export function createCpuBackend(name = 'cpu'): Backend<JsStorage> {
     ...indexingKernels(native, js),
     ...convolutionKernels(native, js),
     ...fusedKernels(native, js, elementwise.copy),
-    ...linalgKernels(native, js),
+    ...linalgKernels(native, js, elementwise.copy),
   };
 }
