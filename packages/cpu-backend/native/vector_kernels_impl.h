@@ -566,14 +566,14 @@ void layer_norm_row_f32(int64_t n, const float* x, const float* w, const float* 
     sq += d * d;
   }
   const double inverse = 1.0 / std::sqrt(sq / static_cast<double>(n) + eps);
-  const float m = static_cast<float>(mu);
-  const float r = static_cast<float>(inverse);
+  // x − mean in double: with values close to their mean the difference cancels, and float32 would keep
+  // only its leading bits.
   for (int64_t j = 0; j < n; ++j) {
-    const float y = (x[j] - m) * r;
+    const float y = static_cast<float>((static_cast<double>(x[j]) - mu) * inverse);
     out[j] = (w != nullptr ? y * w[j] : y) + (b != nullptr ? b[j] : 0.0f);
   }
-  *mean_out = m;
-  *rstd_out = r;
+  *mean_out = static_cast<float>(mu);
+  *rstd_out = static_cast<float>(inverse);
 }
 
 // ---------------------------------------------------------------------------------------------------------
