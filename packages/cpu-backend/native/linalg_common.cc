@@ -2,13 +2,42 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "parallel.h"
 #include "vector_kernels.h"
 
 namespace lorakit {
+
+// ── Memory ──────────────────────────────────────────────────────────────────────────────────────────
+
+namespace {
+constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kLargeBuffer = size_t{4} << 20;
+}  // namespace
+
+void* allocate_large(size_t bytes) {
+  void* p = nullptr;
+  if (bytes >= kLargeBuffer) {
+    p = std::aligned_alloc(kHugePage, (bytes + kHugePage - 1) / kHugePage * kHugePage);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (p != nullptr) madvise(p, (bytes + kHugePage - 1) / kHugePage * kHugePage, MADV_HUGEPAGE);
+#endif
+  } else {
+    p = std::malloc(bytes == 0 ? 1 : bytes);
+  }
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+void free_large(void* p) { std::free(p); }
 
 // ── Householder reflectors ──────────────────────────────────────────────────────────────────────────
 
@@ -35,7 +64,8 @@ const double kUp = std::ldexp(1.0, 600);
 const double kDown = std::ldexp(1.0, -600);
 }  // namespace
 
-double householder_in_place(double* x, int64_t offset, int64_t stride, int64_t length) {
+double householder_in_place(double* x, int64_t offset, int64_t stride, int64_t length, double* scale_out) {
+  if (scale_out != nullptr) *scale_out = 0.0;
   if (length <= 1) return 0.0;
   double tail = stride_norm(x, offset + stride, stride, length - 1);
   if (tail == 0.0) return 0.0;
@@ -53,6 +83,7 @@ double householder_in_place(double* x, int64_t offset, int64_t stride, int64_t l
   const double beta = std::signbit(alpha) ? norm : -norm;
   const double scale = 1.0 / (alpha - beta);
   for (int64_t i = 1, p = offset + stride; i < length; ++i, p += stride) x[p] *= scale;
+  if (scale_out != nullptr) *scale_out = std::ldexp(scale, 600 * rescalings);
   double scaled_beta = beta;
   for (int i = 0; i < rescalings; ++i) scaled_beta *= kDown;
   x[offset] = scaled_beta;
@@ -184,8 +215,8 @@ void apply_block_left(double* c, int64_t cols, const double* y, const double* t,
   });
 }
 
-std::vector<double> accumulate_reflectors(const ReflectorStore& store, int64_t count, int64_t size, int64_t p) {
-  std::vector<double> out(static_cast<size_t>(size * p), 0.0);
+Buffer accumulate_reflectors(const ReflectorStore& store, int64_t count, int64_t size, int64_t p) {
+  Buffer out(static_cast<size_t>(size * p), 0.0);
   for (int64_t i = 0; i < std::min(size, p); ++i) out[static_cast<size_t>(i * p + i)] = 1.0;
   if (count <= 0) return out;
   std::vector<double> y(static_cast<size_t>(size * kBlock));

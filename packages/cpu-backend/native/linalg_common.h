@@ -2,16 +2,42 @@
 // reflectors, blocked reflector products, recorded plane rotations and the ordering helpers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
 namespace lorakit {
 
+// ── Memory for the big working matrices ─────────────────────────────────────────────────────────────
+// The passes of these algorithms walk rows of large matrices whose rows are kilobytes apart, so with
+// 4 KiB pages every row is a TLB miss. Buffers of 4 MiB and more are therefore 2 MiB-aligned and advised
+// for transparent huge pages (Linux; elsewhere, and for small buffers, plain malloc).
+void* allocate_large(size_t bytes);
+void free_large(void* p);
+
+template <class T>
+struct LargeAllocator {
+  using value_type = T;
+  LargeAllocator() = default;
+  template <class U>
+  LargeAllocator(const LargeAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(allocate_large(n * sizeof(T))); }
+  void deallocate(T* p, size_t) { free_large(p); }
+  template <class U>
+  bool operator==(const LargeAllocator<U>&) const { return true; }
+  template <class U>
+  bool operator!=(const LargeAllocator<U>&) const { return false; }
+};
+
+// A row-major matrix (or vector) of doubles in such memory.
+using Buffer = std::vector<double, LargeAllocator<double>>;
+
 // ── Householder reflectors H = I − τ·v·vᵀ, v₀ = 1, stored as LAPACK does (dlarfg) ──────────────────
 // ‖x‖₂ of `length` values at `offset`, `stride` apart; rescales only when squares would over/underflow.
 double stride_norm(const double* x, int64_t offset, int64_t stride, int64_t length);
 // Overwrites x = (α, x₁, …) with (β, v₁, …) such that H·x = β·e₀ and returns τ (0 when x₁… is zero).
-double householder_in_place(double* x, int64_t offset, int64_t stride, int64_t length);
+// With `scale`, also reports the factor that took xᵢ to vᵢ (vᵢ = xᵢ·scale for i ≥ 1; 0 when τ = 0).
+double householder_in_place(double* x, int64_t offset, int64_t stride, int64_t length, double* scale = nullptr);
 // v = (1, source[offset + stride], …): a stored reflector, contiguous.
 void load_reflector(double* v, const double* source, int64_t offset, int64_t stride, int64_t length);
 // mat[r0:r1, c0:c1] ← H·mat[r0:r1, c0:c1] (work: at least c1 doubles).
@@ -38,7 +64,7 @@ void gather_block(const ReflectorStore& store, int64_t j0, int64_t j1, int64_t l
 void apply_block_left(double* c, int64_t cols, const double* y, const double* t, int64_t b, int64_t length,
                       int64_t r0, int64_t c0, int64_t c1, bool transpose_t);
 // The size × p matrix H₀⋯H_{count−1}·[I_p; 0] (LAPACK dorgqr), row-major.
-std::vector<double> accumulate_reflectors(const ReflectorStore& store, int64_t count, int64_t size, int64_t p);
+Buffer accumulate_reflectors(const ReflectorStore& store, int64_t count, int64_t size, int64_t p);
 
 // ── Plane rotations, recorded and applied later ───────────────────────────────────────────────────────
 // The QR iterations decide every rotation from the small bidiagonal/tridiagonal alone; the rotations of

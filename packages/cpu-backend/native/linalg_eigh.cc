@@ -174,7 +174,7 @@ bool diagonalize_tridiagonal(double* d, double* e, int64_t n, double* zt, int ma
 int eigh_f64(const double* a, int64_t n, int max_sweeps, double* values, double* vectors) {
   if (n == 0) return kLinalgConverged;
   // Full symmetric working copy from the lower triangle.
-  std::vector<double> w(static_cast<size_t>(n * n));
+  Buffer w(static_cast<size_t>(n * n));
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t j = 0; j <= i; ++j) {
       const double value = a[i * n + j];
@@ -188,9 +188,9 @@ int eigh_f64(const double* a, int64_t n, int max_sweeps, double* values, double*
   }
   std::vector<double> d(static_cast<size_t>(n)), e(static_cast<size_t>(n));
   const std::vector<double> tau = tridiagonalize(w.data(), n, d.data(), e.data());
-  const std::vector<double> q =
+  const Buffer q =
       accumulate_reflectors(ReflectorStore{w.data(), n, 1, 1, tau.data()}, std::max<int64_t>(n - 2, 0), n, n);
-  std::vector<double> zt(static_cast<size_t>(n * n));
+  Buffer zt(static_cast<size_t>(n * n));
   transpose(q.data(), n, n, zt.data());
   if (!diagonalize_tridiagonal(d.data(), e.data(), n, zt.data(), max_sweeps)) return kLinalgNoConvergence;
   for (int64_t i = 0; i < n; ++i) d[i] /= scale;

@@ -13,7 +13,7 @@ namespace lorakit {
 
 void qr_f64(const double* a, int64_t m, int64_t n, double* q, double* r) {
   const int64_t k = std::min(m, n);
-  std::vector<double> w(a, a + m * n);
+  Buffer w(a, a + m * n);
   std::vector<double> tau(static_cast<size_t>(std::max<int64_t>(k, 1)));
   const ReflectorStore store{w.data(), n, 0, n, tau.data()};
   std::vector<double> v(static_cast<size_t>(std::max<int64_t>(m, 1)));
@@ -40,7 +40,7 @@ void qr_f64(const double* a, int64_t m, int64_t n, double* q, double* r) {
   for (int64_t i = 0; i < k; ++i) {
     std::memcpy(r + i * n + i, w.data() + i * n + i, static_cast<size_t>(n - i) * sizeof(double));
   }
-  const std::vector<double> out = accumulate_reflectors(store, k, m, k);
+  const Buffer out = accumulate_reflectors(store, k, m, k);
   std::copy(out.begin(), out.end(), q);
 }
 

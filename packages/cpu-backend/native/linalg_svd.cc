@@ -14,83 +14,105 @@
 namespace lorakit {
 namespace {
 
-// Rows of the trailing matrix per thread, at least, in the passes of the bidiagonalization.
+// Rows of the trailing matrix per thread, at least, in the pass of the bidiagonalization.
 constexpr int64_t kRowGrain = 64;
 
 // Householder bidiagonalization of a tall row-major m × n matrix (m ≥ n), in place: w = U_B·B·V_Bᵀ with B
-// upper bidiagonal (d, e). Step j forms left reflector j (down column j) and right reflector j (along
-// row j). The right reflector depends only on row j after the left update, so the rows below get both
-// updates in one pass while they are in cache: two passes over the trailing matrix per step, the first
-// (work = τ_L·vᵀ·W) summing per-thread partial rows, the second splitting the rows between threads.
+// upper bidiagonal (d, e); reflectors are left where the reference leaves them (left reflector j down
+// column j, right reflector j along row j), so the same accumulation and QR iteration follow.
+//
+// Step j needs, for its left reflector u (from column j) and the trailing rows W = w[j:, j+1:],
+// work = τ_L·uᵀ·W, and then updates every row below twice (the left update, then the right reflector's,
+// which depends only on row j). The reference makes two passes over the trailing matrix per step (one for
+// work, one for the updates). Here one pass does both: while each row of step j is updated, its new
+// column-(j+1) entry xᵢ is collected and G += xᵢ·rowᵢ[j+2:] is accumulated; since u = (1, xᵢ·scale …)
+// once step j+1 forms its reflector from those xᵢ, step j+1's work is τ·(row_{j+1} + scale·G) without
+// reading the matrix again. The pass writes column j's reflector as it goes, so no strided column pass
+// is needed either. Rows are split between threads (each with its own partial G).
 void bidiagonalize(double* w, int64_t m, int64_t n, double* d, double* e, double* tau_left, double* tau_right) {
   const VectorKernels& vk = vector_kernels();
-  std::vector<double> left(static_cast<size_t>(m));
+  std::vector<double> column(static_cast<size_t>(m));  // column j from the diagonal down; then u's tail
+  std::vector<double> next(static_cast<size_t>(m));    // column j + 1, collected by the pass
   std::vector<double> right(static_cast<size_t>(n));
   std::vector<double> work(static_cast<size_t>(n));
+  std::vector<double> g(static_cast<size_t>(n));
   const int threads = max_parallel_threads();
   std::vector<double> partial(static_cast<size_t>(threads * n));
+
+  // Before step 0: column 0 and G = Σ_{i>0} xᵢ·w[i, 1:].
+  for (int64_t i = 0; i < m; ++i) column[i] = w[i * n];
+  std::fill(g.begin(), g.end(), 0.0);
+  for (int64_t i = 1; i < m && n > 1; ++i) vk.axpy_f64(n - 1, column[i], w + i * n + 1, g.data());
+
   for (int64_t j = 0; j < n; ++j) {
     const int64_t diagonal = j * n + j;
-    const double tl = householder_in_place(w, diagonal, n, m - j);
+    double scale = 0.0;
+    const double tl = householder_in_place(column.data(), 0, 1, m - j, &scale);
     tau_left[j] = tl;
-    d[j] = w[diagonal];
-    if (j + 1 >= n) break;
+    d[j] = column[0];
+    w[diagonal] = column[0];
+    if (j + 1 >= n) {
+      for (int64_t i = j + 1; i < m; ++i) w[i * n + j] = column[i - j];
+      break;
+    }
     const int64_t c0 = j + 1;
     const int64_t width = n - c0;
-    const int64_t grain = std::max<int64_t>(4, kRowGrain * 256 / std::max<int64_t>(1, width));
+    double* row_j = w + diagonal + 1;
 
     if (tl != 0.0) {
-      load_reflector(left.data(), w, diagonal, n, m - j);
-      // work = vᵀ·W[j:, j+1:] (rows split between threads, partial sums added in thread order), then τ_L·.
-      std::fill(partial.begin(), partial.end(), 0.0);
-      parallel_for_threads(m - j, grain, [&](int tid, int64_t first, int64_t last) {
-        double* out = partial.data() + tid * n;
-        int64_t i = j + first;
-        const int64_t end = j + last;
-        for (; i + 3 < end; i += 4) {
-          const double* r0 = w + i * n + c0;
-          vk.axpy4_f64(width, left[i - j], left[i - j + 1], left[i - j + 2], left[i - j + 3], r0, r0 + n,
-                       r0 + 2 * n, r0 + 3 * n, out);
-        }
-        for (; i < end; ++i) vk.axpy_f64(width, left[i - j], w + i * n + c0, out);
-      });
+      // work = τ_L·(w[j, j+1:] + scale·G), then row j gets its left update.
+      for (int64_t c = 0; c < width; ++c) work[c] = tl * (row_j[c] + scale * g[c]);
+      for (int64_t c = 0; c < width; ++c) row_j[c] -= work[c];
+    } else {
       std::fill(work.begin(), work.begin() + width, 0.0);
-      for (int t = 0; t < threads; ++t) vk.axpy_f64(width, 1.0, partial.data() + t * n, work.data());
-      for (int64_t c = 0; c < width; ++c) work[c] *= tl;
-      for (int64_t c = 0; c < width; ++c) w[diagonal + 1 + c] -= work[c];
     }
 
     const double tr = householder_in_place(w, diagonal + 1, 1, width);
     tau_right[j] = tr;
-    e[j] = w[diagonal + 1];
-    if (tr != 0.0) load_reflector(right.data(), w, diagonal + 1, 1, width);
-    if (tl == 0.0) std::fill(work.begin(), work.begin() + width, 0.0);
-    if (tr == 0.0) std::fill(right.begin(), right.begin() + width, 0.0);
+    e[j] = row_j[0];
+    if (tr != 0.0) {
+      load_reflector(right.data(), w, diagonal + 1, 1, width);
+    } else {
+      std::fill(right.begin(), right.begin() + width, 0.0);
+    }
 
-    // Rows below: the left update fused with the dot product of the right update, two rows at a time.
+    // The pass over rows j+1 … m−1: store column j's reflector, left update, right update (two rows at a
+    // time), then collect column j+1 and G for the next step (row j+1 is the next diagonal row and not in G).
     const int64_t rows = m - (j + 1);
-    parallel_for((rows + 1) / 2, grain / 2 + 1, [&](int64_t first, int64_t last) {
+    const int64_t grain = std::max<int64_t>(2, kRowGrain * 256 / std::max<int64_t>(1, width));
+    std::fill(partial.begin(), partial.end(), 0.0);
+    parallel_for_threads((rows + 1) / 2, grain / 2 + 1, [&](int tid, int64_t first, int64_t last) {
+      double* gp = partial.data() + tid * n;
       double dots[2];
       for (int64_t pair = first; pair < last; ++pair) {
         const int64_t i = j + 1 + 2 * pair;
+        const bool two = i + 1 < m;
         double* r0 = w + i * n + c0;
-        if (i + 1 < m) {
-          double* r1 = r0 + n;
-          const double v0 = tl == 0.0 ? 0.0 : left[i - j];
-          const double v1 = tl == 0.0 ? 0.0 : left[i - j + 1];
+        double* r1 = r0 + n;
+        const double v0 = tl == 0.0 ? 0.0 : column[i - j];
+        const double v1 = two && tl != 0.0 ? column[i - j + 1] : 0.0;
+        r0[-1] = column[i - j];
+        if (two) {
+          r1[-1] = column[i - j + 1];
           vk.update2_dot_f64(width, r0, r1, v0, 0.0, v1, 0.0, work.data(), nullptr, right.data(), dots);
-          const double f0 = tr * dots[0];
-          const double f1 = tr * dots[1];
-          if (f0 != 0.0) vk.axpy_f64(width, -f0, right.data(), r0);
-          if (f1 != 0.0) vk.axpy_f64(width, -f1, right.data(), r1);
+          if (dots[0] != 0.0 && tr != 0.0) vk.axpy_f64(width, -tr * dots[0], right.data(), r0);
+          if (dots[1] != 0.0 && tr != 0.0) vk.axpy_f64(width, -tr * dots[1], right.data(), r1);
         } else {
-          const double vi = tl == 0.0 ? 0.0 : left[i - j];
-          vk.axpy_f64(width, -vi, work.data(), r0);
+          vk.axpy_f64(width, -v0, work.data(), r0);
           const double f = tr * vk.dot_f64(width, r0, right.data());
           if (f != 0.0) vk.axpy_f64(width, -f, right.data(), r0);
         }
+        next[i - (j + 1)] = r0[0];
+        if (i > j + 1 && width > 1) vk.axpy_f64(width - 1, r0[0], r0 + 1, gp);
+        if (two) {
+          next[i + 1 - (j + 1)] = r1[0];
+          if (width > 1) vk.axpy_f64(width - 1, r1[0], r1 + 1, gp);
+        }
       }
     });
+    std::fill(g.begin(), g.begin() + width, 0.0);
+    for (int t = 0; t < threads; ++t) vk.axpy_f64(width - 1, 1.0, partial.data() + t * n, g.data());
+    std::swap(column, next);
   }
 }
 
@@ -246,13 +268,13 @@ bool diagonalize_bidiagonal(double* d, double* e, int64_t n, double* ut, int64_t
 }
 
 struct TallResult {
-  std::vector<double> left;   // p × m: the left singular vectors as rows (p = n, or m when full)
-  std::vector<double> s;      // n, descending
-  std::vector<double> right;  // n × n: the right singular vectors as rows
+  Buffer left;             // p × m: the left singular vectors as rows (p = n, or m when full)
+  std::vector<double> s;   // n, descending
+  Buffer right;            // n × n: the right singular vectors as rows
 };
 
 // SVD of a tall m × n matrix (m ≥ n ≥ 1), overwriting w.
-bool tall_svd(std::vector<double>& w, int64_t m, int64_t n, bool full, int max_sweeps, TallResult& out) {
+bool tall_svd(Buffer& w, int64_t m, int64_t n, bool full, int max_sweeps, TallResult& out) {
   const double scale = safe_scale(w.data(), m * n);
   if (scale != 1.0) {
     for (double& v : w) v *= scale;
@@ -262,13 +284,13 @@ bool tall_svd(std::vector<double>& w, int64_t m, int64_t n, bool full, int max_s
   bidiagonalize(w.data(), m, n, d.data(), e.data(), tau_left.data(), tau_right.data());
 
   const int64_t p = full ? m : n;
-  std::vector<double> u = accumulate_reflectors(ReflectorStore{w.data(), n, 0, n, tau_left.data()}, n, m, p);
+  Buffer u = accumulate_reflectors(ReflectorStore{w.data(), n, 0, n, tau_left.data()}, n, m, p);
   out.left.resize(static_cast<size_t>(p * m));
   transpose(u.data(), m, p, out.left.data());
   u = accumulate_reflectors(ReflectorStore{w.data(), n, 1, 1, tau_right.data()}, n - 1, n, n);
   out.right.resize(static_cast<size_t>(n * n));
   transpose(u.data(), n, n, out.right.data());
-  u = std::vector<double>();
+  u = Buffer();
 
   if (!diagonalize_bidiagonal(d.data(), e.data(), n, out.left.data(), m, out.right.data(), n, max_sweeps)) {
     return false;
@@ -315,14 +337,14 @@ int svd_f64(const double* a, int64_t m, int64_t n, bool full, int max_sweeps, do
   }
   TallResult r;
   if (m >= n) {
-    std::vector<double> w(a, a + m * n);
+    Buffer w(a, a + m * n);
     if (!tall_svd(w, m, n, full, max_sweeps, r)) return kLinalgNoConvergence;
     orient_pairs(r.left.data(), m, r.right.data(), n, k);
     transpose(r.left.data(), full ? m : n, m, u);  // u = leftᵀ
     std::copy(r.right.begin(), r.right.end(), vh);
   } else {
     // a = (aᵀ)ᵀ = (U'·Σ·V'ᵀ)ᵀ = V'·Σ·U'ᵀ: the roles of the two bases swap.
-    std::vector<double> w(static_cast<size_t>(m * n));
+    Buffer w(static_cast<size_t>(m * n));
     transpose(a, m, n, w.data());
     if (!tall_svd(w, n, m, full, max_sweeps, r)) return kLinalgNoConvergence;
     orient_pairs(r.right.data(), m, r.left.data(), n, k);

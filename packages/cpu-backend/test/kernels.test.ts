@@ -635,6 +635,58 @@ for (const kernel of kernelSets) {
         );
       });
 
+      it('svd, qr and eigh on matrices large enough for the threaded passes and the panel-wise rotations', () => {
+        for (const [m, n] of [
+          [300, 260],
+          [180, 301],
+        ] as const) {
+          const x = contiguous('float64', [m, n], m + n);
+          const bound = (v: number) => 1e-10 + 1e-10 * Math.abs(v);
+          for (const full of [false, true]) {
+            const [ours, reference] = [cpu.svd(x, full), js.svd(x, full)];
+            expectSame(ours.s, reference.s, bound);
+            expectSame(ours.u, reference.u, bound);
+            expectSame(ours.vh, reference.vh, bound);
+          }
+          const [q, r] = [cpu.qr(x), js.qr(x)];
+          expectSame(q.q, r.q, bound);
+          expectSame(q.r, r.r, bound);
+        }
+        const square = contiguous('float64', [257, 257], 3);
+        const [ours, reference] = [cpu.eigh(square), js.eigh(square)];
+        expectSame(ours.values, reference.values, (v) => 1e-10 + 1e-10 * Math.abs(v));
+        expectSame(ours.vectors, reference.vectors, (v) => 1e-9 + 1e-9 * Math.abs(v));
+      });
+
+      it('svd of a rank-deficient matrix: the same singular values and a reconstruction to rounding', () => {
+        // Rows repeat (a broadcast view), so most singular values are zero and the QR iteration chases zeros.
+        const base = contiguous('float64', [40, 1, 30], 9);
+        const x: View<JsStorage> = { ...base, shape: [40 * 3, 30], strides: [0, 1] };
+        const tiled: View<JsStorage> = {
+          ...contiguous('float64', [6, 30], 11),
+          shape: [120, 30],
+          strides: [0, 1],
+        };
+        for (const matrix of [x, tiled]) {
+          const ours = cpu.svd(matrix, false);
+          const reference = js.svd(matrix, false);
+          expectSame(ours.s, reference.s, (v) => 1e-11 + 1e-11 * Math.abs(v));
+          const [m, n] = matrix.shape as [number, number];
+          const k = Math.min(m, n);
+          const u = ours.u as Float64Array;
+          const s = ours.s as Float64Array;
+          const vh = ours.vh as Float64Array;
+          const dense = js.copy(matrix, 'float64') as Float64Array;
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < n; j++) {
+              let sum = 0;
+              for (let l = 0; l < k; l++) sum += u[i * k + l]! * s[l]! * vh[l * n + j]!;
+              expect(Math.abs(sum - dense[i * n + j]!)).toBeLessThan(1e-12 * 40);
+            }
+          }
+        }
+      });
+
       it('float16/bfloat16 inputs run on the reference kernels', () => {
         const halves = js.fromHost(Float32Array.from([1, -2, 3.5, 0.25]), 'bfloat16');
         const view: View<JsStorage> = {
