@@ -48,7 +48,7 @@ describe('registration', () => {
     expect(report.createError).toBe(
       'NativeUnavailableError: [createCpuBackend] the native addon is not available (disabled by LORAKIT_CPU_BACKEND_DISABLE=1); check nativeAvailable before using the CPU backend',
     );
-    report.result.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
+    for (const [i, v] of report.result.entries()) expect(v).toBeCloseTo(expected[i]!, 6);
   });
 
   it.skipIf(!nativeAvailable)(
@@ -63,7 +63,7 @@ describe('registration', () => {
       expect(report.registeredAgain).toBe(true);
       expect(report.warnings).toEqual([]);
       expect(report.createError).toBeUndefined();
-      report.result.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
+      for (const [i, v] of report.result.entries()) expect(v).toBeCloseTo(expected[i]!, 6);
     },
   );
 });
