@@ -6,6 +6,13 @@
 
 #include <new>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "linalg.h"
 #include "tensor_binding.h"
 #include "tensor_ops.h"
@@ -241,6 +248,56 @@ Napi::Value Eigh(const Napi::CallbackInfo& info) {
   }
 }
 
+// tuneAllocator(mmapThreshold, trimThreshold) -> whether the C library took the settings (glibc only).
+// Tensors are allocated and freed in bulk by the garbage collector; with glibc's defaults the freed
+// memory of large buffers goes back to the kernel and every new tensor pays a page fault per 4 KiB. Keeping
+// buffers up to mmapThreshold in the heap and not trimming below trimThreshold lets them be reused.
+Napi::Value TuneAllocator(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  const int mmap_ok = mallopt(M_MMAP_THRESHOLD, static_cast<int>(integer(info[0])));
+  const int trim_ok = mallopt(M_TRIM_THRESHOLD, static_cast<int>(integer(info[1])));
+  return Napi::Boolean::New(info.Env(), mmap_ok == 1 && trim_ok == 1);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
+// adviseHugePages(array): marks the whole 2 MiB pages inside a fresh, not yet written typed array as
+// eligible for transparent huge pages (Linux, THP in "madvise" mode), so that the kernel writing it first
+// faults in 2 MiB at a time rather than 4 KiB. Contents are unchanged; returns whether advice was given.
+Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t byte_offset = 0;
+  napi_get_typedarray_info(info.Env(), info[0], &type, &length, &data, &buffer, &byte_offset);
+  size_t element = 1;
+  switch (type) {
+    case napi_float64_array:
+      element = 8;
+      break;
+    case napi_float32_array:
+    case napi_int32_array:
+      element = 4;
+      break;
+    case napi_uint16_array:
+      element = 2;
+      break;
+    default:
+      break;
+  }
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + length * element) & ~(kHuge - 1);
+  if (end > begin) {
+    return Napi::Boolean::New(info.Env(), madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE) == 0);
+  }
+#endif
+  return Napi::Boolean::New(info.Env(), false);
+}
+
 Napi::Array names(Napi::Env env, int count, const char* (*name)(int)) {
   Napi::Array out = Napi::Array::New(env, static_cast<size_t>(count));
   for (int i = 0; i < count; ++i) out.Set(static_cast<uint32_t>(i), Napi::String::New(env, name(i)));
@@ -263,6 +320,8 @@ Napi::Value OpNames(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_tensor_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("tuneAllocator", Napi::Function::New(env, TuneAllocator, "tuneAllocator"));
+  exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
   exports.Set("opNames", Napi::Function::New(env, OpNames, "opNames"));
   exports.Set("unary", Napi::Function::New(env, Unary, "unary"));
   exports.Set("binary", Napi::Function::New(env, Binary, "binary"));

@@ -5,6 +5,7 @@
  */
 import type { Backend, ConvGeometry, JsStorage, View } from '@lorakit/tensor';
 import type { NativeBinding } from '../native.js';
+import { allocateOutput } from './allocator.js';
 import { allocate, dtypeCode } from './dtype-codes.js';
 import { checkView, sizeOf } from './layout.js';
 
@@ -45,7 +46,7 @@ export function convolutionKernels(native: NativeBinding, js: Backend<JsStorage>
     if (!supported(x, geometry)) return js.im2col(x, geometry);
     const [batch, channels] = x.shape as [number, number];
     const rows = channels * sizeOf(geometry.kernel);
-    const out = allocate(x.dtype, batch * rows * sizeOf(geometry.outSpatial));
+    const out = allocateOutput(x.dtype, batch * rows * sizeOf(geometry.outSpatial));
     if (out.length === 0) return out;
     checkView('im2col', x);
     const spatialStrides = padded(x.strides.slice(2), 0);

@@ -6,6 +6,7 @@
  */
 import { type Backend, createJsBackend, type JsStorage } from '@lorakit/tensor';
 import { requireNative } from '../native.js';
+import { tuneAllocator } from './allocator.js';
 import { convolutionKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { fusedKernels } from './fused.js';
@@ -21,6 +22,7 @@ import { reductionKernels } from './reduce.js';
  */
 export function createCpuBackend(name = 'cpu'): Backend<JsStorage> {
   const native = requireNative('createCpuBackend');
+  tuneAllocator(native);
   const js = createJsBackend(name);
   const codes = readOpCodes(native);
   const elementwise = elementwiseKernels(native, js, codes);

@@ -6,7 +6,8 @@
  */
 import type { Backend, BinaryOp, Dtype, HostArray, JsStorage, UnaryOp, View } from '@lorakit/tensor';
 import type { NativeBinding } from '../native.js';
-import { allocate, dtypeCode } from './dtype-codes.js';
+import { allocateOutput } from './allocator.js';
+import { dtypeCode } from './dtype-codes.js';
 import { checkView, packLayout, rowMajor, sizeOf } from './layout.js';
 import type { OpCodes } from './op-codes.js';
 
@@ -25,7 +26,7 @@ export function elementwiseKernels(
       return js.unary(op, x, outDtype, params);
     }
     const size = sizeOf(x.shape);
-    const out = allocate(outDtype, size);
+    const out = allocateOutput(outDtype, size);
     if (size === 0) return out;
     checkView(op, x);
     const layout = packLayout(x.shape, [rowMajor(x.shape), x.strides], [0, x.offset]);
@@ -43,7 +44,7 @@ export function elementwiseKernels(
       return js.binary(op, a, b, outDtype);
     }
     const size = sizeOf(a.shape);
-    const out = allocate(outDtype, size);
+    const out = allocateOutput(outDtype, size);
     if (size === 0) return out;
     checkView(op, a);
     checkView(op, b);
@@ -66,7 +67,7 @@ export function elementwiseKernels(
       return js.where(condition, a, b, outDtype);
     }
     const size = sizeOf(a.shape);
-    const out = allocate(outDtype, size);
+    const out = allocateOutput(outDtype, size);
     if (size === 0) return out;
     checkView('where', condition);
     checkView('where', a);
@@ -86,7 +87,7 @@ export function elementwiseKernels(
     const outCode = dtypeCode(dtype);
     if (xCode === undefined || outCode === undefined) return js.copy(x, dtype);
     const size = sizeOf(x.shape);
-    const out = allocate(dtype, size);
+    const out = allocateOutput(dtype, size);
     if (size === 0) return out;
     checkView('copy', x);
     const layout = packLayout(x.shape, [rowMajor(x.shape), x.strides], [0, x.offset]);

@@ -12,6 +12,7 @@
 import type { Backend, Dtype, JsStorage, View } from '@lorakit/tensor';
 import type { NativeBinding } from '../native.js';
 import { sgemm } from '../sgemm.js';
+import { allocateOutput } from './allocator.js';
 import { checkView, coalesce, sizeOf } from './layout.js';
 import { matrixLayout } from './matmul.js';
 
@@ -63,8 +64,8 @@ export function fusedKernels(native: NativeBinding, js: Backend<JsStorage>, copy
     checkView('rmsNorm', x);
     const r = rowsOf(x);
     const w = vector(weight);
-    const out = new Float32Array(r.rows * r.width);
-    const rstd = new Float32Array(r.rows);
+    const out = allocateOutput('float32', r.rows * r.width) as Float32Array;
+    const rstd = allocateOutput('float32', r.rows) as Float32Array;
     native.rmsNorm(r.rows, r.width, r.rowStride, r.data, r.offset, w.data, w.offset, eps, out, rstd);
     return { out, rstd };
   }
@@ -80,9 +81,9 @@ export function fusedKernels(native: NativeBinding, js: Backend<JsStorage>, copy
     const r = rowsOf(x);
     const w = vector(weight);
     const b = vector(bias);
-    const out = new Float32Array(r.rows * r.width);
-    const mean = new Float32Array(r.rows);
-    const rstd = new Float32Array(r.rows);
+    const out = allocateOutput('float32', r.rows * r.width) as Float32Array;
+    const mean = allocateOutput('float32', r.rows) as Float32Array;
+    const rstd = allocateOutput('float32', r.rows) as Float32Array;
     native.layerNorm(
       r.rows,
       r.width,
@@ -124,9 +125,12 @@ export function fusedKernels(native: NativeBinding, js: Backend<JsStorage>, copy
     const [rows, inFeatures] = x.shape as [number, number];
     const outFeatures = weight.shape[0]!;
     const r = a.shape[0]!;
-    const out = new Float32Array(rows * outFeatures);
-    const hidden = new Float32Array(rows * r);
-    if (rows === 0 || outFeatures === 0) return { out, hidden };
+    if (rows === 0 || outFeatures === 0 || r === 0 || inFeatures === 0) {
+      return js.loraLinear!(x, weight, bias, a, b, scale);
+    }
+    // Written in full: by the bias rows or the first GEMM (beta = 0), and by the second GEMM.
+    const out = allocateOutput('float32', rows * outFeatures) as Float32Array;
+    const hidden = allocateOutput('float32', rows * r) as Float32Array;
     let beta = 0;
     if (bias) {
       checkView('loraLinear', bias);
@@ -149,10 +153,9 @@ export function fusedKernels(native: NativeBinding, js: Backend<JsStorage>, copy
       c: out,
       beta,
     });
-    if (r === 0) return { out, hidden };
     const am = matrix(a);
     sgemm({ ...common, n: r, b: am.data, bOffset: am.offset, transB: !am.trans, ldb: am.ld, c: hidden });
-    if (scale !== 0 && inFeatures > 0) {
+    if (scale !== 0) {
       const bm = matrix(b);
       sgemm({
         m: rows,

@@ -6,6 +6,7 @@
  */
 import type { Backend, Dtype, JsStorage, View } from '@lorakit/tensor';
 import type { NativeBinding } from '../native.js';
+import { allocateOutput } from './allocator.js';
 import { allocate, dtypeCode } from './dtype-codes.js';
 import { checkView, packLayout, rowMajor, sizeOf } from './layout.js';
 
@@ -18,7 +19,7 @@ export function indexingKernels(native: NativeBinding, js: Backend<JsStorage>): 
   function gather(x: View<JsStorage>, axis: number, index: View<JsStorage>): JsStorage {
     const code = dtypeCode(x.dtype);
     if (code === undefined || !isIndex(index.dtype)) return js.gather(x, axis, index);
-    const out = allocate(x.dtype, sizeOf(index.shape));
+    const out = allocateOutput(x.dtype, sizeOf(index.shape));
     if (out.length === 0) return out;
     checkView('gather', x);
     checkView('gather', index);
@@ -87,7 +88,7 @@ export function indexingKernels(native: NativeBinding, js: Backend<JsStorage>): 
     if (code === undefined || !isIndex(index.dtype)) return js.indexSelect(x, axis, index);
     const count = index.shape[0]!;
     const outShape = x.shape.map((d, i) => (i === axis ? count : d));
-    const out = allocate(x.dtype, sizeOf(outShape));
+    const out = allocateOutput(x.dtype, sizeOf(outShape));
     if (out.length === 0) return out;
     checkView('indexSelect', x);
     checkView('indexSelect', index);

@@ -11,6 +11,7 @@
  */
 import type { Backend, Dtype, JsStorage, View } from '@lorakit/tensor';
 import { sgemm, sgemmStridedBatched } from '../sgemm.js';
+import { allocateOutput } from './allocator.js';
 import { checkView, coalesce, rowMajor, sizeOf } from './layout.js';
 
 /** How BLAS sees one stored matrix: op(X) = X (trans false) or Xᵀ, leading dimension ld. */
@@ -86,8 +87,10 @@ export function matmulKernel(
     const k = a.shape[rank - 1]!;
     const n = b.shape[rank - 1]!;
     const batchShape = a.shape.slice(0, -2);
-    const out = new Float32Array(sizeOf(batchShape) * m * n);
-    if (out.length === 0 || k === 0) return out;
+    const size = sizeOf(batchShape) * m * n;
+    // An empty inner dimension gives zeros; otherwise the GEMM (beta = 0) writes every element.
+    if (size === 0 || k === 0) return new Float32Array(size);
+    const out = allocateOutput('float32', size) as Float32Array;
     checkView('matmul', a);
     checkView('matmul', b);
     const left = operand(a, m, k);

@@ -5,7 +5,8 @@
  */
 import type { Backend, Dtype, JsStorage, ReduceOp, View } from '@lorakit/tensor';
 import type { NativeBinding } from '../native.js';
-import { allocate, dtypeCode } from './dtype-codes.js';
+import { allocateOutput } from './allocator.js';
+import { dtypeCode } from './dtype-codes.js';
 import { checkView, packLayout, rowMajor, sizeOf } from './layout.js';
 import type { OpCodes } from './op-codes.js';
 
@@ -23,7 +24,7 @@ export function reductionKernels(native: NativeBinding, js: Backend<JsStorage>, 
     }
     const keptAxes = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
     const keptShape = pick(x.shape, keptAxes);
-    const out = allocate(outDtype, sizeOf(keptShape));
+    const out = allocateOutput(outDtype, sizeOf(keptShape));
     if (out.length === 0) return out;
     if (sizeOf(x.shape) > 0) checkView(op, x);
     const kept = packLayout(keptShape, [pick(x.strides, keptAxes)], [x.offset]);
@@ -38,8 +39,9 @@ export function reductionKernels(native: NativeBinding, js: Backend<JsStorage>, 
     if (xCode === undefined) return js.argReduce(op, x, axis);
     const n = x.shape[axis]!;
     const others = x.shape.map((_, i) => i).filter((i) => i !== axis);
-    const out = new Float64Array(sizeOf(pick(x.shape, others)));
-    if (out.length === 0 || n === 0) return out;
+    const size = sizeOf(pick(x.shape, others));
+    if (size === 0 || n === 0) return new Float64Array(size);
+    const out = allocateOutput('int64', size) as Float64Array;
     checkView(op, x);
     const outer = packLayout(pick(x.shape, others), [pick(x.strides, others)], [x.offset]);
     if (!outer) return js.argReduce(op, x, axis);
@@ -50,7 +52,7 @@ export function reductionKernels(native: NativeBinding, js: Backend<JsStorage>, 
   function softmax(x: View<JsStorage>, axis: number, log: boolean): JsStorage {
     if (x.dtype !== 'float32' && x.dtype !== 'float64') return js.softmax(x, axis, log);
     const size = sizeOf(x.shape);
-    const out = allocate(x.dtype, size);
+    const out = allocateOutput(x.dtype, size);
     if (size === 0) return out;
     checkView(log ? 'logSoftmax' : 'softmax', x);
     const outStrides = rowMajor(x.shape);
