@@ -1,5 +1,6 @@
 import { registerKind } from '../run.js';
 import { runConversion } from './conversion.js';
+import { runEva } from './eva.js';
 import { runForward, runMultiAdapter } from './forward.js';
 import { runInit } from './init.js';
 import { runLayers } from './layers.js';
@@ -13,4 +14,5 @@ export async function registerAllKinds(): Promise<void> {
   registerKind('init', runInit);
   registerKind('train', runTrain);
   registerKind('conversion', runConversion);
+  registerKind('eva', runEva);
 }
