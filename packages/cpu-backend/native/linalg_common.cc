@@ -152,29 +152,19 @@ void apply_block_left(double* c, int64_t cols, const double* y, const double* t,
   if (c0 >= c1 || length <= 0) return;
   const VectorKernels& vk = vector_kernels();
   const int64_t chunks = (c1 - c0 + kChunk - 1) / kChunk;
-  std::vector<double> scratch(static_cast<size_t>(max_parallel_threads() * kBlock * kChunk));
+  const int64_t per_thread = kBlock * kChunk + 8 * length;
+  std::vector<double> scratch(static_cast<size_t>(max_parallel_threads() * per_thread));
   const int64_t per_chunk = std::max<int64_t>(1, length * std::min(kChunk, c1 - c0) * b * 4);
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 21) / per_chunk);
   parallel_for_threads(chunks, grain, [&](int tid, int64_t first, int64_t last) {
-    double* work = scratch.data() + tid * kBlock * kChunk;
+    double* work = scratch.data() + tid * per_thread;
+    double* strip = work + kBlock * kChunk;
     for (int64_t chunk = first; chunk < last; ++chunk) {
       const int64_t start = c0 + chunk * kChunk;
       const int64_t width = std::min(kChunk, c1 - start);
       std::fill(work, work + b * width, 0.0);
-      // W = Yᵀ·C, four reflectors per pass over a row of C.
-      for (int64_t i = 0; i < length; ++i) {
-        const double* row = c + (r0 + i) * cols + start;
-        const int64_t count = std::min(i, b - 1) + 1;
-        const double* yr = y + i * b;
-        int64_t l = 0;
-        for (; l + 3 < count; l += 4) {
-          vk.scatter4_f64(width, row, yr[l], yr[l + 1], yr[l + 2], yr[l + 3], work + l * width,
-                          work + (l + 1) * width, work + (l + 2) * width, work + (l + 3) * width);
-        }
-        for (; l < count; ++l) {
-          if (yr[l] != 0.0) vk.axpy_f64(width, yr[l], row, work + l * width);
-        }
-      }
+      // W = Yᵀ·C.
+      vk.block_project_f64(length, b, y, c + r0 * cols + start, cols, width, work, strip);
       // W ← T·W or Tᵀ·W, in place (row order chosen so that the rows still needed are unchanged).
       if (transpose_t) {
         for (int64_t l = b - 1; l >= 0; --l) {
@@ -198,19 +188,7 @@ void apply_block_left(double* c, int64_t cols, const double* y, const double* t,
         }
       }
       // C −= Y·W.
-      for (int64_t i = 0; i < length; ++i) {
-        double* row = c + (r0 + i) * cols + start;
-        const int64_t count = std::min(i, b - 1) + 1;
-        const double* yr = y + i * b;
-        int64_t l = 0;
-        for (; l + 3 < count; l += 4) {
-          vk.subtract4_f64(width, row, yr[l], yr[l + 1], yr[l + 2], yr[l + 3], work + l * width,
-                           work + (l + 1) * width, work + (l + 2) * width, work + (l + 3) * width);
-        }
-        for (; l < count; ++l) {
-          if (yr[l] != 0.0) vk.axpy_f64(width, -yr[l], work + l * width, row);
-        }
-      }
+      vk.block_update_f64(length, b, y, work, width, c + r0 * cols + start, cols);
     }
   });
 }

@@ -143,6 +143,13 @@ struct VectorKernels {
                           const double* p, const double* q, const double* z, double* dots);
   // Rows x and y become (c·x + s·y, c·y − s·x): one Givens rotation.
   void (*rotate_f64)(int64_t n, double* x, double* y, double c, double s);
+  // The two products of a blocked reflector application (block_reflector in linalg_common.cc), with Y
+  // (rows × b, row-major, zero above its unit diagonal), W (b × width, row-major) and C (rows × width,
+  // rows ldc apart):  W = Yᵀ·C  and  C −= Y·W. `scratch` holds rows × 8 doubles.
+  void (*block_project_f64)(int64_t rows, int64_t b, const double* y, const double* c, int64_t ldc,
+                            int64_t width, double* w, double* scratch);
+  void (*block_update_f64)(int64_t rows, int64_t b, const double* y, const double* w, int64_t width, double* c,
+                           int64_t ldc);
   // Rotations r = 0 … count − 1 in order, rotation r on rows r and r + 1 of `rows` (row i at rows + i·ld),
   // as rotate_f64 with c[r], s[r]; fused four at a time so each element is loaded and stored once per four.
   void (*rotate_sequence_f64)(int64_t n, double* rows, int64_t ld, const double* c, const double* s,

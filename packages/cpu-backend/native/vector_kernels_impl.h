@@ -676,7 +676,156 @@ void rotate_row_f64(int64_t n, double* __restrict x, double* __restrict y, doubl
   }
 }
 
+// W = Yᵀ·C and C −= Y·W, one reflector / one row at a time (the portable form, and the tails).
+void block_project_generic(int64_t rows, int64_t b, const double* y, const double* c, int64_t ldc, int64_t width,
+                           double* w, int64_t l0, int64_t k0) {
+  for (int64_t l = l0; l < b; ++l) {
+    double* wl = w + l * width;
+    for (int64_t k = k0; k < width; ++k) wl[k] = 0.0;
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    const double* ci = c + i * ldc;
+    for (int64_t l = l0; l < b && l <= i; ++l) {
+      const double yl = y[i * b + l];
+      if (yl == 0.0) continue;
+      double* wl = w + l * width;
+      for (int64_t k = k0; k < width; ++k) wl[k] += yl * ci[k];
+    }
+  }
+}
+
+void block_update_generic(int64_t rows, int64_t b, const double* y, const double* w, int64_t width, double* c,
+                          int64_t ldc, int64_t i0, int64_t k0) {
+  for (int64_t i = i0; i < rows; ++i) {
+    double* ci = c + i * ldc;
+    const int64_t count = i + 1 < b ? i + 1 : b;
+    for (int64_t l = 0; l < count; ++l) {
+      const double yl = y[i * b + l];
+      if (yl == 0.0) continue;
+      const double* wl = w + l * width;
+      for (int64_t k = k0; k < width; ++k) ci[k] -= yl * wl[k];
+    }
+  }
+}
+
 #if defined(__AVX2__) && defined(__FMA__)
+// W = Yᵀ·C as a register-blocked product: a 4 × 8 tile of W (eight accumulators) runs down all the rows
+// of C; the eight-column strip of C it reads stays in L1 for the next reflectors' tiles. Y is zero above
+// its diagonal, so a tile starts at its first reflector's row.
+void block_project_avx2(int64_t rows, int64_t b, const double* y, const double* c, int64_t ldc, int64_t width,
+                        double* w, double* strip) {
+  const int64_t b4 = b - b % 4;
+  const int64_t w8 = width - width % 8;
+  for (int64_t k = 0; k < w8; k += 8) {
+    // The strip is copied out first: rows of C lie ldc·8 bytes apart, often a power of two, and in place
+    // every row of the strip would fall into the same few cache sets.
+    for (int64_t i = 0; i < rows; ++i) {
+      _mm256_storeu_pd(strip + 8 * i, _mm256_loadu_pd(c + i * ldc + k));
+      _mm256_storeu_pd(strip + 8 * i + 4, _mm256_loadu_pd(c + i * ldc + k + 4));
+    }
+    for (int64_t l = 0; l < b4; l += 4) {
+      __m256d a00 = _mm256_setzero_pd(), a01 = _mm256_setzero_pd(), a10 = _mm256_setzero_pd(),
+              a11 = _mm256_setzero_pd(), a20 = _mm256_setzero_pd(), a21 = _mm256_setzero_pd(),
+              a30 = _mm256_setzero_pd(), a31 = _mm256_setzero_pd();
+      for (int64_t i = l; i < rows; ++i) {
+        const double* ci = strip + 8 * i;
+        const __m256d c0 = _mm256_loadu_pd(ci);
+        const __m256d c1 = _mm256_loadu_pd(ci + 4);
+        const double* yi = y + i * b + l;
+        const __m256d y0 = _mm256_broadcast_sd(yi);
+        const __m256d y1 = _mm256_broadcast_sd(yi + 1);
+        const __m256d y2 = _mm256_broadcast_sd(yi + 2);
+        const __m256d y3 = _mm256_broadcast_sd(yi + 3);
+        a00 = _mm256_fmadd_pd(y0, c0, a00);
+        a01 = _mm256_fmadd_pd(y0, c1, a01);
+        a10 = _mm256_fmadd_pd(y1, c0, a10);
+        a11 = _mm256_fmadd_pd(y1, c1, a11);
+        a20 = _mm256_fmadd_pd(y2, c0, a20);
+        a21 = _mm256_fmadd_pd(y2, c1, a21);
+        a30 = _mm256_fmadd_pd(y3, c0, a30);
+        a31 = _mm256_fmadd_pd(y3, c1, a31);
+      }
+      double* wl = w + l * width + k;
+      _mm256_storeu_pd(wl, a00);
+      _mm256_storeu_pd(wl + 4, a01);
+      _mm256_storeu_pd(wl + width, a10);
+      _mm256_storeu_pd(wl + width + 4, a11);
+      _mm256_storeu_pd(wl + 2 * width, a20);
+      _mm256_storeu_pd(wl + 2 * width + 4, a21);
+      _mm256_storeu_pd(wl + 3 * width, a30);
+      _mm256_storeu_pd(wl + 3 * width + 4, a31);
+    }
+  }
+  // Reflectors past the last multiple of four (all columns), then columns past the last multiple of
+  // eight (the first b4 reflectors).
+  if (b4 < b) block_project_generic(rows, b, y, c, ldc, width, w, b4, 0);
+  if (w8 < width) {
+    for (int64_t l = 0; l < b4; ++l) {
+      for (int64_t k = w8; k < width; ++k) w[l * width + k] = 0.0;
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      const double* ci = c + i * ldc;
+      for (int64_t l = 0; l < b4 && l <= i; ++l) {
+        const double yl = y[i * b + l];
+        for (int64_t k = w8; k < width; ++k) w[l * width + k] += yl * ci[k];
+      }
+    }
+  }
+}
+
+// C −= Y·W with a 4 × 8 tile of C in registers while the reflectors go by.
+void block_update_avx2(int64_t rows, int64_t b, const double* y, const double* w, int64_t width, double* c,
+                       int64_t ldc) {
+  const int64_t r4 = rows - rows % 4;
+  const int64_t w8 = width - width % 8;
+  for (int64_t i = 0; i < r4; i += 4) {
+    const int64_t count = i + 4 < b ? i + 4 : b;  // y[i + 3][l] is zero for l > i + 3
+    const double* y0p = y + i * b;
+    for (int64_t k = 0; k < w8; k += 8) {
+      double* c0p = c + i * ldc + k;
+      __m256d c00 = _mm256_loadu_pd(c0p), c01 = _mm256_loadu_pd(c0p + 4);
+      __m256d c10 = _mm256_loadu_pd(c0p + ldc), c11 = _mm256_loadu_pd(c0p + ldc + 4);
+      __m256d c20 = _mm256_loadu_pd(c0p + 2 * ldc), c21 = _mm256_loadu_pd(c0p + 2 * ldc + 4);
+      __m256d c30 = _mm256_loadu_pd(c0p + 3 * ldc), c31 = _mm256_loadu_pd(c0p + 3 * ldc + 4);
+      for (int64_t l = 0; l < count; ++l) {
+        const __m256d w0 = _mm256_loadu_pd(w + l * width + k);
+        const __m256d w1 = _mm256_loadu_pd(w + l * width + k + 4);
+        const __m256d y0 = _mm256_broadcast_sd(y0p + l);
+        const __m256d y1 = _mm256_broadcast_sd(y0p + b + l);
+        const __m256d y2 = _mm256_broadcast_sd(y0p + 2 * b + l);
+        const __m256d y3 = _mm256_broadcast_sd(y0p + 3 * b + l);
+        c00 = _mm256_fnmadd_pd(y0, w0, c00);
+        c01 = _mm256_fnmadd_pd(y0, w1, c01);
+        c10 = _mm256_fnmadd_pd(y1, w0, c10);
+        c11 = _mm256_fnmadd_pd(y1, w1, c11);
+        c20 = _mm256_fnmadd_pd(y2, w0, c20);
+        c21 = _mm256_fnmadd_pd(y2, w1, c21);
+        c30 = _mm256_fnmadd_pd(y3, w0, c30);
+        c31 = _mm256_fnmadd_pd(y3, w1, c31);
+      }
+      _mm256_storeu_pd(c0p, c00);
+      _mm256_storeu_pd(c0p + 4, c01);
+      _mm256_storeu_pd(c0p + ldc, c10);
+      _mm256_storeu_pd(c0p + ldc + 4, c11);
+      _mm256_storeu_pd(c0p + 2 * ldc, c20);
+      _mm256_storeu_pd(c0p + 2 * ldc + 4, c21);
+      _mm256_storeu_pd(c0p + 3 * ldc, c30);
+      _mm256_storeu_pd(c0p + 3 * ldc + 4, c31);
+    }
+    if (w8 < width) {
+      for (int64_t r = 0; r < 4; ++r) {
+        double* ci = c + (i + r) * ldc;
+        const int64_t lr = i + r + 1 < b ? i + r + 1 : b;
+        for (int64_t l = 0; l < lr; ++l) {
+          const double yl = y[(i + r) * b + l];
+          for (int64_t k = w8; k < width; ++k) ci[k] -= yl * w[l * width + k];
+        }
+      }
+    }
+  }
+  if (r4 < rows) block_update_generic(rows, b, y, w, width, c, ldc, r4, 0);
+}
+
 // A packed panel of 16 columns: the row being rotated down the sequence stays in four registers, each
 // rotation loads and stores one row. Four independent column vectors hide the multiply–add latency.
 void rotate_sequence_16_avx2(double* rows, int64_t ld, const double* c, const double* s, int64_t count) {
@@ -727,6 +876,25 @@ void rotate_sequence_8_avx2(double* rows, int64_t ld, const double* c, const dou
   _mm256_storeu_pd(row + 4, x1);
 }
 #endif
+
+void block_project_f64(int64_t rows, int64_t b, const double* y, const double* c, int64_t ldc, int64_t width,
+                       double* w, double* scratch) {
+#if defined(__AVX2__) && defined(__FMA__)
+  block_project_avx2(rows, b, y, c, ldc, width, w, scratch);
+#else
+  (void)scratch;
+  block_project_generic(rows, b, y, c, ldc, width, w, 0, 0);
+#endif
+}
+
+void block_update_f64(int64_t rows, int64_t b, const double* y, const double* w, int64_t width, double* c,
+                      int64_t ldc) {
+#if defined(__AVX2__) && defined(__FMA__)
+  block_update_avx2(rows, b, y, w, width, c, ldc);
+#else
+  block_update_generic(rows, b, y, w, width, c, ldc, 0, 0);
+#endif
+}
 
 void rotate_sequence_row_f64(int64_t n, double* rows, int64_t ld, const double* c, const double* s, int64_t count) {
 #if defined(__AVX2__) && defined(__FMA__)
@@ -791,6 +959,8 @@ const VectorKernels kTable = {
     subtract4_row_f64,
     update2_dot_row_f64,
     rotate_row_f64,
+    block_project_f64,
+    block_update_f64,
     rotate_sequence_row_f64,
 };
 
