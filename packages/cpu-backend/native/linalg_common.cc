@@ -242,7 +242,7 @@ void RotationLog::apply(double* mat, int64_t cols) {
     high = std::max(high, b);
   }
   const int64_t rows = high - low + 1;
-  const int64_t width = rows * 16 * int64_t{sizeof(double)} <= (int64_t{256} << 10) ? 16 : 8;
+  const int64_t width = rows * 16 * int64_t{sizeof(double)} <= (int64_t{512} << 10) ? 16 : 8;
   const VectorKernels& vk = vector_kernels();
   const int64_t panels = (cols + width - 1) / width;
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(1, rotations() * width));

@@ -92,22 +92,21 @@ void bidiagonalize(double* w, int64_t m, int64_t n, double* d, double* e, double
         const double v0 = tl == 0.0 ? 0.0 : column[i - j];
         const double v1 = two && tl != 0.0 ? column[i - j + 1] : 0.0;
         r0[-1] = column[i - j];
+        // Left update and the dot product with the right reflector, then (one more pass over the rows,
+        // still in cache) the right update fused with collecting column j+1 and G. Row j+1 is the next
+        // diagonal row, so it adds nothing to G.
+        const double g0 = i > j + 1 ? 1.0 : 0.0;
         if (two) {
           r1[-1] = column[i - j + 1];
           vk.update2_dot_f64(width, r0, r1, v0, 0.0, v1, 0.0, work.data(), nullptr, right.data(), dots);
-          if (dots[0] != 0.0 && tr != 0.0) vk.axpy_f64(width, -tr * dots[0], right.data(), r0);
-          if (dots[1] != 0.0 && tr != 0.0) vk.axpy_f64(width, -tr * dots[1], right.data(), r1);
+          vk.update2_accumulate_f64(width, r0, r1, tr * dots[0], tr * dots[1], right.data(), g0, 1.0, gp);
+          next[i + 1 - (j + 1)] = r1[0];
         } else {
           vk.axpy_f64(width, -v0, work.data(), r0);
           const double f = tr * vk.dot_f64(width, r0, right.data());
-          if (f != 0.0) vk.axpy_f64(width, -f, right.data(), r0);
+          vk.update2_accumulate_f64(width, r0, nullptr, f, 0.0, right.data(), g0, 0.0, gp);
         }
         next[i - (j + 1)] = r0[0];
-        if (i > j + 1 && width > 1) vk.axpy_f64(width - 1, r0[0], r0 + 1, gp);
-        if (two) {
-          next[i + 1 - (j + 1)] = r1[0];
-          if (width > 1) vk.axpy_f64(width - 1, r1[0], r1 + 1, gp);
-        }
       }
     });
     std::fill(g.begin(), g.begin() + width, 0.0);

@@ -141,6 +141,10 @@ struct VectorKernels {
   // Two rows at once: r_k ← r_k − a_k·p − b_k·q, then dots[k] = Σ r_k·z (b_k and q may be 0 / null).
   void (*update2_dot_f64)(int64_t n, double* r0, double* r1, double a0, double b0, double a1, double b1,
                           const double* p, const double* q, const double* z, double* dots);
+  // Two rows at once (r1 may be null): r_k −= f_k·q over n values, then
+  // g[c − 1] += x_k·r_k[c] for c ≥ 1 with x_k = wk·r_k[0] (the new first entries, weighted 0 or 1).
+  void (*update2_accumulate_f64)(int64_t n, double* r0, double* r1, double f0, double f1, const double* q,
+                                 double w0, double w1, double* g);
   // Rows x and y become (c·x + s·y, c·y − s·x): one Givens rotation.
   void (*rotate_f64)(int64_t n, double* x, double* y, double c, double s);
   // The two products of a blocked reflector application (block_reflector in linalg_common.cc), with Y

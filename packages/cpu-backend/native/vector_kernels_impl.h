@@ -667,6 +667,32 @@ void update2_dot_row_f64(int64_t n, double* __restrict r0, double* __restrict r1
   dots[1] = (d1[0] + d1[1]) + (d1[2] + d1[3]);
 }
 
+void update2_accumulate_row_f64(int64_t n, double* __restrict r0, double* __restrict r1, double f0, double f1,
+                                const double* __restrict q, double w0, double w1, double* __restrict g) {
+  if (n <= 0) return;
+  if (r1 == nullptr) {
+    r0[0] -= f0 * q[0];
+    const double x0 = w0 * r0[0];
+    for (int64_t c = 1; c < n; ++c) {
+      const double a = r0[c] - f0 * q[c];
+      r0[c] = a;
+      g[c - 1] += x0 * a;
+    }
+    return;
+  }
+  r0[0] -= f0 * q[0];
+  r1[0] -= f1 * q[0];
+  const double x0 = w0 * r0[0];
+  const double x1 = w1 * r1[0];
+  for (int64_t c = 1; c < n; ++c) {
+    const double a = r0[c] - f0 * q[c];
+    const double b = r1[c] - f1 * q[c];
+    r0[c] = a;
+    r1[c] = b;
+    g[c - 1] += x0 * a + x1 * b;
+  }
+}
+
 void rotate_row_f64(int64_t n, double* __restrict x, double* __restrict y, double c, double s) {
   for (int64_t i = 0; i < n; ++i) {
     const double a = x[i];
@@ -958,6 +984,7 @@ const VectorKernels kTable = {
     scatter4_row_f64,
     subtract4_row_f64,
     update2_dot_row_f64,
+    update2_accumulate_row_f64,
     rotate_row_f64,
     block_project_f64,
     block_update_f64,
