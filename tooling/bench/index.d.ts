@@ -17,3 +17,16 @@ export declare function timeMedianAsync(
 ): Promise<number>;
 export declare function printTable(title: string, rows: Record<string, unknown>[]): void;
 export declare function ratio(ours: number | undefined, anchor: number | undefined): string;
+export declare const LLAMA_BENCH_CONFIG: Readonly<{
+  model_type: 'llama';
+  vocab_size: number;
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_key_value_heads: number;
+  max_position_embeddings: number;
+  tie_word_embeddings: boolean;
+}>;
+export declare const LLAMA_BENCH_BATCH: number;
+export declare const LLAMA_BENCH_SEQUENCE: number;

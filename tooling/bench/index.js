@@ -87,3 +87,21 @@ export function printTable(title, rows) {
 export function ratio(ours, anchor) {
   return anchor === undefined || ours === undefined ? 'n/a' : `${(ours / anchor).toFixed(2)}×`;
 }
+
+/**
+ * The Llama benchmark model every issue's benchmark uses (config.json form): vocab 4096, hidden 256,
+ * intermediate 688, 4 layers, 8 heads; inputs of LLAMA_BENCH_BATCH × LLAMA_BENCH_SEQUENCE tokens.
+ */
+export const LLAMA_BENCH_CONFIG = Object.freeze({
+  model_type: 'llama',
+  vocab_size: 4096,
+  hidden_size: 256,
+  intermediate_size: 688,
+  num_hidden_layers: 4,
+  num_attention_heads: 8,
+  num_key_value_heads: 8,
+  max_position_embeddings: 256,
+  tie_word_embeddings: false,
+});
+export const LLAMA_BENCH_BATCH = 8;
+export const LLAMA_BENCH_SEQUENCE = 128;

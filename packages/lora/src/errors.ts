@@ -1,5 +1,7 @@
 import { LorakitError } from '@lorakit/tensor';
 
+export { listNames } from '@lorakit/tensor';
+
 /** An invalid LoraConfig (bad field values, incompatible options). Messages follow PEFT's. */
 export class LoraConfigError extends LorakitError {}
 
@@ -20,9 +22,3 @@ export class UnsupportedFeatureError extends LorakitError {}
 
 /** A name registered twice, or an unknown name (the message lists the registered ones). */
 export class RegistryError extends LorakitError {}
-
-export function listNames(names: readonly string[], limit = 30): string {
-  if (names.length === 0) return '(none)';
-  if (names.length <= limit) return names.join(', ');
-  return `${names.slice(0, limit).join(', ')}, … (${names.length - limit} more)`;
-}

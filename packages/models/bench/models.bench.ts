@@ -5,24 +5,23 @@
  * single-threaded JS reference backend unless a native one is registered — so large ratios are expected
  * there. Never fails on timings.
  */
-import { findReferencePython, printTable, ratio, runPython, timeMedian } from '@lorakit/bench-tools';
+import {
+  findReferencePython,
+  LLAMA_BENCH_BATCH,
+  LLAMA_BENCH_CONFIG,
+  LLAMA_BENCH_SEQUENCE,
+  printTable,
+  ratio,
+  runPython,
+  timeMedian,
+} from '@lorakit/bench-tools';
 import { AdamW } from '@lorakit/nn';
 import { Generator, getBackend, noGrad, randint } from '@lorakit/tensor';
 import { createModel } from '../src/index.js';
 
-const CONFIG = {
-  model_type: 'llama',
-  vocab_size: 4096,
-  hidden_size: 256,
-  intermediate_size: 688,
-  num_hidden_layers: 4,
-  num_attention_heads: 8,
-  num_key_value_heads: 8,
-  max_position_embeddings: 256,
-  tie_word_embeddings: false,
-};
-const BATCH = 8;
-const SEQUENCE = 128;
+const CONFIG = LLAMA_BENCH_CONFIG;
+const BATCH = LLAMA_BENCH_BATCH;
+const SEQUENCE = LLAMA_BENCH_SEQUENCE;
 const repeats = Number(process.env.LORAKIT_BENCH_REPEATS ?? 3);
 
 const anchor = findReferencePython(['torch', 'transformers']);

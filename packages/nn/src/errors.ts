@@ -1,5 +1,7 @@
 import { LorakitError } from '@lorakit/tensor';
 
+export { listNames } from '@lorakit/tensor';
+
 /** Module-tree problems: unknown submodule paths, state-dict mismatches, bad layer arguments. */
 export class ModuleError extends LorakitError {}
 
@@ -19,8 +21,3 @@ export class StateDictError extends ModuleError {
 export class TrainingError extends LorakitError {}
 
 /** `a, b, c` for messages, shortened after `limit` names; `(none)` when empty. */
-export function listNames(names: readonly string[], limit = 20): string {
-  if (names.length === 0) return '(none)';
-  if (names.length <= limit) return names.join(', ');
-  return `${names.slice(0, limit).join(', ')}, … (${names.length - limit} more)`;
-}

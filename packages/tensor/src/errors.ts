@@ -1,6 +1,6 @@
-import { LorakitError } from '@lorakit/safetensors';
+import { LorakitError, listNames } from '@lorakit/safetensors';
 
-export { LorakitError };
+export { LorakitError, listNames };
 
 /** An op received arguments it cannot work with: shapes, dtypes, axes, values. */
 export class TensorError extends LorakitError {}

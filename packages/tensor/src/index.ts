@@ -31,6 +31,7 @@ export {
   DtypeError,
   LinalgError,
   LorakitError,
+  listNames,
   ShapeError,
   TensorError,
 } from './errors.js';
