@@ -1,18 +1,21 @@
 /**
  * EVA on the Llama benchmark model (vocab 4096, hidden 256, intermediate 688, 4 layers, 8 heads, random
  * init) with 16 calibration batches of 8 × 128 tokens (the first 8 labels of each row are -100), r = 8,
- * rho 2, tau 0.99, on q_proj/v_proj and on all linear layers: the whole `initializeLoraEvaWeights` (the
+ * rho 2, tau 0.99, on q_proj/v_proj (and on all linear layers with `LORAKIT_EVA_BENCH_TARGETS=qv,all`;
+ * on the JS backend that run takes about an hour): the whole `initializeLoraEvaWeights` (the
  * data pass with its incremental PCAs, then loading the components) against PEFT's
  * `initialize_lora_eva_weights` on PyTorch (CPU, 2 threads), measured in the same run on the same weights
  * and batches (the model and data are written to a temporary folder for PyTorch). Also reported: the
- * batches each side forwarded before every layer converged, whether the ranks agree, and the share of
- * lorakit's time spent in plain forward passes. lorakit runs on the default tensor backend (the
- * single-threaded JS reference backend unless a native one is registered). Never fails on timings.
+ * batches each side forwarded before every layer converged, whether the ranks agree, and the time of
+ * one plain forward pass on lorakit's backend (most of each EVA step on the JS backend). lorakit runs on
+ * the default tensor backend: the single-threaded JS reference backend unless a native one is registered
+ * (e.g. `node --import tsx --import <path>/@lorakit/cpu-backend bench/eva.bench.ts`). Never fails on
+ * timings.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findReferencePython, printTable, ratio, runPython } from '@lorakit/bench-tools';
+import { findReferencePython, printTable, ratio, runPython, timeMedian } from '@lorakit/bench-tools';
 import { getPeftModel, LoraConfig } from '@lorakit/lora';
 import { createModel, loadModel, saveModel } from '@lorakit/models';
 import { Generator, getBackend, noGrad, ones, randint, type Tensor, writeTensorFile } from '@lorakit/tensor';
@@ -34,10 +37,17 @@ const BATCH = 8;
 const SEQUENCE = 128;
 const PROMPT = 8;
 const R = 8;
-const TARGETS: Record<string, string[] | 'all-linear'> = {
-  'q_proj, v_proj': ['q_proj', 'v_proj'],
-  'all-linear': 'all-linear',
+const ALL_TARGETS: Record<string, [string, string[] | 'all-linear']> = {
+  qv: ['q_proj, v_proj', ['q_proj', 'v_proj']],
+  all: ['all-linear', 'all-linear'],
 };
+const TARGETS = Object.fromEntries(
+  (process.env.LORAKIT_EVA_BENCH_TARGETS ?? 'qv').split(',').map((key) => {
+    const entry = ALL_TARGETS[key.trim()];
+    if (!entry) throw new Error(`LORAKIT_EVA_BENCH_TARGETS: unknown "${key}"; choose from qv, all`);
+    return entry;
+  }),
+);
 
 const dir = mkdtempSync(join(tmpdir(), 'eva-bench-'));
 const generator = new Generator(0);
@@ -69,10 +79,11 @@ interface Run {
 const anchor = findReferencePython(['torch', 'peft', 'transformers']);
 let torchRuns: Record<string, Run> | undefined;
 if (anchor.python) {
+  console.log('running PEFT …');
   torchRuns = runPython<Record<string, Run>>(
     anchor.python,
     `
-import json, time, warnings, torch
+import json, sys, time, warnings, torch
 from peft import EvaConfig, LoraConfig, get_peft_model, initialize_lora_eva_weights
 from safetensors.torch import load_file
 from transformers import LlamaForCausalLM
@@ -96,6 +107,7 @@ for name, targets in json.loads(${JSON.stringify(JSON.stringify(TARGETS))}).item
     ms = (time.perf_counter() - t0) * 1000
     ranks = {n: layer.r["default"] for n, layer in peft_model.named_modules() if hasattr(layer, "lora_A") and "default" in layer.r}
     out[name] = {"ms": ms, "steps": steps[0] - 1, "ranks": ranks}
+    print(f"{name}: PEFT {ms / 1000:.1f} s for {steps[0] - 1} batches", file=sys.stderr, flush=True)
 print(json.dumps(out))`,
     { OMP_NUM_THREADS: '2' },
   );
@@ -107,9 +119,8 @@ const ours: Record<string, Run> = {};
 for (const [name, targetModules] of Object.entries(TARGETS)) {
   const model = await loadModel(dir);
   model.eval();
-  const forwardStart = performance.now();
-  noGrad(() => model.forward(batches[0]!));
-  const forwardMs = performance.now() - forwardStart;
+  // A plain forward of one batch (median of 2 after a warm-up), to show how much of EVA is the model itself.
+  const forwardMs = timeMedian(() => noGrad(() => model.forward(batches[0]!)), { repeats: 2, warmup: 1 });
   const peft = getPeftModel(
     model,
     new LoraConfig({
@@ -128,6 +139,9 @@ for (const [name, targetModules] of Object.entries(TARGETS)) {
     peft.loraLayers().map(([path, layer]) => [`base_model.model.${path}`, layer.r.get('default')!]),
   );
   ours[name] = { ms, steps, ranks, forwardMs };
+  console.log(
+    `${name}: lorakit ${(ms / 1000).toFixed(1)} s for ${steps} batches (forward ${forwardMs.toFixed(0)} ms)`,
+  );
 }
 rmSync(dir, { recursive: true, force: true });
 
@@ -146,9 +160,11 @@ printTable(
       'batches (lorakit / PEFT)': `${run.steps} / ${theirs?.steps ?? 'n/a'}`,
       'same ranks': sameRanks(run.ranks, theirs?.ranks),
       'lorakit s': (run.ms / 1000).toFixed(1),
-      'PEFT s': theirs === undefined ? 'n/a' : (theirs.ms / 1000).toFixed(2),
+      'PEFT s': theirs === undefined ? 'n/a' : (theirs.ms / 1000).toFixed(1),
       'time ratio (lorakit/PEFT)': ratio(run.ms, theirs?.ms),
-      'lorakit forward share': `${Math.round((100 * run.forwardMs! * (run.steps + 1)) / run.ms)}%`,
+      'lorakit ms/batch': (run.ms / (run.steps + 1)).toFixed(0),
+      'PEFT ms/batch': theirs === undefined ? 'n/a' : (theirs.ms / (theirs.steps + 1)).toFixed(0),
+      'lorakit plain forward ms': run.forwardMs!.toFixed(0),
     };
   }),
 );

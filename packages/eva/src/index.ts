@@ -1,6 +1,6 @@
 import { registerEvaInit } from './strategy.js';
 
-export { CyclingLoader, type EvaDataloader } from './dataloader.js';
+export type { EvaDataloader } from './dataloader.js';
 export { EvaError, IncrementalPcaError } from './errors.js';
 export { EVA_CONFIG_KEYS, EVA_DEFAULTS, type EvaOptions, evaConfig, readEvaConfig } from './eva-config.js';
 export {
@@ -16,8 +16,6 @@ export {
   loadEvaStateDict,
 } from './initialize-eva-weights.js';
 export { IncrementalPca, type IncrementalPcaOptions, svdFlipRows } from './ipca/incremental-pca.js';
-export { svdLowrankSeeded } from './ipca/svd-lowrank.js';
-export { torchRandn } from './ipca/torch-randn.js';
 export {
   type ForwardFn,
   forwardFnDict,

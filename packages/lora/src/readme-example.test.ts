@@ -89,4 +89,12 @@ describe('inits from plugins that are not imported', () => {
       }),
     ).not.toThrow();
   });
+
+  it('match case-sensitively like PEFT: "PiSSA" is an unknown initialization, not a missing plugin', () => {
+    expect(() =>
+      getPeftModel(new Attention(), new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: 'PiSSA' })),
+    ).toThrow(
+      "[lora] Unknown initialization init_lora_weights='PiSSA' for linear layer q_proj; registered strategies: kaiming, gaussian, false",
+    );
+  });
 });

@@ -72,7 +72,7 @@ const PLUGINS: readonly { prefix: string; name: string; modifiesBaseWeight: bool
 
 function pluginFor(value: InitLoraWeights): (typeof PLUGINS)[number] | undefined {
   return typeof value === 'string'
-    ? PLUGINS.find((p) => value.toLowerCase().startsWith(p.prefix))
+    ? PLUGINS.find((p) => value.startsWith(p.prefix)) // case-sensitive, like PEFT
     : undefined;
 }
 
