@@ -2,6 +2,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { writeSafetensors } from '@lorakit/safetensors';
+import { readTensorFile, writeTensorFile } from '@lorakit/tensor';
 import { peftFixturesDir, repoRoot } from '@lorakit/vitest-config/fixtures';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerAllKinds } from './kinds/index.js';
@@ -59,6 +60,34 @@ describe('the runner itself', () => {
     const result = await runCase(join(peftFixturesDir(), 'custom_layers'));
     expect(result!.status).toBe('pass');
     expect(result!.checks.length).toBe(28);
+  });
+});
+
+describe('merge cases', () => {
+  it('pass on the fixture and fail on a wrong merged tensor, a wrong rank or DARE values no keep-mask explains', async () => {
+    const passing = await runCase(join(peftFixturesDir(), 'merges'));
+    expect(passing!.status).toBe('pass');
+    expect(passing!.checks.map((c) => c.name)).toContain('dare_ties (PEFT\'s tensors) zero rate');
+
+    const dir = mkdtempSync(join(tmpdir(), 'conformance-merge-'));
+    cpSync(join(peftFixturesDir(), 'merges'), dir, { recursive: true });
+    const io = readTensorFile(join(dir, 'io.safetensors'));
+    const q = 'model.layers.0.self_attn.q_proj';
+    io.set(`ties.${q}.delta`, io.get(`ties.${q}.delta`)!.mul(1.01));
+    io.set(`dare_linear.${q}.lora_A`, io.get(`dare_linear.${q}.lora_A`)!.mul(1.1));
+    await writeTensorFile(join(dir, 'io.safetensors'), io);
+    const spec = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8'));
+    spec.merges.cat.r = 8;
+    writeFileSync(join(dir, 'case.json'), JSON.stringify(spec));
+    const failing = await runCase(dir);
+    expect(failing!.status).toBe('fail');
+    const failed = failing!.checks.filter((c) => !c.ok).map((c) => c.name);
+    expect(failed).toEqual([
+      'cat r',
+      'ties.delta (6 modules)',
+      "dare_linear (PEFT's tensors) entries explained by a keep-mask",
+    ]);
+    expect(failing!.checks.find((c) => c.name === 'cat r')!.note).toBe('10 vs expected 8');
   });
 });
 

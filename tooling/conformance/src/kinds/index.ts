@@ -4,6 +4,7 @@ import { runEva } from './eva.js';
 import { runForward, runMultiAdapter } from './forward.js';
 import { runInit } from './init.js';
 import { runLayers } from './layers.js';
+import { runMerge } from './merge.js';
 import { runTrain } from './train.js';
 
 /** Registers every kind this runner supports. */
@@ -15,4 +16,5 @@ export async function registerAllKinds(): Promise<void> {
   registerKind('train', runTrain);
   registerKind('conversion', runConversion);
   registerKind('eva', runEva);
+  registerKind('merge', runMerge);
 }

@@ -16,6 +16,8 @@ export interface PluginHooks {
     initial: { config: LoraConfig; tensors: ReadonlyMap<string, Tensor> },
     trained: { config: LoraConfig; tensors: ReadonlyMap<string, Tensor> },
   ) => { config: LoraConfig; tensors: ReadonlyMap<string, Tensor> };
+  /** @lorakit/merge-strategies' clamp of SVD-merged factors at a quantile of their entries. */
+  clampFactors?: (factors: { a: Tensor; b: Tensor }, q: number) => { a: Tensor; b: Tensor };
   loaded: string[];
   missing: string[];
 }
@@ -35,6 +37,8 @@ export async function plugins(): Promise<PluginHooks> {
       hooks.missing.push(name);
     }
   }
+  const merges = loaded['@lorakit/merge-strategies'];
+  if (merges) hooks.clampFactors = merges.clampFactors as PluginHooks['clampFactors'];
   const svd = loaded['@lorakit/inits-svd'];
   if (svd) {
     hooks.convertToLora = svd.convertToLora as PluginHooks['convertToLora'];
