@@ -56,7 +56,7 @@ export {
   ParameterDict,
 } from './layers/lora-layer.js';
 export { LoraLinear, linearFeatures } from './layers/lora-linear.js';
-export { addWeightedAdapter } from './merges/add-weighted-adapter.js';
+export { addWeightedAdapter, weightedAdapterConfig } from './merges/add-weighted-adapter.js';
 export {
   getMergeStrategy,
   type MergeLayerContext,

@@ -11,6 +11,61 @@ function adapterRank(config: LoraConfig): number {
 }
 
 /**
+ * The config of the adapter `add_weighted_adapter` builds from adapters `names` with `configs`, by the
+ * rules of PEFT's `_check_add_weighted_adapter`: r = lora_alpha = the merged rank (all ranks equal for
+ * the non-SVD family, their sum for `cat`, `svdRank` or the largest for the SVD family); target modules
+ * the union of list targets or the alternation `(t1)|(t2)|…` of regex targets; otherwise a copy of the
+ * first adapter's config without rank/alpha patterns, without an init (the factors are computed, not
+ * initialized) and with `use_rslora` off (see {@link addWeightedAdapter}). Used by
+ * `@lorakit/merge-strategies`' file-level merges, so both paths write the same config.
+ *
+ * @throws AdapterError when ranks differ for an equal-rank type, or targets mix regex strings and lists.
+ */
+export function weightedAdapterConfig(
+  combinationType: string,
+  names: readonly string[],
+  configs: readonly LoraConfig[],
+  svdRank?: number,
+): LoraConfig {
+  const strategy = getMergeStrategy(combinationType);
+  const ranks = configs.map(adapterRank);
+  let rank: number;
+  if (strategy.rank === 'equal') {
+    if (new Set(ranks).size > 1) {
+      throw new AdapterError(
+        `[addWeightedAdapter] All adapters must have the same r value when using combination_type ${combinationType}; ranks: ${names.map((a, i) => `${a}=${ranks[i]}`).join(', ')}`,
+      );
+    }
+    rank = ranks[0]!;
+  } else if (strategy.rank === 'sum') rank = ranks.reduce((x, y) => x + y, 0);
+  else rank = svdRank ?? Math.max(...ranks);
+
+  const targets = configs.map((c) => c.targetModules);
+  let merged: string | string[];
+  if (targets.every((t) => typeof t === 'string')) merged = targets.map((t) => `(${t})`).join('|');
+  else if (targets.every((t) => t instanceof Set))
+    merged = [...new Set(targets.flatMap((t) => [...(t as Set<string>)]))];
+  else
+    throw new AdapterError(
+      '[addWeightedAdapter] Invalid type for target_modules: adapters mix regex strings and lists',
+    );
+
+  return new LoraConfig({
+    ...configs[0]!.toOptions(),
+    r: rank,
+    loraAlpha: rank,
+    targetModules: merged,
+    rankPattern: {},
+    alphaPattern: {},
+    useRslora: false,
+    initLoraWeights: false,
+    loftqConfig: {},
+    evaConfig: null,
+    cordaConfig: null,
+  });
+}
+
+/**
  * PEFT's `add_weighted_adapter`: builds adapter `name` from `adapters` weighted by `weights` with the
  * registered combination type. Preconditions and messages follow PEFT 0.21. Deviations, on purpose: the
  * merged adapter is created with zero factors (no init runs, so base-mutating inits never touch the base
@@ -43,43 +98,12 @@ export function addWeightedAdapter(
   }
   const type = adapters.length === 1 ? 'linear' : combinationType;
   const strategy = getMergeStrategy(type);
-  const configs = adapters.map((a) => peft.peftConfig.get(a)!);
-  const ranks = configs.map(adapterRank);
-  let rank: number;
-  if (strategy.rank === 'equal') {
-    if (new Set(ranks).size > 1) {
-      throw new AdapterError(
-        `[addWeightedAdapter] All adapters must have the same r value when using combination_type ${type}; ranks: ${adapters.map((a, i) => `${a}=${ranks[i]}`).join(', ')}`,
-      );
-    }
-    rank = ranks[0]!;
-  } else if (strategy.rank === 'sum') rank = ranks.reduce((x, y) => x + y, 0);
-  else rank = options.svdRank ?? Math.max(...ranks);
-
-  const targets = configs.map((c) => c.targetModules);
-  let merged: Set<string> | string;
-  if (targets.every((t) => typeof t === 'string')) merged = targets.map((t) => `(${t})`).join('|');
-  else if (targets.every((t) => t instanceof Set))
-    merged = new Set(targets.flatMap((t) => [...(t as Set<string>)]));
-  else
-    throw new AdapterError(
-      '[addWeightedAdapter] Invalid type for target_modules: adapters mix regex strings and lists',
-    );
-
-  const options0 = configs[0]!.toOptions();
-  const config = new LoraConfig({
-    ...options0,
-    r: rank,
-    loraAlpha: rank,
-    targetModules: typeof merged === 'string' ? merged : [...merged],
-    rankPattern: {},
-    alphaPattern: {},
-    useRslora: false,
-    initLoraWeights: false,
-    loftqConfig: {},
-    evaConfig: null,
-    cordaConfig: null,
-  });
+  const config = weightedAdapterConfig(
+    type,
+    adapters,
+    adapters.map((a) => peft.peftConfig.get(a)!),
+    options.svdRank ?? undefined,
+  );
   peft.addAdapter(name, config, { initWeights: false });
   noGrad(() => {
     for (const [path, layer] of peft.loraLayers()) {

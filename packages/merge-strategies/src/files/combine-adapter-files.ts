@@ -12,6 +12,7 @@ import {
   type MergeSource,
   type MergeStrategy,
   WEIGHTS_NAME,
+  weightedAdapterConfig,
   writeTextAtomically,
 } from '@lorakit/lora';
 import { type TensorEntry, writeSafetensors } from '@lorakit/safetensors';
@@ -19,7 +20,6 @@ import { noGrad, type Tensor, zeros } from '@lorakit/tensor';
 import { baseLayoutDelta } from '../strategies/factor-matrices.js';
 import type { MergeStrategyOptions } from '../strategies/options.js';
 import { AdapterFile, type ModuleEntry } from './adapter-file.js';
-import { mergedAdapterConfig, mergedRank, mergedTargetModules } from './merged-config.js';
 
 export interface CombineAdapterFilesOptions {
   /** PEFT adapter directories (adapter_config.json + adapter_model.safetensors). */
@@ -87,9 +87,13 @@ export async function combineAdapterFiles(
     }
     const type = adapters.length === 1 ? 'linear' : (request.type ?? 'svd');
     const strategy = getMergeStrategy(type);
-    const configs = files.map((f) => f.config);
-    const rank = mergedRank(strategy, adapters, configs, options.svdRank ?? undefined);
-    const config = mergedAdapterConfig(configs, rank, mergedTargetModules(configs));
+    const config = weightedAdapterConfig(
+      type,
+      adapters,
+      files.map((f) => f.config),
+      options.svdRank ?? undefined,
+    );
+    const rank = config.r;
     const modules = moduleUnion(files);
 
     // The writer asks for tensors in its own (name) order; a module is merged on the first request for
