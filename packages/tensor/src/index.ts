@@ -23,7 +23,7 @@ export {
   withBackend,
 } from './backend/registry.js';
 export { createJsBackend } from './backends/js/index.js';
-export type { JsStorage } from './backends/js/storage.js';
+export { allocate as allocateJsStorage, type JsStorage } from './backends/js/storage.js';
 export { DTYPES, type Dtype, type FloatDtype, type HostArray, isFloating, promoteTypes } from './dtype.js';
 export {
   AutogradError,

@@ -3,7 +3,7 @@
  * types, which the cpu backend shares. float16 and bfloat16 (Uint16Array bit patterns) have no code:
  * every kernel hands them to the JavaScript backend.
  */
-import type { Dtype, JsStorage } from '@lorakit/tensor';
+import { allocateJsStorage, type Dtype, type JsStorage } from '@lorakit/tensor';
 
 const CODES: Partial<Record<Dtype, number>> = {
   float32: 0,
@@ -19,22 +19,7 @@ export function dtypeCode(dtype: Dtype): number | undefined {
 }
 
 /** A fresh, zero-filled storage of `size` elements, as the JavaScript backend allocates it. */
-export function allocate(dtype: Dtype, size: number): JsStorage {
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(size);
-    case 'float64':
-    case 'int64':
-      return new Float64Array(size);
-    case 'float16':
-    case 'bfloat16':
-      return new Uint16Array(size);
-    case 'int32':
-      return new Int32Array(size);
-    case 'bool':
-      return new Uint8Array(size);
-  }
-}
+export const allocate: (dtype: Dtype, size: number) => JsStorage = allocateJsStorage;
 
 const STORAGE: Record<Dtype, new (size: number) => JsStorage> = {
   float32: Float32Array,

@@ -20,6 +20,11 @@ export interface NumericView {
   readonly offset: number;
 }
 
+/**
+ * A fresh, zero-filled storage of `size` elements in the JavaScript backend's layout for `dtype`
+ * (int64 in a Float64Array, 16-bit floats as raw Uint16Array bits, bool as Uint8Array). Native backends
+ * that share this layout allocate with it too.
+ */
 export function allocate(dtype: Dtype, size: number): JsStorage {
   switch (dtype) {
     case 'float32':
