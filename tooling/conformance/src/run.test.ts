@@ -67,7 +67,7 @@ describe('merge cases', () => {
   it('pass on the fixture and fail on a wrong merged tensor, a wrong rank or DARE values no keep-mask explains', async () => {
     const passing = await runCase(join(peftFixturesDir(), 'merges'));
     expect(passing!.status).toBe('pass');
-    expect(passing!.checks.map((c) => c.name)).toContain('dare_ties (PEFT\'s tensors) zero rate');
+    expect(passing!.checks.map((c) => c.name)).toContain("dare_ties (PEFT's tensors) zero rate");
 
     const dir = mkdtempSync(join(tmpdir(), 'conformance-merge-'));
     cpSync(join(peftFixturesDir(), 'merges'), dir, { recursive: true });
