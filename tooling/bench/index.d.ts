@@ -2,11 +2,30 @@ export declare function findReferencePython(modules?: string[]): {
   python: string | undefined;
   reason: string | undefined;
 };
+export declare function useFastestBackend(from?: string): Promise<{
+  backend: 'cpu' | 'js';
+  threads: number;
+  label: string;
+}>;
 export declare function runPython<T = unknown>(
   python: string,
   script: string,
   env?: Record<string, string>,
 ): T;
+export declare class PythonAnchor {
+  constructor(python: string, script: string, options?: { threads?: number; env?: Record<string, string> });
+  next<T = unknown>(): Promise<T>;
+  request<T = unknown>(line: string): Promise<T>;
+  close(): void;
+}
+export declare function interleave<Task extends string>(options: {
+  tasks: readonly Task[];
+  ours: (task: Task) => number | Promise<number>;
+  anchor?: PythonAnchor;
+  rounds?: number;
+  repeats?: number;
+  pauseMs?: number;
+}): Promise<Map<Task, { ours: number; anchor: number | undefined }>>;
 export declare function timeMedian(
   fn: () => unknown,
   options?: { repeats?: number; warmup?: number },

@@ -1,8 +1,12 @@
 // Helpers shared by every `pnpm bench`: find the reference Python stack (the speed anchor measured in
 // the same run), time functions robustly, print ratio tables. Benchmarks never fail on timings.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { repoRoot } from '@lorakit/vitest-config/fixtures';
 
 let cached;
@@ -34,6 +38,54 @@ export function findReferencePython(modules = ['numpy']) {
   return result;
 }
 
+/**
+ * Makes the fastest backend that is installed and built the default, the way an application would: by
+ * importing `@lorakit/cpu-backend`, which registers the native `cpu` backend at priority 10 when its addon
+ * loads (and prints one warning and registers nothing when it does not). The package is resolved from the
+ * calling benchmark (`from`: its `import.meta.url`) when that package lists it as a dev dependency, else
+ * from the workspace (`packages/cpu-backend`): the packages it depends on itself (tensor, nn, models, lora)
+ * cannot list it without a dependency cycle, which turbo rejects. Its built entry (`dist/index.js`) is
+ * imported, so run `pnpm turbo run build` first; `@lorakit/tensor` inside it resolves to the same module
+ * as the benchmark's, so the registration is seen by the benchmark.
+ *
+ * Environment: LORAKIT_BENCH_BACKEND=js keeps the JavaScript reference backend; LORAKIT_BENCH_THREADS sets
+ * the cpu backend's threads (default 2, the threads PyTorch gets in every anchor).
+ *
+ * Prints one line saying which backend the benchmark runs on (and why, when it falls back to JS) and
+ * returns `{ backend, threads, label }`: `backend` is "cpu" or "js", `label` a short description for
+ * table titles. Callers should still print `getBackend().name`, the backend new tensors really use.
+ */
+export async function useFastestBackend(from) {
+  const threads = Number(process.env.LORAKIT_BENCH_THREADS ?? 2);
+  const fallback = (reason) => {
+    console.log(`backend: js (JavaScript reference backend, 1 thread): ${reason}`);
+    return { backend: 'js', threads: 1, label: 'JavaScript reference, 1 thread' };
+  };
+  if (process.env.LORAKIT_BENCH_BACKEND === 'js') return fallback('LORAKIT_BENCH_BACKEND=js');
+  let manifest;
+  try {
+    manifest = createRequire(from ?? import.meta.url).resolve('@lorakit/cpu-backend/package.json');
+  } catch {
+    const workspace = join(repoRoot, 'packages', 'cpu-backend', 'package.json');
+    if (existsSync(workspace)) manifest = workspace;
+  }
+  if (!manifest) return fallback('@lorakit/cpu-backend is not installed');
+  const entry = JSON.parse(readFileSync(manifest, 'utf8')).exports?.['.']?.import?.default;
+  const entryPath = entry && join(dirname(manifest), entry);
+  if (!entryPath || !existsSync(entryPath)) {
+    return fallback(
+      `@lorakit/cpu-backend is not built (no ${entryPath ?? 'import entry'}; run pnpm turbo run build)`,
+    );
+  }
+  const cpu = await import(pathToFileURL(entryPath).href);
+  if (!cpu.nativeAvailable)
+    return fallback(`@lorakit/cpu-backend's addon did not load: ${cpu.nativeLoadError}`);
+  cpu.setNumThreads(threads);
+  const kernel = cpu.cpuFeatures().kernel;
+  console.log(`backend: cpu (@lorakit/cpu-backend, native ${kernel} kernels, ${threads} threads)`);
+  return { backend: 'cpu', threads, label: `native ${kernel} kernels, ${threads} threads` };
+}
+
 /** Runs a Python script with the reference interpreter and parses the JSON it prints last. */
 export function runPython(python, script, env = {}) {
   const out = execFileSync(python, ['-c', script], {
@@ -43,6 +95,68 @@ export function runPython(python, script, env = {}) {
   });
   const lines = out.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]);
+}
+
+/**
+ * A persistent reference-Python process, for anchors timed in turns with lorakit on a shared machine (one
+ * long run of either side would catch a different share of the CPU). The script reads one request per
+ * line on stdin and prints one JSON line per answer; its first line (printed when it is set up) is read
+ * with `next()`. `threads` sets OMP/MKL/OpenBLAS threads (the script should also call
+ * torch.set_num_threads). stderr passes through.
+ */
+export class PythonAnchor {
+  #child;
+  #lines;
+
+  constructor(python, script, { threads = 2, env = {} } = {}) {
+    const n = String(threads);
+    this.#child = spawn(python, ['-c', script], {
+      env: { ...process.env, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, ...env },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
+  }
+
+  /** The next JSON line the script prints. */
+  async next() {
+    const line = await this.#lines.next();
+    if (line.done) throw new Error(`the Python anchor exited (code ${this.#child.exitCode})`);
+    return JSON.parse(line.value);
+  }
+
+  /** Sends one request line and returns the JSON answer. */
+  async request(line) {
+    this.#child.stdin.write(`${line}\n`);
+    return this.next();
+  }
+
+  close() {
+    this.#child.stdin.end();
+  }
+}
+
+/**
+ * Times tasks in turns: each of `rounds` rounds runs, for every task, `repeats` timed runs of lorakit
+ * (`ours(task)` returns the milliseconds of one run) and then `anchor.request("<task> <repeats>")`, which
+ * must answer a JSON list of `repeats` milliseconds; a short pause before each side lets the other side's
+ * spinning threads go to sleep. Returns, per task, the median of all of lorakit's runs and of the anchor's
+ * (undefined without an anchor).
+ */
+export async function interleave({ tasks, ours, anchor, rounds = 3, repeats = 3, pauseMs = 100 }) {
+  const samples = new Map(tasks.map((task) => [task, { ours: [], anchor: [] }]));
+  for (let round = 0; round < rounds; round++) {
+    for (const task of tasks) {
+      const entry = samples.get(task);
+      await sleep(pauseMs);
+      for (let i = 0; i < repeats; i++) entry.ours.push(await ours(task));
+      if (anchor) {
+        await sleep(pauseMs);
+        entry.anchor.push(...(await anchor.request(`${task} ${repeats}`)));
+      }
+    }
+  }
+  const median = (xs) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : undefined);
+  return new Map([...samples].map(([task, s]) => [task, { ours: median(s.ours), anchor: median(s.anchor) }]));
 }
 
 /** Median wall time in ms of `fn` over `repeats` runs after `warmup` runs. */
