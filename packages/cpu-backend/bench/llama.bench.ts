@@ -1,6 +1,6 @@
 /**
- * The Llama benchmark model (vocab 4096, hidden 256, intermediate 688, 4 layers, 8 heads; batch 8 × 128,
- * as in packages/models/bench) on the `cpu` backend against PyTorch CPU in the same run:
+ * The Llama benchmark model (LLAMA_BENCH_CONFIG from @lorakit/bench-tools: vocab 4096, hidden 256,
+ * intermediate 688, 4 layers, 8 heads; batch 8 × 128, as in packages/models/bench) on the `cpu` backend against PyTorch CPU in the same run:
  *
  * - the full model: forward (no grad) and a training step (causal-LM loss, backward, AdamW on every
  *   parameter), against transformers' LlamaForCausalLM;
@@ -15,26 +15,22 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findReferencePython, printTable } from '@lorakit/bench-tools';
+import {
+  findReferencePython,
+  LLAMA_BENCH_BATCH,
+  LLAMA_BENCH_CONFIG,
+  LLAMA_BENCH_SEQUENCE,
+  printTable,
+} from '@lorakit/bench-tools';
 import { getPeftModel, LoraConfig } from '@lorakit/lora';
 import { createModel } from '@lorakit/models';
 import { AdamW } from '@lorakit/nn';
 import { Generator, getBackend, noGrad, randint, type Tensor } from '@lorakit/tensor';
 import { cpuFeatures, nativeAvailable, nativeLoadError, setNumThreads } from '../src/index.js';
 
-const CONFIG = {
-  model_type: 'llama',
-  vocab_size: 4096,
-  hidden_size: 256,
-  intermediate_size: 688,
-  num_hidden_layers: 4,
-  num_attention_heads: 8,
-  num_key_value_heads: 8,
-  max_position_embeddings: 256,
-  tie_word_embeddings: false,
-};
-const BATCH = 8;
-const SEQUENCE = 128;
+const CONFIG = LLAMA_BENCH_CONFIG;
+const BATCH = LLAMA_BENCH_BATCH;
+const SEQUENCE = LLAMA_BENCH_SEQUENCE;
 const quick = process.env.LORAKIT_BENCH_QUICK === '1';
 const threads = Number(process.env.LORAKIT_BENCH_THREADS ?? 2);
 const rounds = Number(process.env.LORAKIT_BENCH_ROUNDS ?? (quick ? 2 : 5));

@@ -1,6 +1,6 @@
 /**
- * EVA on the Llama benchmark model (vocab 4096, hidden 256, intermediate 688, 4 layers, 8 heads, random
- * init) with 16 calibration batches of 8 × 128 tokens (the first 8 labels of each row are -100), r = 8,
+ * EVA on the Llama benchmark model (LLAMA_BENCH_CONFIG from @lorakit/bench-tools: vocab 4096, hidden 256,
+ * intermediate 688, 4 layers, 8 heads, random init) with 16 calibration batches of 8 × 128 tokens (the first 8 labels of each row are -100), r = 8,
  * rho 2, tau 0.99, on q_proj/v_proj (and on all linear layers with `LORAKIT_EVA_BENCH_TARGETS=qv,all`;
  * on the JS backend that run takes about an hour): the whole `initializeLoraEvaWeights` (the
  * data pass with its incremental PCAs, then loading the components) against PEFT's
@@ -8,33 +8,34 @@
  * and batches (the model and data are written to a temporary folder for PyTorch). Also reported: the
  * batches each side forwarded before every layer converged, whether the ranks agree, and the time of
  * one plain forward pass on lorakit's backend (most of each EVA step on the JS backend). lorakit runs on
- * the default tensor backend: the single-threaded JS reference backend unless a native one is registered
- * (e.g. `node --import tsx --import <path>/@lorakit/cpu-backend bench/eva.bench.ts`). Never fails on
- * timings.
+ * the fastest backend installed (`cpu` from @lorakit/cpu-backend when its addon is built, else the
+ * single-threaded JS reference backend; the first line says which; LORAKIT_BENCH_BACKEND=js forces JS).
+ * Never fails on timings.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findReferencePython, printTable, ratio, runPython, timeMedian } from '@lorakit/bench-tools';
+import {
+  findReferencePython,
+  LLAMA_BENCH_BATCH,
+  LLAMA_BENCH_CONFIG,
+  LLAMA_BENCH_SEQUENCE,
+  printTable,
+  ratio,
+  runPython,
+  timeMedian,
+  useFastestBackend,
+} from '@lorakit/bench-tools';
 import { getPeftModel, LoraConfig } from '@lorakit/lora';
 import { createModel, loadModel, saveModel } from '@lorakit/models';
 import { Generator, getBackend, noGrad, ones, randint, type Tensor, writeTensorFile } from '@lorakit/tensor';
 import { evaConfig, initializeLoraEvaWeights } from '../src/index.js';
 
-const CONFIG = {
-  model_type: 'llama',
-  vocab_size: 4096,
-  hidden_size: 256,
-  intermediate_size: 688,
-  num_hidden_layers: 4,
-  num_attention_heads: 8,
-  num_key_value_heads: 8,
-  max_position_embeddings: 256,
-  tie_word_embeddings: false,
-};
+const { label: backendLabel } = await useFastestBackend(import.meta.url);
+const CONFIG = LLAMA_BENCH_CONFIG;
 const BATCHES = 16;
-const BATCH = 8;
-const SEQUENCE = 128;
+const BATCH = LLAMA_BENCH_BATCH;
+const SEQUENCE = LLAMA_BENCH_SEQUENCE;
 const PROMPT = 8;
 const R = 8;
 const ALL_TARGETS: Record<string, [string, string[] | 'all-linear']> = {
@@ -87,7 +88,9 @@ import json, sys, time, warnings, torch
 from peft import EvaConfig, LoraConfig, get_peft_model, initialize_lora_eva_weights
 from safetensors.torch import load_file
 from transformers import LlamaForCausalLM
+from transformers.utils import logging
 warnings.filterwarnings("ignore")
+logging.disable_progress_bar()
 torch.set_num_threads(2)
 data = load_file(${JSON.stringify(join(dir, 'batches.safetensors'))})
 batches = [{k: data[f"{i}.{k}"] for k in ("input_ids", "attention_mask", "labels")} for i in range(${BATCHES})]
@@ -152,7 +155,7 @@ const sameRanks = (a: Record<string, number>, b: Record<string, number> | undefi
       ? 'yes'
       : 'no';
 printTable(
-  `EVA (initializeLoraEvaWeights), Llama ${CONFIG.num_hidden_layers} layers × hidden ${CONFIG.hidden_size}, ${BATCHES} batches of ${BATCH} × ${SEQUENCE}, r ${R}; lorakit on the "${getBackend().name}" backend, PEFT on PyTorch CPU with 2 threads`,
+  `EVA (initializeLoraEvaWeights), Llama ${CONFIG.num_hidden_layers} layers × hidden ${CONFIG.hidden_size}, ${BATCHES} batches of ${BATCH} × ${SEQUENCE}, r ${R}; lorakit on the "${getBackend().name}" backend (${backendLabel}), PEFT on PyTorch CPU with 2 threads`,
   Object.entries(ours).map(([name, run]) => {
     const theirs = torchRuns?.[name];
     return {

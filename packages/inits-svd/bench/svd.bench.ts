@@ -2,13 +2,23 @@
  * PiSSA init time — full SVD (`'pissa'`) and randomized SVD (`'pissa_niter_4'`) — on 1024² and 4096²
  * layers with r = 16, against PyTorch measured in the same run (`torch.linalg.svd` and
  * `torch.svd_lowrank` plus the same factor split and residual, `torch.set_num_threads(2)`). lorakit
- * runs on the default tensor backend (the single-threaded JS reference backend unless a native one is
- * registered). A full SVD is skipped when its estimate (the previous size's time scaled by n³) exceeds
- * two minutes. Sizes: `LORAKIT_BENCH_SIZES=1024,4096` (the default).
+ * runs on the fastest backend installed (`cpu` from @lorakit/cpu-backend when its addon is built, else
+ * the single-threaded JS reference backend; the first line says which). A full SVD is skipped when its
+ * estimate (the previous size's time scaled by n³) exceeds two minutes. Sizes:
+ * `LORAKIT_BENCH_SIZES=1024,4096` (the default).
  */
-import { findReferencePython, printTable, ratio, runPython, timeMedian } from '@lorakit/bench-tools';
+import {
+  findReferencePython,
+  printTable,
+  ratio,
+  runPython,
+  timeMedian,
+  useFastestBackend,
+} from '@lorakit/bench-tools';
 import { Generator, getBackend, noGrad, randn } from '@lorakit/tensor';
 import { pissaInit, pissaNiterInit } from '../src/index.js';
+
+const { label: backendLabel } = await useFastestBackend(import.meta.url);
 
 const sizes = (process.env.LORAKIT_BENCH_SIZES ?? '1024,4096').split(',').map(Number);
 const r = 16;
@@ -102,6 +112,6 @@ noGrad(() => {
   }
 });
 printTable(
-  `PiSSA init, r = ${r}: lorakit (${getBackend().name} backend) vs PyTorch (${threads} threads), medians`,
+  `PiSSA init, r = ${r}: lorakit ("${getBackend().name}" backend, ${backendLabel}) vs PyTorch (${threads} threads), medians`,
   rows,
 );

@@ -9,18 +9,28 @@
  *    budget (LOFTQ_BENCH_BUDGET_S, default 600 s).
  * 3. Memory of a 4096×4096 Linear4bit / Linear8bitLt: the bytes its buffers hold, and the growth of
  *    process ArrayBuffer memory after the float weight is dropped.
- * Both sides use 2 threads at most (lorakit's default JS backend is single-threaded). Timings never fail.
- * LOFTQ_BENCH_SECTIONS=nf4,loftq,memory picks sections (default: all).
+ * lorakit runs on the fastest backend installed (`cpu` from @lorakit/cpu-backend when its addon is built,
+ * with 2 threads, else the single-threaded JS reference backend; the first line says which); PyTorch gets
+ * 2 threads. NF4 quantization itself is plain JavaScript over Float32Arrays on either backend. Timings
+ * never fail. LOFTQ_BENCH_SECTIONS=nf4,loftq,memory picks sections (default: all).
  */
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { findReferencePython, printTable, ratio, runPython, timeMedian } from '@lorakit/bench-tools';
+import {
+  findReferencePython,
+  printTable,
+  ratio,
+  runPython,
+  timeMedian,
+  useFastestBackend,
+} from '@lorakit/bench-tools';
 import { Linear } from '@lorakit/nn';
-import { Generator, noGrad, randn } from '@lorakit/tensor';
+import { Generator, getBackend, noGrad, randn } from '@lorakit/tensor';
 import { repoRoot } from '@lorakit/vitest-config/fixtures';
 import { Linear4bit, Linear8bitLt, loftqInit, nf4DequantizeValues, nf4QuantizeValues } from '../src/index.js';
 
+const { label: backendLabel } = await useFastestBackend(import.meta.url);
 const threads = 2;
 const rank = 16;
 const size = 4096;
@@ -139,7 +149,7 @@ function benchLoftq(): void {
     }
   });
   printTable(
-    `LoftQ init, 4 bits, 1 iteration, r = ${rank} (PEFT: torch.linalg.svd, ${threads} threads)`,
+    `LoftQ init, 4 bits, 1 iteration, r = ${rank}; lorakit on the "${getBackend().name}" backend (${backendLabel}), PEFT: torch.linalg.svd, ${threads} threads`,
     rows,
   );
 }

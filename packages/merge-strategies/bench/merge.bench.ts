@@ -1,20 +1,28 @@
 /**
- * Merging two r=16 adapters over 32 layers × q_proj, v_proj (4096×4096 each: 64 modules) with
- * `ties_svd` (density 0.5), lorakit's combineAdapterFiles against PEFT's add_weighted_adapter on the
- * reference Python stack (torch CPU, 2 threads) measured in the same run; time for read + merge + write and
- * the peak RSS of each side's own process (process.resourceUsage().maxRSS / ru_maxrss). "CPU s" is each
- * process's CPU time (all threads, start-up and imports included): PyTorch uses 2 threads, lorakit's
- * JS backend one, and on a shared machine CPU time is steadier than wall time.
+ * Merging two r=16 adapters over q_proj, v_proj of `--layers` layers (4096×4096 each) with `ties_svd`
+ * (density 0.5), lorakit's combineAdapterFiles against PEFT's add_weighted_adapter on the reference Python
+ * stack (torch CPU, 2 threads) measured in the same run; time for read + merge + write and the peak RSS of
+ * each side's own process (process.resourceUsage().maxRSS / ru_maxrss). "CPU s" is each process's CPU
+ * time (all threads, start-up and imports included): on a shared machine CPU time is steadier than wall
+ * time. lorakit runs on the fastest backend installed (`cpu` from @lorakit/cpu-backend with 2 threads
+ * when its addon is built, else the single-threaded JS reference backend; the table says which).
  *
  * The delta of a pruned merge is full rank, so the exact truncated SVD is a full SVD of a 4096×4096
- * matrix per module: LAPACK does it in seconds, the single-threaded JS SVD in minutes. lorakit therefore
- * runs ties_svd twice: with `svdMethod: 'randomized'` on every layer, and exactly on `--exact-layers`
- * layers only (per-module times compare). The `svd` type has a low-rank delta and runs exactly through
- * the factors (QR + a small core SVD) on every layer; PEFT's full SVD runs on `--svd-peft-layers`. The
- * last column is the relative Frobenius error of lorakit's merged ΔW against PEFT's on the first modules.
+ * matrix per module: LAPACK does it in about 10 s on 2 cores, the cpu backend in about 25 s, the JS
+ * backend in minutes. lorakit therefore runs ties_svd twice: with `svdMethod: 'randomized'` on every
+ * layer, and exactly on `--exact-layers` layers only (per-module times compare). The `svd` type has a
+ * low-rank delta and runs exactly through the factors (QR + a small core SVD) on every layer; PEFT's full
+ * SVD runs on `--svd-peft-layers`. The last column is the relative Frobenius error of lorakit's merged ΔW
+ * against PEFT's on the first modules.
  *
- *   node --import tsx bench/merge.bench.ts [--layers 32] [--dim 4096] [--rank 16] [--density 0.5]
- *        [--exact-layers 1] [--svd-peft-layers 2] [--check-modules 2]
+ * The default is 2 layers (4 modules; PEFT's ties_svd takes about a minute of it on 2 cores) and PEFT's
+ * `svd` on 1 layer, so that `pnpm bench` finishes in minutes. LORAKIT_BENCH_LARGE=1 runs the 7B-sized
+ * case of 32 layers (64 modules) and PEFT's `svd` on 2; PEFT's ties_svd alone then takes 10-15 minutes
+ * on 2 cores. Flags override either (run the file directly: under `pnpm bench` turbo passes no
+ * environment variables that turbo.json does not declare):
+ *
+ *   node --import tsx bench/merge.bench.ts [--layers 2] [--dim 4096] [--rank 16] [--density 0.5]
+ *        [--exact-layers 1] [--svd-peft-layers 1] [--check-modules 2]
  *
  * Never fails on timings.
  */
@@ -30,14 +38,15 @@ import { type Tensor, tensor } from '@lorakit/tensor';
 import type { CombineAdapterFilesOptions } from '../src/index.js';
 import { benchModules, writeRandomAdapter } from './random-adapters.js';
 
+const large = process.env.LORAKIT_BENCH_LARGE === '1';
 const { values: args } = parseArgs({
   options: {
-    layers: { type: 'string', default: '32' },
+    layers: { type: 'string', default: large ? '32' : '2' },
     dim: { type: 'string', default: '4096' },
     rank: { type: 'string', default: '16' },
     density: { type: 'string', default: '0.5' },
     'exact-layers': { type: 'string', default: '1' },
-    'svd-peft-layers': { type: 'string', default: '2' },
+    'svd-peft-layers': { type: 'string', default: large ? '2' : '1' },
     'check-modules': { type: 'string', default: '2' },
   },
 });
@@ -51,6 +60,9 @@ const checkModules = Number(args['check-modules']);
 const weights = [0.7, 0.5];
 const here = import.meta.dirname;
 const scratch = mkdtempSync(join(tmpdir(), 'lorakit-merge-bench-'));
+
+/** The backend the lorakit child processes ran on, as they report it. */
+let lorakitBackend = 'n/a';
 
 interface Run {
   readonly impl: 'lorakit' | 'PEFT';
@@ -98,7 +110,9 @@ async function runLorakit(run: Run, options: CombineAdapterFilesOptions['options
     ms: number;
     cpuMs: number;
     maxRssMb: number;
+    backend: string;
   };
+  lorakitBackend = result.backend;
   run.ms = result.ms;
   run.cpuMs = result.cpuMs;
   run.rssMb = result.maxRssMb;
@@ -168,7 +182,7 @@ const runs: Run[] = [
   {
     impl: 'lorakit',
     type: 'ties_svd',
-    method: 'full SVD (JS)',
+    method: 'full SVD (exact)',
     layers: exactLayers,
     out: join(scratch, 'ours-ties'),
   },
@@ -232,7 +246,10 @@ try {
         'rel. error ΔW vs PEFT': error,
       };
     });
-  printTable('add_weighted_adapter: read two adapters, merge, write (each side in its own process)', rows);
+  printTable(
+    `add_weighted_adapter: read two adapters, merge, write (each side in its own process); lorakit on ${lorakitBackend}, PEFT on PyTorch CPU with 2 threads`,
+    rows,
+  );
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
