@@ -78,7 +78,8 @@ with torch.no_grad():
             # The first LAPACK call of the process pays a one-off setup; warm up on the small size only.
             out["loftq"][str(n)] = median(lambda: loftq_init(x, 4, ${rank}, 1), 3 if n <= 1024 else 1, 1 if n <= 1024 else 0)
 print(json.dumps(out))`,
-    { OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
+    // PYTHONDONTWRITEBYTECODE: importing fixtures/peft-extra/generate_loftq.py must not leave __pycache__ there.
+    { OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), PYTHONDONTWRITEBYTECODE: '1' },
   );
 } else {
   console.log(`PyTorch/PEFT anchor missing: ${anchor.reason}`);
