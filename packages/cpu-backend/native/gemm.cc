@@ -54,37 +54,47 @@ std::atomic<const KernelSet*>& current_kernels() {
   return kernels;
 }
 
+inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+inline int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
+
 // ---------------------------------------------------------------------------------------------------------
 // Blocking parameters
 //
-// KC × NR × 4 bytes (16 KiB at KC = 256) keeps a B micro-panel in a 32 KiB L1 next to the A micro-panel;
-// MC × KC × 4 bytes (144 KiB) keeps the packed A block in L2; NC bounds the packed B block (4 MiB) in L3.
-// LORAKIT_GEMM_BLOCKING="mc,kc,nc" overrides them (for tuning on other CPUs; not a stable interface).
+// The register tile (MR × NR) and the cache blocking (MC, KC, NC) belong to the kernel set: a wider tile
+// wants a shallower KC to keep its B micro-panel in L1. LORAKIT_GEMM_BLOCKING="mc,kc,nc[,thin]"
+// overrides the set's MC, KC, NC (rounded up to multiples of MR and NR) for tuning on other CPUs; it is
+// not a stable interface.
 
 struct Blocking {
-  int64_t mc = 144;
-  int64_t kc = 256;
-  int64_t nc = 4096;
+  int64_t mr, nr, mc, kc, nc;
   // Slices with kc at most this run the ir loop outside the jr loop (see gemm_packed_serial).
   int64_t row_major_max_kc = 32;
 };
 
-Blocking read_blocking() {
-  Blocking b;
+struct BlockingOverride {
+  long mc = 0, kc = 0, nc = 0, thin = -1;
+  bool sizes = false;
+};
+
+BlockingOverride read_blocking_override() {
+  BlockingOverride o;
   if (const char* env = std::getenv("LORAKIT_GEMM_BLOCKING")) {
-    long mc = 0, kc = 0, nc = 0, small = -1;
-    if (std::sscanf(env, "%ld,%ld,%ld,%ld", &mc, &kc, &nc, &small) >= 3 && mc > 0 && kc > 0 && nc > 0) {
-      b.mc = (mc + kMR - 1) / kMR * kMR;
-      b.kc = kc;
-      b.nc = (nc + kNR - 1) / kNR * kNR;
-      if (small >= 0) b.row_major_max_kc = small;
-    }
+    o.sizes = std::sscanf(env, "%ld,%ld,%ld,%ld", &o.mc, &o.kc, &o.nc, &o.thin) >= 3 && o.mc > 0 && o.kc > 0 &&
+              o.nc > 0;
+    if (!o.sizes) o.thin = -1;
   }
-  return b;
+  return o;
 }
 
-const Blocking& blocking() {
-  static const Blocking b = read_blocking();
+Blocking blocking(const KernelSet& ks) {
+  static const BlockingOverride o = read_blocking_override();
+  Blocking b{ks.mr, ks.nr, ks.mc, ks.kc, ks.nc};
+  if (o.sizes) {
+    b.mc = round_up(o.mc, ks.mr);
+    b.kc = o.kc;
+    b.nc = round_up(o.nc, ks.nr);
+  }
+  if (o.thin >= 0) b.row_major_max_kc = o.thin;
   return b;
 }
 
@@ -96,9 +106,6 @@ constexpr int64_t kMinMacsPerThread = int64_t{1} << 18;
 constexpr int64_t kDotMaxN = 32;
 // ... and products with at most this many rows when B is stored n × k.
 constexpr int64_t kDotMaxM = 2;
-
-inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
-inline int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
 
 // ---------------------------------------------------------------------------------------------------------
 // Scratch memory for packed panels, 64-byte aligned, grown on demand and kept between calls.
@@ -192,14 +199,14 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
   }
 }
 
-// C (mr × nr) = alpha · tile + beta · C, element (i, j) of C at c[i · rsc + j · csc]: the edges of the
-// matrix, and every tile of a transposed C (see swapped()).
-void merge_tile(int64_t mr, int64_t nr, const float* tile, float alpha, float beta, float* c, int64_t rsc,
-                int64_t csc) {
+// C (mr × nr) = alpha · tile + beta · C, element (i, j) of C at c[i · rsc + j · csc] and of the tile at
+// tile[i · ldt + j]: the edges of the matrix, and every tile of a transposed C (see swapped()).
+void merge_tile(int64_t mr, int64_t nr, const float* tile, int64_t ldt, float alpha, float beta, float* c,
+                int64_t rsc, int64_t csc) {
   if (csc == 1) {
     for (int64_t i = 0; i < mr; ++i) {
       float* row = c + i * rsc;
-      const float* t = tile + i * kNR;
+      const float* t = tile + i * ldt;
       if (beta == 0.0f) {
         for (int64_t j = 0; j < nr; ++j) row[j] = alpha * t[j];
       } else {
@@ -211,7 +218,7 @@ void merge_tile(int64_t mr, int64_t nr, const float* tile, float alpha, float be
   for (int64_t j = 0; j < nr; ++j) {
     float* col = c + j * csc;
     for (int64_t i = 0; i < mr; ++i) {
-      const float t = alpha * tile[i * kNR + j];
+      const float t = alpha * tile[i * ldt + j];
       col[i * rsc] = beta == 0.0f ? t : t + beta * col[i * rsc];
     }
   }
@@ -232,23 +239,25 @@ struct PanelSizes {
   int64_t mc, kc, nc;
 };
 
-// Packed-buffer sizes for a sub-problem of m × n × k (slack for the packers' overlapping stores).
-PanelSizes panel_sizes(int64_t m, int64_t n, int64_t k) {
-  const Blocking& bl = blocking();
-  return PanelSizes{std::min(bl.mc, round_up(m, kMR)), std::min(bl.kc, k), std::min(bl.nc, round_up(n, kNR))};
+// Packed-buffer sizes for a sub-problem of m × n × k.
+PanelSizes panel_sizes(const Blocking& bl, int64_t m, int64_t n, int64_t k) {
+  return PanelSizes{std::min(bl.mc, round_up(m, bl.mr)), std::min(bl.kc, k), std::min(bl.nc, round_up(n, bl.nr))};
 }
 
+// With slack for the packers' overlapping stores.
 void reserve_scratch(Scratch& s, const PanelSizes& p) {
-  s.a.reserve(p.mc * p.kc + 16);
-  s.b.reserve(p.kc * p.nc + 16);
+  s.a.reserve(p.mc * p.kc + kPackSlack);
+  s.b.reserve(p.kc * p.nc + kPackSlack);
 }
 
 // Packed, blocked product of one sub-problem on the calling thread.
 void gemm_packed_serial(const KernelSet& ks, const Problem& pr, Scratch& scratch) {
-  const Blocking& bl = blocking();
+  const Blocking bl = blocking(ks);
+  const int64_t tile_rows = bl.mr;
+  const int64_t tile_cols = bl.nr;
   float* ap = scratch.a.data();
   float* bp = scratch.b.data();
-  alignas(64) float edge[kMR * kNR];
+  alignas(64) float edge[kMaxMR * kMaxNR];
 
   for (int64_t jc = 0; jc < pr.n; jc += bl.nc) {
     const int64_t nc = std::min(bl.nc, pr.n - jc);
@@ -260,16 +269,16 @@ void gemm_packed_serial(const KernelSet& ks, const Problem& pr, Scratch& scratch
         const int64_t mc = std::min(bl.mc, pr.m - ic);
         ks.pack_a(mc, kc, ConstView{pr.a.data + ic * pr.a.rs + pc * pr.a.cs, pr.a.rs, pr.a.cs}, ap);
         auto tile = [&](int64_t ir, int64_t jr) {
-          const int64_t mr = std::min(kMR, mc - ir);
-          const int64_t nr = std::min(kNR, nc - jr);
+          const int64_t mr = std::min(tile_rows, mc - ir);
+          const int64_t nr = std::min(tile_cols, nc - jr);
           const float* apanel = ap + ir * kc;
           const float* bpanel = bp + jr * kc;
           float* c = pr.c + (ic + ir) * pr.ldc + (jc + jr) * pr.csc;
-          if (mr == kMR && nr == kNR && pr.csc == 1) {
+          if (mr == tile_rows && nr == tile_cols && pr.csc == 1) {
             ks.micro(kc, apanel, bpanel, c, pr.ldc, pr.alpha, beta);
           } else {
-            ks.micro(kc, apanel, bpanel, edge, kNR, 1.0f, 0.0f);
-            merge_tile(mr, nr, edge, pr.alpha, beta, c, pr.ldc, pr.csc);
+            ks.micro(kc, apanel, bpanel, edge, tile_cols, 1.0f, 0.0f);
+            merge_tile(mr, nr, edge, tile_cols, pr.alpha, beta, c, pr.ldc, pr.csc);
           }
         };
         if (kc <= bl.row_major_max_kc) {
@@ -277,12 +286,12 @@ void gemm_packed_serial(const KernelSet& ks, const Problem& pr, Scratch& scratch
           // row strip writes it sequentially; walking it column strip by column strip (below) touches
           // MC rows ldc apart per strip, which with ldc a multiple of 1 KiB all land in a few cache
           // sets and thrash.
-          for (int64_t ir = 0; ir < mc; ir += kMR) {
-            for (int64_t jr = 0; jr < nc; jr += kNR) tile(ir, jr);
+          for (int64_t ir = 0; ir < mc; ir += tile_rows) {
+            for (int64_t jr = 0; jr < nc; jr += tile_cols) tile(ir, jr);
           }
         } else {
-          for (int64_t jr = 0; jr < nc; jr += kNR) {
-            for (int64_t ir = 0; ir < mc; ir += kMR) tile(ir, jr);
+          for (int64_t jr = 0; jr < nc; jr += tile_cols) {
+            for (int64_t ir = 0; ir < mc; ir += tile_rows) tile(ir, jr);
           }
         }
       }
@@ -293,15 +302,14 @@ void gemm_packed_serial(const KernelSet& ks, const Problem& pr, Scratch& scratch
 // Splits C into tm × tn thread tiles (tm · tn = threads). Each thread packs its own A rows and B columns,
 // so a split of n repacks A once per column tile and a split of m repacks B once per row tile; the cost
 // model charges packed elements against the multiply-adds (padding included) of the slowest thread.
-void choose_grid(int64_t m, int64_t n, int64_t k, int threads, int* tm_out, int* tn_out) {
-  const Blocking& bl = blocking();
+void choose_grid(const Blocking& bl, int64_t m, int64_t n, int64_t k, int threads, int* tm_out, int* tn_out) {
   constexpr double kMacsPerPackedElement = 8.0;
   double best = -1.0;
   for (int tm = 1; tm <= threads; ++tm) {
     if (threads % tm != 0) continue;
     const int tn = threads / tm;
-    const int64_t ms = round_up(ceil_div(m, tm), kMR);
-    const int64_t ns = round_up(ceil_div(n, tn), kNR);
+    const int64_t ms = round_up(ceil_div(m, tm), bl.mr);
+    const int64_t ns = round_up(ceil_div(n, tn), bl.nr);
     if ((tm > 1 && ms * (tm - 1) >= m) || (tn > 1 && ns * (tn - 1) >= n)) continue;  // an idle thread
     const double macs = static_cast<double>(ms) * static_cast<double>(ns) * static_cast<double>(k);
     const double packed = static_cast<double>(ms) * static_cast<double>(k) * static_cast<double>(ceil_div(ns, bl.nc)) +
@@ -320,12 +328,13 @@ void choose_grid(int64_t m, int64_t n, int64_t k, int threads, int* tm_out, int*
 }
 
 void gemm_packed(const KernelSet& ks, const Problem& pr, Workspace& ws, int threads) {
+  const Blocking bl = blocking(ks);
   int tm = 1, tn = 1;
-  choose_grid(pr.m, pr.n, pr.k, threads, &tm, &tn);
+  choose_grid(bl, pr.m, pr.n, pr.k, threads, &tm, &tn);
   threads = tm * tn;
-  const int64_t ms = round_up(ceil_div(pr.m, tm), kMR);
-  const int64_t ns = round_up(ceil_div(pr.n, tn), kNR);
-  const PanelSizes sizes = panel_sizes(ms, ns, pr.k);
+  const int64_t ms = round_up(ceil_div(pr.m, tm), bl.mr);
+  const int64_t ns = round_up(ceil_div(pr.n, tn), bl.nr);
+  const PanelSizes sizes = panel_sizes(bl, ms, ns, pr.k);
   for (int t = 0; t < threads; ++t) reserve_scratch(ws.slots[t], sizes);
 
   run_threads(threads, [&](int tid) {
@@ -442,17 +451,19 @@ Problem swapped(const Problem& pr) {
   return t;
 }
 
-// Tiles are MR = 6 rows by NR = 16 columns, so a product with few columns (n = 8: half of every tile
-// wasted) runs faster transposed, where those columns become rows (n = 8 rows in 12). Writing C
-// transposed goes through a scratch tile, which only pays off when k is long enough to hide it.
-bool prefer_swapped(const Problem& pr) {
+// Tiles are wider (NR) than tall (MR), so a product with few columns (n = 8 with a 6 × 16 tile: half of
+// every tile wasted) runs faster transposed, where those columns become rows (n = 8 rows in 12). Writing
+// C transposed goes through a scratch tile, which only pays off when k is long enough to hide it.
+bool prefer_swapped(const KernelSet& ks, const Problem& pr) {
   if (pr.k < 128) return false;
-  const int64_t direct = round_up(pr.m, kMR) * round_up(pr.n, kNR);
-  const int64_t transposed = round_up(pr.n, kMR) * round_up(pr.m, kNR);
+  const int64_t direct = round_up(pr.m, ks.mr) * round_up(pr.n, ks.nr);
+  const int64_t transposed = round_up(pr.n, ks.mr) * round_up(pr.m, ks.nr);
   return 4 * transposed < 3 * direct;
 }
 
-Problem packed_problem(const Problem& pr) { return prefer_swapped(pr) ? swapped(pr) : pr; }
+Problem packed_problem(const KernelSet& ks, const Problem& pr) {
+  return prefer_swapped(ks, pr) ? swapped(pr) : pr;
+}
 
 void gemm_with(const KernelSet& ks, const Problem& pr, Workspace& ws, int threads) {
   if (trivial(pr)) return;
@@ -463,7 +474,7 @@ void gemm_with(const KernelSet& ks, const Problem& pr, Workspace& ws, int thread
   if (use_dot(pr)) {
     gemm_dot(ks, pr, ws, threads);
   } else {
-    gemm_packed(ks, packed_problem(pr), ws, threads);
+    gemm_packed(ks, packed_problem(ks, pr), ws, threads);
   }
 }
 
@@ -504,7 +515,7 @@ void sgemm_strided_batched(const SgemmArgs& args, int64_t batch, int64_t stride_
   const int threads = static_cast<int>(std::min({static_cast<double>(available), static_cast<double>(batch), useful}));
   Workspace ws = acquire_workspace(threads);
   if (!scale_only(pr)) {
-    const PanelSizes sizes = panel_sizes(std::max(pr.m, pr.n), std::max(pr.m, pr.n), pr.k);
+    const PanelSizes sizes = panel_sizes(blocking(ks), std::max(pr.m, pr.n), std::max(pr.m, pr.n), pr.k);
     for (int t = 0; t < ws.threads; ++t) {
       if (use_dot(pr)) {
         reserve_dot_b(pr, ws.slots[t]);
@@ -523,7 +534,7 @@ void sgemm_strided_batched(const SgemmArgs& args, int64_t batch, int64_t stride_
         const DotB b = dot_b(p, ws.slots[tid]);
         ks.dot_nt(p.m, p.n, p.k, p.alpha, p.a.data, p.a.rs, b.data, b.ld, p.beta, p.c, p.ldc);
       } else {
-        gemm_packed_serial(ks, packed_problem(p), ws.slots[tid]);
+        gemm_packed_serial(ks, packed_problem(ks, p), ws.slots[tid]);
       }
     }
   });

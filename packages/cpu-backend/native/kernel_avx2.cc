@@ -13,6 +13,11 @@
 namespace lorakit {
 namespace {
 
+// Register tile: NR = 16 is two 8-float AVX vectors; MR = 6 gives twelve accumulators, which with two B
+// vectors and one broadcast A value uses 15 of the 16 ymm registers.
+constexpr int64_t kMR = 6;
+constexpr int64_t kNR = 16;
+
 // Transposes eight rows of eight floats in place: afterwards r[q] holds column q of the input.
 inline void transpose8x8(__m256& r0, __m256& r1, __m256& r2, __m256& r3, __m256& r4, __m256& r5, __m256& r6,
                          __m256& r7) {
@@ -47,7 +52,7 @@ inline void transpose8x8(__m256& r0, __m256& r1, __m256& r2, __m256& r3, __m256&
 // scalar tail, or the next micro-panel) overwrites; the packed buffer has 16 floats of slack at its end.
 void pack_a_avx2(int64_t mc, int64_t kc, ConstView a, float* ap) {
   if (a.cs != 1) {
-    pack_a_generic(mc, kc, a, ap);
+    pack_a_generic(kMR, mc, kc, a, ap);
     return;
   }
   const int64_t k8 = kc - kc % 8;
@@ -91,7 +96,7 @@ void pack_a_avx2(int64_t mc, int64_t kc, ConstView a, float* ap) {
     }
   }
   if (full < mc) {
-    pack_a_generic(mc - full, kc, ConstView{a.data + full * a.rs, a.rs, a.cs}, ap + full * kc);
+    pack_a_generic(kMR, mc - full, kc, ConstView{a.data + full * a.rs, a.rs, a.cs}, ap + full * kc);
   }
 }
 
@@ -149,10 +154,10 @@ void pack_b_avx2(int64_t kc, int64_t nc, ConstView b, float* bp) {
       }
     }
   } else {
-    pack_b_generic(kc, full, b, bp);
+    pack_b_generic(kNR, kc, full, b, bp);
   }
   if (full < nc) {
-    pack_b_generic(kc, nc - full, ConstView{b.data + full * b.cs, b.rs, b.cs}, bp + full * kc);
+    pack_b_generic(kNR, kc, nc - full, ConstView{b.data + full * b.cs, b.rs, b.cs}, bp + full * kc);
   }
 }
 
@@ -376,7 +381,10 @@ void dot_nt_avx2(int64_t m, int64_t n, int64_t k, float alpha, const float* a, i
   }
 }
 
-const KernelSet kAvx2 = {"avx2-fma", micro_avx2, pack_a_avx2, pack_b_avx2, dot_nt_avx2};
+// KC × NR × 4 bytes (16 KiB at KC = 256) keeps a B micro-panel in a 32 KiB L1 next to the A micro-panel;
+// MC × KC × 4 bytes (144 KiB) keeps the packed A block in L2; NC bounds the packed B block (4 MiB) in L3.
+const KernelSet kAvx2 = {"avx2-fma",  kMR,         kNR,        144, 256, 4096, micro_avx2,
+                         pack_a_avx2, pack_b_avx2, dot_nt_avx2};
 
 }  // namespace
 

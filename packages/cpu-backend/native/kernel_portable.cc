@@ -1,6 +1,6 @@
 // Portable kernels: plain C++ for the baseline target of any architecture. The compiler vectorizes the
 // inner loops with whatever the baseline offers (SSE2 on x86-64, NEON on arm64). These are the fallback
-// when AVX2/FMA is absent, and the reference the AVX2 set is tested against.
+// when AVX2/FMA is absent, and the reference the AVX2 and AVX-512 sets are tested against.
 #include <algorithm>
 #include <cstring>
 
@@ -8,47 +8,42 @@
 
 namespace lorakit {
 
-void pack_a_generic(int64_t mc, int64_t kc, ConstView a, float* ap) {
+void pack_a_generic(int64_t mr_panel, int64_t mc, int64_t kc, ConstView a, float* ap) {
   if (a.rs == 1) {
     // Columns of op(A) are contiguous (A stored transposed). Walk each stored row once, sequentially, and
-    // deal its floats out to the micro-panels: going micro-panel by micro-panel instead would read six
+    // deal its floats out to the micro-panels: going micro-panel by micro-panel instead would read MR
     // floats per stored row, lda apart, and revisit every cache line two or three times.
-    const int64_t full = mc - mc % kMR;
+    const int64_t full = mc - mc % mr_panel;
     for (int64_t p = 0; p < kc; ++p) {
       const float* col = a.data + p * a.cs;
-      float* out = ap + p * kMR;
-      for (int64_t ir = 0; ir < full; ir += kMR) {
+      float* out = ap + p * mr_panel;
+      for (int64_t ir = 0; ir < full; ir += mr_panel) {
         float* o = out + ir * kc;
         const float* x = col + ir;
-        o[0] = x[0];
-        o[1] = x[1];
-        o[2] = x[2];
-        o[3] = x[3];
-        o[4] = x[4];
-        o[5] = x[5];
+        for (int64_t i = 0; i < mr_panel; ++i) o[i] = x[i];
       }
       if (full < mc) {
         float* o = out + full * kc;
-        for (int64_t i = 0; i < kMR; ++i) o[i] = full + i < mc ? col[full + i] : 0.0f;
+        for (int64_t i = 0; i < mr_panel; ++i) o[i] = full + i < mc ? col[full + i] : 0.0f;
       }
     }
     return;
   }
-  for (int64_t ir = 0; ir < mc; ir += kMR) {
-    const int64_t mr = std::min(kMR, mc - ir);
+  for (int64_t ir = 0; ir < mc; ir += mr_panel) {
+    const int64_t mr = std::min(mr_panel, mc - ir);
     const float* src = a.data + ir * a.rs;
     float* dst = ap + ir * kc;
     for (int64_t i = 0; i < mr; ++i) {
       const float* row = src + i * a.rs;
-      for (int64_t p = 0; p < kc; ++p) dst[p * kMR + i] = row[p * a.cs];
+      for (int64_t p = 0; p < kc; ++p) dst[p * mr_panel + i] = row[p * a.cs];
     }
-    for (int64_t i = mr; i < kMR; ++i) {
-      for (int64_t p = 0; p < kc; ++p) dst[p * kMR + i] = 0.0f;
+    for (int64_t i = mr; i < mr_panel; ++i) {
+      for (int64_t p = 0; p < kc; ++p) dst[p * mr_panel + i] = 0.0f;
     }
   }
 }
 
-void pack_b_generic(int64_t kc, int64_t nc, ConstView b, float* bp) {
+void pack_b_generic(int64_t nr_panel, int64_t kc, int64_t nc, ConstView b, float* bp) {
   if (b.cs == 1) {
     // Rows of op(B) are contiguous. Eight rows at a time across every panel: rows are read sequentially
     // and each panel receives 8 · NR contiguous floats (panel by panel would read one cache line per row,
@@ -56,39 +51,46 @@ void pack_b_generic(int64_t kc, int64_t nc, ConstView b, float* bp) {
     constexpr int64_t kRows = 8;
     for (int64_t p0 = 0; p0 < kc; p0 += kRows) {
       const int64_t rows = std::min(kRows, kc - p0);
-      for (int64_t jr = 0; jr < nc; jr += kNR) {
-        const int64_t nr = std::min(kNR, nc - jr);
+      for (int64_t jr = 0; jr < nc; jr += nr_panel) {
+        const int64_t nr = std::min(nr_panel, nc - jr);
         const float* src = b.data + p0 * b.rs + jr;
-        float* dst = bp + jr * kc + p0 * kNR;
+        float* dst = bp + jr * kc + p0 * nr_panel;
         for (int64_t p = 0; p < rows; ++p) {
           const float* row = src + p * b.rs;
-          float* out = dst + p * kNR;
-          if (nr == kNR) {
-            std::memcpy(out, row, sizeof(float) * kNR);
+          float* out = dst + p * nr_panel;
+          if (nr == nr_panel) {
+            std::memcpy(out, row, sizeof(float) * nr_panel);
           } else {
             for (int64_t j = 0; j < nr; ++j) out[j] = row[j];
-            for (int64_t j = nr; j < kNR; ++j) out[j] = 0.0f;
+            for (int64_t j = nr; j < nr_panel; ++j) out[j] = 0.0f;
           }
         }
       }
     }
     return;
   }
-  for (int64_t jr = 0; jr < nc; jr += kNR) {
-    const int64_t nr = std::min(kNR, nc - jr);
+  for (int64_t jr = 0; jr < nc; jr += nr_panel) {
+    const int64_t nr = std::min(nr_panel, nc - jr);
     const float* src = b.data + jr * b.cs;
     float* dst = bp + jr * kc;
     for (int64_t j = 0; j < nr; ++j) {
       const float* col = src + j * b.cs;
-      for (int64_t p = 0; p < kc; ++p) dst[p * kNR + j] = col[p * b.rs];
+      for (int64_t p = 0; p < kc; ++p) dst[p * nr_panel + j] = col[p * b.rs];
     }
-    for (int64_t j = nr; j < kNR; ++j) {
-      for (int64_t p = 0; p < kc; ++p) dst[p * kNR + j] = 0.0f;
+    for (int64_t j = nr; j < nr_panel; ++j) {
+      for (int64_t p = 0; p < kc; ++p) dst[p * nr_panel + j] = 0.0f;
     }
   }
 }
 
 namespace {
+
+// The portable register tile: 6 × 16, computed as two 6 × 8 halves (below).
+constexpr int64_t kMR = 6;
+constexpr int64_t kNR = 16;
+
+void pack_a_portable(int64_t mc, int64_t kc, ConstView a, float* ap) { pack_a_generic(kMR, mc, kc, a, ap); }
+void pack_b_portable(int64_t kc, int64_t nc, ConstView b, float* bp) { pack_b_generic(kNR, kc, nc, b, bp); }
 
 #if defined(__GNUC__) || defined(__clang__)
 
@@ -201,7 +203,9 @@ void dot_nt_portable(int64_t m, int64_t n, int64_t k, float alpha, const float* 
   }
 }
 
-const KernelSet kPortable = {"portable", micro_portable, pack_a_generic, pack_b_generic, dot_nt_portable};
+// Blocking as for AVX2 (same tile): a 16 KiB B micro-panel in L1, a 144 KiB A block in L2.
+const KernelSet kPortable = {"portable",      kMR,           kNR,           144, 256, 4096, micro_portable,
+                             pack_a_portable, pack_b_portable, dot_nt_portable};
 
 }  // namespace
 

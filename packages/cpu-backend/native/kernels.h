@@ -9,11 +9,9 @@
 
 namespace lorakit {
 
-// Register tile of the packed micro-kernel: MR rows of C by NR columns. NR = 16 is two 8-float AVX
-// vectors; MR = 6 gives twelve accumulators, which with two B vectors and one broadcast A value uses 15 of
-// the 16 ymm registers.
-constexpr int64_t kMR = 6;
-constexpr int64_t kNR = 16;
+// Upper bounds of any set's register tile, for buffers sized at compile time (the driver's edge tile).
+constexpr int64_t kMaxMR = 16;
+constexpr int64_t kMaxNR = 64;
 
 // A strided read-only view: element (i, j) lives at data[i * rs + j * cs].
 struct ConstView {
@@ -22,10 +20,11 @@ struct ConstView {
   int64_t cs;
 };
 
-// Packed layouts (the contract between packers and micro-kernels):
+// Packed layouts (the contract between packers and micro-kernels; MR and NR are the set's):
 //  - packed A block: ceil(mc / MR) micro-panels, each kc × MR floats stored as [p][i], rows past mc are 0;
 //  - packed B block: ceil(nc / NR) micro-panels, each kc × NR floats stored as [p][j], columns past nc are 0.
-// Packed buffers are 64-byte aligned.
+// Packed buffers are 64-byte aligned and have kPackSlack floats of slack past their end.
+constexpr int64_t kPackSlack = 64;
 
 // C[MR × NR] = alpha · Ap · Bp + beta · C; when beta == 0, C is written without being read (so NaN or
 // garbage in C does not propagate, as in BLAS).
@@ -43,8 +42,16 @@ using PackB = void (*)(int64_t kc, int64_t nc, ConstView b, float* bp);
 using DotKernel = void (*)(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
+// A kernel set: the micro-kernel with the register tile it computes, the packers that produce its
+// layouts, the skinny-product kernel, and the cache blocking that suits the tile (the driver's defaults;
+// LORAKIT_GEMM_BLOCKING overrides them).
 struct KernelSet {
   const char* name;
+  int64_t mr;  // rows of the register tile (≤ kMaxMR)
+  int64_t nr;  // columns of the register tile (≤ kMaxNR; a multiple of 16, so packed B rows are 64-byte aligned)
+  int64_t mc;  // rows of a packed A block (a multiple of mr), sized for L2
+  int64_t kc;  // depth of a packed slice, sized so a kc × nr micro-panel of B stays in L1
+  int64_t nc;  // columns of a packed B block (a multiple of nr), sized for L3
   MicroKernel micro;
   PackA pack_a;
   PackB pack_b;
@@ -57,8 +64,9 @@ const KernelSet& portable_kernels();
 // Null when this build has no AVX2 translation unit (non-x86 targets).
 const KernelSet* avx2_kernels();
 
-// Generic packers (kernel_portable.cc), shared by both sets for layouts without a dedicated fast path.
-void pack_a_generic(int64_t mc, int64_t kc, ConstView a, float* ap);
-void pack_b_generic(int64_t kc, int64_t nc, ConstView b, float* bp);
+// Generic packers (kernel_portable.cc) for any tile size, shared by every set for layouts without a
+// dedicated fast path.
+void pack_a_generic(int64_t mr, int64_t mc, int64_t kc, ConstView a, float* ap);
+void pack_b_generic(int64_t nr, int64_t kc, int64_t nc, ConstView b, float* bp);
 
 }  // namespace lorakit
