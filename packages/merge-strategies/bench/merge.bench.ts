@@ -18,8 +18,8 @@
  * The default is 2 layers (4 modules; PEFT's ties_svd takes about a minute of it on 2 cores) and PEFT's
  * `svd` on 1 layer, so that `pnpm bench` finishes in minutes. LORAKIT_BENCH_LARGE=1 runs the 7B-sized
  * case of 32 layers (64 modules) and PEFT's `svd` on 2; PEFT's ties_svd alone then takes 10-15 minutes
- * on 2 cores. Flags override either (run the file directly: under `pnpm bench` turbo passes no
- * environment variables that turbo.json does not declare):
+ * on 2 cores (`LORAKIT_BENCH_LARGE=1 pnpm bench` works: turbo.json passes LORAKIT_* through). Flags
+ * override either when the file runs directly:
  *
  *   node --import tsx bench/merge.bench.ts [--layers 2] [--dim 4096] [--rank 16] [--density 0.5]
  *        [--exact-layers 1] [--svd-peft-layers 1] [--check-modules 2]
