@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/gemm.cc",
+        "native/cpu_features.cc",
         "native/thread_pool.cc",
         "native/kernel_portable.cc",
         "native/vector_portable.cc",
@@ -20,7 +21,7 @@
         "native/linalg_qr.cc",
         "native/linalg_eigh.cc"
       ],
-      "dependencies": ["lorakit_cpu_avx2"],
+      "dependencies": ["lorakit_cpu_avx2", "lorakit_cpu_avx512"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
@@ -53,6 +54,39 @@
             "cflags_cc": ["-mavx2", "-mfma", "-ffp-contract=fast"],
             "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fno-math-errno", "-fno-trapping-math", "-mavx2", "-mfma", "-ffp-contract=fast"] },
             "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/arch:AVX2"] } }
+          }
+        ]
+      ]
+    },
+    {
+      "target_name": "lorakit_cpu_avx512",
+      "type": "static_library",
+      "sources": ["native/kernel_avx512.cc"],
+      "cflags_cc!": ["-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math"],
+      "xcode_settings": {
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "MACOSX_DEPLOYMENT_TARGET": "11.0"
+      },
+      "conditions": [
+        [
+          "target_arch=='x64'",
+          {
+            "cflags_cc": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-ffp-contract=fast"],
+            "xcode_settings": {
+              "OTHER_CPLUSPLUSFLAGS": [
+                "-O3",
+                "-fno-math-errno",
+                "-fno-trapping-math",
+                "-mavx512f",
+                "-mavx512dq",
+                "-mavx512bw",
+                "-mavx512vl",
+                "-mfma",
+                "-ffp-contract=fast"
+              ]
+            },
+            "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/arch:AVX512"] } }
           }
         ]
       ]

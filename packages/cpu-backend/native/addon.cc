@@ -69,17 +69,22 @@ Napi::Value KernelName(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), lorakit::kernel_name());
 }
 
-// setKernel("auto" | "portable" | "avx2-fma") -> whether the choice took effect.
+// setKernel("auto" | "portable" | "avx2-fma" | "avx512") -> whether the choice took effect.
 Napi::Value SetKernel(const Napi::CallbackInfo& info) {
   const std::string name = info[0].As<Napi::String>().Utf8Value();
   lorakit::KernelChoice choice = lorakit::KernelChoice::kAuto;
   if (name == "portable") choice = lorakit::KernelChoice::kPortable;
   if (name == "avx2-fma") choice = lorakit::KernelChoice::kAvx2Fma;
+  if (name == "avx512") choice = lorakit::KernelChoice::kAvx512;
   return Napi::Boolean::New(info.Env(), lorakit::set_kernel(choice));
 }
 
 Napi::Value Avx2FmaUsable(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), lorakit::avx2_fma_usable());
+}
+
+Napi::Value Avx512Usable(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), lorakit::avx512_usable());
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -90,6 +95,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelName", Napi::Function::New(env, KernelName, "kernelName"));
   exports.Set("setKernel", Napi::Function::New(env, SetKernel, "setKernel"));
   exports.Set("avx2FmaUsable", Napi::Function::New(env, Avx2FmaUsable, "avx2FmaUsable"));
+  exports.Set("avx512Usable", Napi::Function::New(env, Avx512Usable, "avx512Usable"));
   lorakit::register_tensor_ops(env, exports);
   return exports;
 }

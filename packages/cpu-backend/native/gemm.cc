@@ -25,6 +25,7 @@
 #include <new>
 #include <vector>
 
+#include "cpu_features.h"
 #include "kernels.h"
 #include "thread_pool.h"
 #include "vector_kernels.h"
@@ -33,20 +34,25 @@ namespace lorakit {
 namespace {
 
 // ---------------------------------------------------------------------------------------------------------
-// Kernel selection
+// Kernel selection: the widest set this build has and the CPU and OS can run (cpu_features.cc), AVX-512
+// first, then AVX2/FMA, then portable. LORAKIT_CPU_KERNEL=avx512|avx2|portable (or a set's full name)
+// asks for one set; a set that cannot run here is ignored in favour of the automatic choice.
 
-bool cpu_has_avx2_fma() {
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
-  return avx2_kernels() != nullptr && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return false;
-#endif
-}
+const KernelSet* usable_avx512() { return cpu_features().avx512 ? avx512_kernels() : nullptr; }
+const KernelSet* usable_avx2() { return cpu_features().avx2_fma ? avx2_kernels() : nullptr; }
 
 const KernelSet* auto_kernels() {
   const char* env = std::getenv("LORAKIT_CPU_KERNEL");
-  if (env != nullptr && std::strcmp(env, "portable") == 0) return &portable_kernels();
-  return cpu_has_avx2_fma() ? avx2_kernels() : &portable_kernels();
+  if (env != nullptr) {
+    if (std::strcmp(env, "portable") == 0) return &portable_kernels();
+    if ((std::strcmp(env, "avx2") == 0 || std::strcmp(env, "avx2-fma") == 0) && usable_avx2() != nullptr) {
+      return usable_avx2();
+    }
+    if (std::strcmp(env, "avx512") == 0 && usable_avx512() != nullptr) return usable_avx512();
+  }
+  if (const KernelSet* ks = usable_avx512()) return ks;
+  if (const KernelSet* ks = usable_avx2()) return ks;
+  return &portable_kernels();
 }
 
 std::atomic<const KernelSet*>& current_kernels() {
@@ -549,8 +555,12 @@ bool set_kernel(KernelChoice choice) {
       current_kernels().store(&portable_kernels());
       return true;
     case KernelChoice::kAvx2Fma:
-      if (!cpu_has_avx2_fma()) return false;
-      current_kernels().store(avx2_kernels());
+      if (usable_avx2() == nullptr) return false;
+      current_kernels().store(usable_avx2());
+      return true;
+    case KernelChoice::kAvx512:
+      if (usable_avx512() == nullptr) return false;
+      current_kernels().store(usable_avx512());
       return true;
   }
   return false;
@@ -558,13 +568,17 @@ bool set_kernel(KernelChoice choice) {
 
 const char* kernel_name() { return current_kernels().load()->name; }
 
+// The AVX-512 GEMM set runs with the AVX2 row kernels (the CPU has both).
 const VectorKernels& vector_kernels() {
+  const KernelSet* gemm = current_kernels().load();
   const VectorKernels* avx2 = avx2_vector_kernels();
-  if (avx2 != nullptr && current_kernels().load() == avx2_kernels()) return *avx2;
+  if (avx2 != nullptr && gemm != &portable_kernels()) return *avx2;
   return portable_vector_kernels();
 }
 
-bool avx2_fma_usable() { return cpu_has_avx2_fma(); }
+bool avx2_fma_usable() { return usable_avx2() != nullptr; }
+
+bool avx512_usable() { return usable_avx512() != nullptr; }
 
 int num_threads() { return ThreadPool::instance().num_threads(); }
 

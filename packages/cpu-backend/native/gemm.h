@@ -30,13 +30,15 @@ void sgemm(const SgemmArgs& args);
 void sgemm_strided_batched(const SgemmArgs& args, int64_t batch, int64_t stride_a, int64_t stride_b,
                            int64_t stride_c);
 
-enum class KernelChoice { kAuto, kPortable, kAvx2Fma };
+enum class KernelChoice { kAuto, kPortable, kAvx2Fma, kAvx512 };
 
-// Selects the kernel set; returns false (and keeps the current one) when kAvx2Fma is not usable here.
-// kAuto picks avx2-fma when the CPU supports AVX2 and FMA, unless LORAKIT_CPU_KERNEL=portable.
+// Selects the kernel set; returns false (and keeps the current one) when the set asked for cannot run
+// here. kAuto picks avx512, then avx2-fma, then portable, by what the CPU and OS support, unless
+// LORAKIT_CPU_KERNEL names a set (avx512, avx2, portable).
 bool set_kernel(KernelChoice choice);
 const char* kernel_name();
 bool avx2_fma_usable();
+bool avx512_usable();
 
 int num_threads();
 void set_num_threads(int n);

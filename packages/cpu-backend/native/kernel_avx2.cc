@@ -1,6 +1,6 @@
 // AVX2 + FMA kernels. This translation unit alone is compiled with -mavx2 -mfma (binding.gyp), and the
-// driver calls into it only after __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"), so the
-// addon still loads and runs on x86-64 CPUs without AVX2. On other architectures the file is empty apart
+// driver calls into it only after CPUID and XGETBV report AVX2, FMA and the ymm state (cpu_features.cc), so
+// the addon still loads and runs on x86-64 CPUs without AVX2. On other architectures the file is empty apart
 // from avx2_kernels() returning null.
 #include "kernels.h"
 

@@ -1,8 +1,9 @@
 // Micro-kernels and packing routines behind the GEMM driver (gemm.cc).
 //
-// Two implementations exist: kernel_avx2.cc (compiled with -mavx2 -mfma, only on x86-64) and
-// kernel_portable.cc (plain C++, compiled for the baseline target). The driver picks one set at run time,
-// so no AVX2 instruction executes on a CPU that lacks it.
+// Three implementations exist: kernel_avx512.cc (compiled with -mavx512f -mavx512dq -mavx512bw -mavx512vl
+// -mfma) and kernel_avx2.cc (-mavx2 -mfma), both only on x86-64, and kernel_portable.cc (plain C++,
+// compiled for the baseline target). The driver picks one set at run time (cpu_features.h), so no
+// AVX-512 or AVX2 instruction executes on a CPU or OS that lacks it.
 #pragma once
 
 #include <cstdint>
@@ -63,6 +64,9 @@ const KernelSet& portable_kernels();
 
 // Null when this build has no AVX2 translation unit (non-x86 targets).
 const KernelSet* avx2_kernels();
+
+// Null when this build has no AVX-512 translation unit (non-x86 targets).
+const KernelSet* avx512_kernels();
 
 // Generic packers (kernel_portable.cc) for any tile size, shared by every set for layouts without a
 // dedicated fast path.

@@ -4,6 +4,7 @@ export { CpuBackendError, GemmArgumentError, NativeUnavailableError } from './er
 export type { NativeBinding } from './native.js';
 export { loadNative, nativeAvailable, nativeLoadError } from './native.js';
 export {
+  availableKernels,
   type CpuFeatures,
   type CpuKernel,
   type CpuKernelChoice,

@@ -55,6 +55,7 @@ export interface NativeBinding {
   kernelName(): string;
   setKernel(kernel: string): boolean;
   avx2FmaUsable(): boolean;
+  avx512Usable(): boolean;
   /** glibc's mallopt(M_MMAP_THRESHOLD / M_TRIM_THRESHOLD); false elsewhere. */
   tuneAllocator(mmapThreshold: number, trimThreshold: number): boolean;
   /** madvise(MADV_HUGEPAGE) on the whole 2 MiB pages of a fresh typed array (Linux); false elsewhere. */

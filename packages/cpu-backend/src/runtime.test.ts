@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { CpuBackendError } from './errors.js';
 import { nativeAvailable, nativeLoadError } from './native.js';
-import { cpuFeatures, getNumThreads, setKernel, setNumThreads } from './runtime.js';
+import { availableKernels, cpuFeatures, getNumThreads, setKernel, setNumThreads } from './runtime.js';
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -36,34 +36,60 @@ describe.skipIf(!nativeAvailable)(
     });
 
     it('switches kernels and rejects unknown ones', () => {
-      const { avx2Fma } = cpuFeatures();
-      setKernel('portable');
-      expect(cpuFeatures().kernel).toBe('portable');
+      const { avx2Fma, avx512 } = cpuFeatures();
+      const available = availableKernels();
+      expect(available).toEqual([
+        ...(avx512 ? ['avx512'] : []),
+        ...(avx2Fma ? ['avx2-fma'] : []),
+        'portable',
+      ]);
+      // AVX-512 implies AVX2/FMA on every CPU that has it; the detection must agree.
+      if (avx512) expect(avx2Fma).toBe(true);
+      for (const kernel of available) {
+        setKernel(kernel);
+        expect(cpuFeatures().kernel).toBe(kernel);
+      }
       setKernel('auto');
-      expect(cpuFeatures().kernel).toBe(avx2Fma ? 'avx2-fma' : 'portable');
+      expect(cpuFeatures().kernel).toBe(available[0]);
       expect(message(() => setKernel('sse' as 'auto'))).toBe(
-        '[setKernel] unknown kernel "sse"; valid kernels: auto, portable, avx2-fma',
+        '[setKernel] unknown kernel "sse"; valid kernels: auto, portable, avx2-fma, avx512',
       );
-      if (!avx2Fma) {
-        expect(message(() => setKernel('avx2-fma'))).toBe(
-          '[setKernel] kernel "avx2-fma" is not available on this CPU or build; available: auto, portable',
+      for (const kernel of ['avx512', 'avx2-fma'] as const) {
+        if (available.includes(kernel)) continue;
+        expect(message(() => setKernel(kernel))).toBe(
+          `[setKernel] kernel "${kernel}" is not available on this CPU or build; available: ${['auto', ...available].join(', ')}`,
         );
       }
     });
 
-    it('reads LORAKIT_CPU_KERNEL and LORAKIT_NUM_THREADS at start-up', () => {
+    const startUp = (env: NodeJS.ProcessEnv) => {
       const script =
         "import { cpuFeatures } from './src/index.ts'; process.stdout.write(JSON.stringify(cpuFeatures()));";
       const output = execFileSync(
         process.execPath,
         ['--import', 'tsx', '--input-type=module', '-e', script],
-        {
-          cwd: packageRoot,
-          env: { ...process.env, LORAKIT_CPU_KERNEL: 'portable', LORAKIT_NUM_THREADS: '1' },
-          encoding: 'utf8',
-        },
+        { cwd: packageRoot, env, encoding: 'utf8' },
       );
-      expect(JSON.parse(output)).toMatchObject({ kernel: 'portable', threads: 1 });
+      return JSON.parse(output) as ReturnType<typeof cpuFeatures>;
+    };
+
+    it('reads LORAKIT_CPU_KERNEL and LORAKIT_NUM_THREADS at start-up', () => {
+      expect(
+        startUp({ ...process.env, LORAKIT_CPU_KERNEL: 'portable', LORAKIT_NUM_THREADS: '1' }),
+      ).toMatchObject({ kernel: 'portable', threads: 1 });
+      const available = availableKernels();
+      const { LORAKIT_CPU_KERNEL: _, ...unset } = process.env;
+      expect(startUp(unset).kernel).toBe(available[0]);
+      // Each name forces its set where it can run; elsewhere the automatic choice stands.
+      for (const [name, kernel] of [
+        ['avx512', 'avx512'],
+        ['avx2', 'avx2-fma'],
+        ['avx2-fma', 'avx2-fma'],
+      ] as const) {
+        expect(startUp({ ...process.env, LORAKIT_CPU_KERNEL: name }).kernel, name).toBe(
+          available.includes(kernel) ? kernel : available[0],
+        );
+      }
     });
   },
 );

@@ -1,16 +1,17 @@
 /**
  * Process-wide settings of the native layer: the thread pool size and the micro-kernel set.
  *
- * Defaults: all cores (std::thread::hardware_concurrency), or LORAKIT_NUM_THREADS; the AVX2/FMA kernels
- * when the CPU has them, unless LORAKIT_CPU_KERNEL=portable.
+ * Defaults: all cores (std::thread::hardware_concurrency), or LORAKIT_NUM_THREADS; the widest kernel set
+ * the CPU and OS support (AVX-512, then AVX2/FMA, then portable), unless LORAKIT_CPU_KERNEL names one
+ * (`avx512`, `avx2`, `portable`).
  */
 import { CpuBackendError } from './errors.js';
 import { requireNative } from './native.js';
 
 /** The micro-kernel sets the addon can run. */
-export type CpuKernel = 'avx2-fma' | 'portable';
+export type CpuKernel = 'avx512' | 'avx2-fma' | 'portable';
 
-const kernelChoices = ['auto', 'portable', 'avx2-fma'] as const;
+const kernelChoices = ['auto', 'portable', 'avx2-fma', 'avx512'] as const;
 export type CpuKernelChoice = (typeof kernelChoices)[number];
 
 /** Upper bound for setNumThreads; far above any CPU this runs on, low enough to catch unit mistakes. */
@@ -19,8 +20,10 @@ export const maxThreads = 1024;
 export interface CpuFeatures {
   /** The micro-kernel set in use now. */
   kernel: CpuKernel;
-  /** Whether this CPU and build can run the AVX2/FMA kernels. */
+  /** Whether this CPU, OS and build can run the AVX2/FMA kernels. */
   avx2Fma: boolean;
+  /** Whether this CPU, OS and build can run the AVX-512 kernels (F, DQ, BW, VL; zmm state enabled). */
+  avx512: boolean;
   /** Threads a GEMM may use. */
   threads: number;
 }
@@ -45,13 +48,15 @@ export function cpuFeatures(): CpuFeatures {
   return {
     kernel: native.kernelName() as CpuKernel,
     avx2Fma: native.avx2FmaUsable(),
+    avx512: native.avx512Usable(),
     threads: native.getNumThreads(),
   };
 }
 
 /**
- * Chooses the micro-kernel set: 'auto' (AVX2/FMA when available, honouring LORAKIT_CPU_KERNEL),
- * 'portable', or 'avx2-fma' (throws where the CPU or build lacks it). For tests and comparisons.
+ * Chooses the micro-kernel set: 'auto' (the widest available, honouring LORAKIT_CPU_KERNEL), 'portable',
+ * 'avx2-fma' or 'avx512' (these two throw where the CPU, OS or build lacks them). For tests and
+ * comparisons.
  */
 export function setKernel(kernel: CpuKernelChoice): void {
   const native = requireNative('setKernel');
@@ -62,7 +67,17 @@ export function setKernel(kernel: CpuKernelChoice): void {
   }
   if (!native.setKernel(kernel)) {
     throw new CpuBackendError(
-      `[setKernel] kernel "${kernel}" is not available on this CPU or build; available: auto, portable`,
+      `[setKernel] kernel "${kernel}" is not available on this CPU or build; available: ${['auto', ...availableKernels()].join(', ')}`,
     );
   }
+}
+
+/** The kernel sets this CPU, OS and build can run, widest first; 'portable' is always there. */
+export function availableKernels(): CpuKernel[] {
+  const native = requireNative('availableKernels');
+  const kernels: CpuKernel[] = [];
+  if (native.avx512Usable()) kernels.push('avx512');
+  if (native.avx2FmaUsable()) kernels.push('avx2-fma');
+  kernels.push('portable');
+  return kernels;
 }

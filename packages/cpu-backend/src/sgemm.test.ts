@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkAgainstReference, type Layout, makeOperands, randomArray } from '../test/reference.js';
 import { nativeAvailable, nativeLoadError } from './native.js';
-import { cpuFeatures, getNumThreads, setKernel, setNumThreads } from './runtime.js';
+import { availableKernels, cpuFeatures, getNumThreads, setKernel, setNumThreads } from './runtime.js';
 import { sgemm, sgemmStridedBatched } from './sgemm.js';
 
-const kernels = nativeAvailable ? (cpuFeatures().avx2Fma ? ['avx2-fma', 'portable'] : ['portable']) : [];
+// Every kernel set this CPU runs (avx512, avx2-fma, portable).
+const kernels = nativeAvailable ? availableKernels() : [];
 const configurations = kernels.flatMap((kernel) => [1, 2].map((threads) => ({ kernel, threads })));
 const initialThreads = nativeAvailable ? getNumThreads() : 1;
 
@@ -68,7 +69,7 @@ const shapes: [number, number, number][] = [
 
 describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ kernel, threads }) => {
   const select = () => {
-    setKernel(kernel as 'avx2-fma' | 'portable');
+    setKernel(kernel);
     setNumThreads(threads);
   };
 

@@ -1,12 +1,18 @@
 /**
  * Shared pieces of the kernel agreement tests (test/*-agreement.test.ts): the JavaScript reference backend,
- * op lists, tolerances, and `describeAgreement`, which runs a suite once per native kernel set (AVX2/FMA
- * where the CPU has it, and the portable one) against a fresh cpu backend.
+ * op lists, tolerances, and `describeAgreement`, which runs a suite once per native kernel set (AVX-512 and
+ * AVX2/FMA where the CPU has them, and the portable one) against a fresh cpu backend.
  */
 import { type Backend, type BinaryOp, createJsBackend, type JsStorage, type UnaryOp } from '@lorakit/tensor';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { cpuFeatures, createCpuBackend, nativeAvailable, nativeLoadError, setKernel } from '../src/index.js';
+import {
+  availableKernels,
+  createCpuBackend,
+  nativeAvailable,
+  nativeLoadError,
+  setKernel,
+} from '../src/index.js';
 import {
   float32Tolerance,
   float64Tolerance,
@@ -99,9 +105,8 @@ export const isFloat = (d: NumericDtype) => d === 'float32' || d === 'float64';
 export const tolerance = (dtype: string) =>
   dtype === 'float32' ? float32Tolerance : dtype === 'float64' ? float64Tolerance : undefined;
 
-// Both kernel sets: the AVX2/FMA one where the CPU has it, and the portable one everywhere.
-const kernelSets =
-  nativeAvailable && cpuFeatures().avx2Fma ? (['avx2-fma', 'portable'] as const) : (['portable'] as const);
+// Every kernel set: AVX-512 and AVX2/FMA where the CPU has them, and the portable one everywhere.
+const kernelSets = nativeAvailable ? availableKernels() : (['portable'] as const);
 
 /** Runs `suite` once per kernel set, with the native backend under test as its argument. */
 export function describeAgreement(name: string, suite: (cpu: Backend<JsStorage>) => void): void {
