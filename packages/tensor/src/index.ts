@@ -5,6 +5,7 @@ export { enableGrad, isGradEnabled, noGrad, noGradAsync } from './autograd/grad-
 export { GRADIENTS, type GradContext, type GradRule } from './autograd/gradients.js';
 export type { GradNode } from './autograd/node.js';
 export type {
+  AdamWStepOptions,
   Backend,
   BinaryOp,
   ConvGeometry,
@@ -66,6 +67,7 @@ export {
   rmsNormComposed,
   softmax,
 } from './ops/nn.js';
+export { adamwStep, adamwStepComposed } from './ops/optimizer.js';
 export { cat, stack, sumToShape } from './ops/view.js';
 export { Generator, getDefaultGenerator, manualSeed } from './random/generator.js';
 export { philoxBlock } from './random/philox.js';

@@ -1,4 +1,4 @@
-import { type Tensor, zerosLike } from '@lorakit/tensor';
+import { adamwStep, type Tensor, zerosLike } from '@lorakit/tensor';
 import { TrainingError } from '../errors.js';
 import {
   type BaseGroupOptions,
@@ -23,16 +23,6 @@ export interface AdamWOptions extends BaseGroupOptions {
 }
 
 /**
- * `a + w·(b − a)` with ATen's lerp formula, which switches form at w = 0.5 to keep the rounding of
- * float32 identical to PyTorch's `lerp_`.
- */
-function lerp(a: Tensor, b: Tensor, weight: number): Tensor {
-  if (Math.abs(weight) < 0.5) return a.add(b.sub(a).mul(weight));
-  // ATen computes 1 − w in float32 from the float32 weight.
-  return b.sub(b.sub(a).mul(Math.fround(1 - Math.fround(weight))));
-}
-
-/**
  * AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", 2019) with
  * torch.optim.AdamW's update rule, step t counted per parameter:
  *
@@ -45,7 +35,8 @@ function lerp(a: Tensor, b: Tensor, weight: number): Tensor {
  * ```
  *
  * The operations run in the parameter's dtype in PyTorch's order, so float32 results match PyTorch's
- * to rounding. State per parameter: `step`, `exp_avg`, `exp_avg_sq`, and `max_exp_avg_sq` with AMSGrad.
+ * to rounding. The update is `adamwStep` of @lorakit/tensor: one fused pass per parameter on backends
+ * that have the kernel (the JS backend, and the cpu backend through it), elementwise ops otherwise. State per parameter: `step`, `exp_avg`, `exp_avg_sq`, and `max_exp_avg_sq` with AMSGrad.
  */
 export class AdamW extends Optimizer<AdamWOptions> {
   protected readonly bufferNames = ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] as const;
@@ -100,25 +91,13 @@ export class AdamW extends Optimizer<AdamWOptions> {
     const expAvg = buffer('exp_avg');
     const expAvgSq = buffer('exp_avg_sq');
     state.step += 1;
-    const step = state.step;
-
-    if (weightDecay !== 0) param.assign(param.mul(1 - lr * weightDecay));
-    expAvg.assign(lerp(expAvg, grad, 1 - beta1));
-    // addcmul_(grad, grad, value): v + (value·g)·g, in that order.
-    expAvgSq.assign(expAvgSq.mul(beta2).add(grad.mul(1 - beta2).mul(grad)));
-
-    const biasCorrection1 = 1 - beta1 ** step;
-    const biasCorrection2 = 1 - beta2 ** step;
-    const stepSize = lr / biasCorrection1;
-    const biasCorrection2Sqrt = biasCorrection2 ** 0.5;
-    let second = expAvgSq;
-    if (amsgrad) {
-      const max = buffer('max_exp_avg_sq');
-      max.assign(max.maximum(expAvgSq));
-      second = max;
-    }
-    const denom = second.sqrt().div(biasCorrection2Sqrt).add(eps);
-    // addcdiv_(exp_avg, denom, value = −stepSize): p + (value·m)/denom, in that order.
-    param.assign(param.add(expAvg.mul(-stepSize).div(denom)));
+    adamwStep(param, grad, expAvg, expAvgSq, amsgrad ? buffer('max_exp_avg_sq') : null, {
+      lr,
+      beta1,
+      beta2,
+      eps,
+      weightDecay,
+      step: state.step,
+    });
   }
 }

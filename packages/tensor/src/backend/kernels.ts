@@ -185,6 +185,33 @@ export interface FusedKernels<S = unknown> {
     b: View<S>,
     scale: number,
   ): { out: S; hidden: S };
+  /**
+   * One AdamW update of a parameter, written in place into `param`, `expAvg`, `expAvgSq` (and
+   * `maxExpAvgSq` with AMSGrad) — the second kernel besides `assign` that writes into existing memory.
+   * All views are contiguous with the same shape and dtype (float32 or float64). It must give exactly
+   * the values of `adamwStepComposed` (ops/optimizer.ts): the same operations in the same order, each
+   * rounded to the dtype. Backends without it (the native cpu backend inherits the JS one) use that
+   * composition of elementwise kernels.
+   */
+  adamwStep?(
+    param: View<S>,
+    grad: View<S>,
+    expAvg: View<S>,
+    expAvgSq: View<S>,
+    maxExpAvgSq: View<S> | null,
+    options: AdamWStepOptions,
+  ): void;
+}
+
+/** Hyperparameters of one AdamW update (see {@link FusedKernels.adamwStep}). */
+export interface AdamWStepOptions {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  /** The step count after this update (1 for the first). */
+  readonly step: number;
 }
 
 /** A named set of kernels. Storage type `S` is opaque to everything but the backend itself. */

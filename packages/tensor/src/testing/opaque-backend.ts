@@ -104,5 +104,15 @@ export function createOpaqueBackend(name = 'opaque'): Backend<OpaqueHandle> & {
       );
       return { out: put(out.out), hidden: put(out.hidden) };
     },
+    adamwStep(param, grad, expAvg, expAvgSq, maxExpAvgSq, options) {
+      inner.adamwStep!(
+        unwrap(param),
+        unwrap(grad),
+        unwrap(expAvg),
+        unwrap(expAvgSq),
+        maxExpAvgSq && unwrap(maxExpAvgSq),
+        options,
+      );
+    },
   };
 }

@@ -6,6 +6,7 @@ import { layerNorm, loraLinear, rmsNorm } from './fused.js';
 import { gather, indexAdd, indexSelect, scatterAdd, sort } from './indexing.js';
 import { eigh, qr, svd } from './linalg.js';
 import { matmul } from './matmul.js';
+import { adamwStep } from './optimizer.js';
 import { argReduce, reduce, softmax } from './reduce.js';
 import { allocateNumeric, finish, fromHostArray, type JsStorage, toHostArray } from './storage.js';
 
@@ -58,5 +59,6 @@ export function createJsBackend(name = 'js'): Backend<JsStorage> {
     rmsNorm,
     layerNorm,
     loraLinear,
+    adamwStep,
   };
 }

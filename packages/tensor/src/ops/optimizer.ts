@@ -1,0 +1,103 @@
+import type { AdamWStepOptions } from '../backend/kernels.js';
+import { fmtShape, ShapeError } from '../errors.js';
+import { shapesEqual } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { commonBackend } from './core.js';
+
+export type { AdamWStepOptions };
+
+/**
+ * `a + w·(b − a)` with ATen's lerp formula, which switches form at w = 0.5 to keep the rounding of
+ * float32 identical to PyTorch's `lerp_`.
+ */
+function lerp(a: Tensor, b: Tensor, weight: number): Tensor {
+  if (Math.abs(weight) < 0.5) return a.add(b.sub(a).mul(weight));
+  // ATen computes 1 − w in float32 from the float32 weight.
+  return b.sub(b.sub(a).mul(Math.fround(1 - Math.fround(weight))));
+}
+
+/**
+ * One AdamW update (torch.optim.AdamW's rule; Loshchilov & Hutter 2019), in place:
+ *
+ * ```
+ * p ← p·(1 − lr·weightDecay)
+ * m ← lerp(m, g, 1 − β₁)                 v ← β₂·v + (1 − β₂)·g²
+ * v̂ ← amsgrad ? (vmax ← max(vmax, v)) : v
+ * denom ← √v̂ / √(1 − β₂ᵗ) + eps
+ * p ← p − lr/(1 − β₁ᵗ) · m / denom
+ * ```
+ *
+ * Runs as one fused pass when the backend has `adamwStep` and the tensors are plain contiguous
+ * float32/float64 of one shape; otherwise as {@link adamwStepComposed}, which gives the same values.
+ * Call it under `noGrad` on tensors that are not part of a live graph (the optimizer does).
+ */
+export function adamwStep(
+  param: Tensor,
+  grad: Tensor,
+  expAvg: Tensor,
+  expAvgSq: Tensor,
+  maxExpAvgSq: Tensor | null,
+  options: AdamWStepOptions,
+): void {
+  const state = [expAvg, expAvgSq, ...(maxExpAvgSq ? [maxExpAvgSq] : [])];
+  const named: [string, Tensor][] = [
+    ['grad', grad],
+    ['expAvg', expAvg],
+    ['expAvgSq', expAvgSq],
+  ];
+  if (maxExpAvgSq) named.push(['maxExpAvgSq', maxExpAvgSq]);
+  for (const [name, t] of named) {
+    if (!shapesEqual(t.shape, param.shape)) {
+      throw new ShapeError(
+        `[adamwStep] ${name} has shape ${fmtShape(t.shape)}, the parameter ${fmtShape(param.shape)}`,
+      );
+    }
+  }
+  const backend = commonBackend('adamwStep', [param, grad, ...state]);
+  const fused = backend.adamwStep;
+  const plain =
+    (param.dtype === 'float32' || param.dtype === 'float64') &&
+    [grad, ...state].every((t) => t.dtype === param.dtype) &&
+    [param, ...state].every((t) => t.isContiguous && !t.gradNode);
+  if (!fused || !plain) {
+    adamwStepComposed(param, grad, expAvg, expAvgSq, maxExpAvgSq, options);
+    return;
+  }
+  const g = grad.isContiguous ? grad : grad.contiguous();
+  fused(
+    param.view(),
+    g.view(),
+    expAvg.view(),
+    expAvgSq.view(),
+    maxExpAvgSq ? maxExpAvgSq.view() : null,
+    options,
+  );
+}
+
+/** AdamW's update composed from elementwise ops, each rounded to the dtype (the fused kernels' reference). */
+export function adamwStepComposed(
+  param: Tensor,
+  grad: Tensor,
+  expAvg: Tensor,
+  expAvgSq: Tensor,
+  maxExpAvgSq: Tensor | null,
+  options: AdamWStepOptions,
+): void {
+  const { lr, beta1, beta2, eps, weightDecay, step } = options;
+  if (weightDecay !== 0) param.assign(param.mul(1 - lr * weightDecay));
+  expAvg.assign(lerp(expAvg, grad, 1 - beta1));
+  // addcmul_(grad, grad, value): v + (value·g)·g, in that order.
+  expAvgSq.assign(expAvgSq.mul(beta2).add(grad.mul(1 - beta2).mul(grad)));
+  const biasCorrection1 = 1 - beta1 ** step;
+  const biasCorrection2 = 1 - beta2 ** step;
+  const stepSize = lr / biasCorrection1;
+  const biasCorrection2Sqrt = biasCorrection2 ** 0.5;
+  let second = expAvgSq;
+  if (maxExpAvgSq) {
+    maxExpAvgSq.assign(maxExpAvgSq.maximum(expAvgSq));
+    second = maxExpAvgSq;
+  }
+  const denom = second.sqrt().div(biasCorrection2Sqrt).add(eps);
+  // addcdiv_(exp_avg, denom, value = −stepSize): p + (value·m)/denom, in that order.
+  param.assign(param.add(expAvg.mul(-stepSize).div(denom)));
+}
