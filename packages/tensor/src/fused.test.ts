@@ -1,14 +1,19 @@
 import { expect, it } from 'vitest';
 import {
+  crossEntropy,
+  getBackend,
   layerNorm,
   layerNormComposed,
+  logSoftmax,
   loraLinear,
   loraLinearComposed,
   manualSeed,
+  randint,
   randn,
   rmsNorm,
   rmsNormComposed,
   type Tensor,
+  tensor,
 } from './index.js';
 import { describeEachBackend } from './testing/backends.js';
 
@@ -41,5 +46,35 @@ describeEachBackend('fused kernels agree with their composed references', () => 
     [x.grad!, a.grad!, bb.grad!].forEach((g, i) => {
       expect(maxDiff(g, fusedGrads[i]!) / g.abs().max().item()).toBeLessThan(1e-5);
     });
+  });
+
+  it('crossEntropy (one op with an in-place one-hot backward) against logSoftmax + gather', () => {
+    manualSeed(13);
+    const logits = randn([6, 11]).setRequiresGrad();
+    const target = tensor([3, -100, 0, 10, 3, -100], { dtype: 'int64' });
+    const weights = randn([6]);
+    const ours = crossEntropy(logits, target, { reduction: 'none' });
+    ours.mul(weights).sum().backward();
+    const oursGrad = logits.grad!;
+    logits.grad = null;
+    const valid = target.ne(-100);
+    const safe = target.maximum(0).reshape(6, 1);
+    const reference = logSoftmax(logits, -1).gather(-1, safe).reshape(6).neg().mul(valid.float());
+    reference.mul(weights).sum().backward();
+    expect(maxDiff(ours, reference)).toBeLessThan(1e-6);
+    expect(maxDiff(oursGrad, logits.grad!)).toBeLessThan(1e-6);
+    // The mean over the non-ignored targets.
+    expect(crossEntropy(logits, target).item()).toBeCloseTo(reference.sum().item() / 4, 6);
+  });
+
+  it('scatterAddInPlace kernel equals scatterAdd into zeros plus the destination', () => {
+    const backend = getBackend();
+    if (!backend.scatterAddInPlace) return;
+    const dst = randn([4, 7]);
+    const before = dst.clone();
+    const index = randint(0, 7, [4, 3], { dtype: 'int64' });
+    const src = randn([4, 3]);
+    backend.scatterAddInPlace(dst.view(), 1, index.view(), src.view());
+    expect(maxDiff(dst, before.scatterAdd(1, index, src))).toBe(0);
   });
 });

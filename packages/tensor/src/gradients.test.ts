@@ -166,6 +166,14 @@ const CHECKS: Record<string, Check> = {
   ],
   rmsNormFused: () => [(x, w) => rmsNorm(x, w!), [leaf([3, 5]), leaf([5])]],
   layerNormFused: () => [(x, w, b) => layerNorm(x, [5], w!, b!), [leaf([2, 3, 5]), leaf([5]), leaf([5])]],
+  softmaxCrossEntropy: () => [
+    // Weighted rows so the incoming gradient differs per row; -100 is ignored.
+    (l) =>
+      crossEntropy(l, tensor([2, -100, 0, 3], { dtype: 'int64' }), { reduction: 'none' }).mul(
+        tensor([0.5, 2, -1.5, 1], f64),
+      ),
+    [leaf([4, 5], -2, 2)],
+  ],
   loraLinear: () => [
     (x, w, a, b, bias) => loraLinear(x, w!, bias!, a!, b!, 1.7),
     [leaf([2, 3, 4]), leaf([5, 4]), leaf([2, 4]), leaf([5, 2]), leaf([5])],

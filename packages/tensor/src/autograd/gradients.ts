@@ -2,6 +2,7 @@ import type { ConvGeometry } from '../backend/kernels.js';
 import { wrap } from '../ops/core.js';
 import { zeros } from '../ops/creation.js';
 import { where } from '../ops/elementwise.js';
+import { scatterAddInPlace } from '../ops/indexing.js';
 import { reshape, sumToShape } from '../ops/view.js';
 import type { Tensor } from '../tensor.js';
 
@@ -206,6 +207,13 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
   logSoftmax: ({ grad, output, attrs }) => {
     const axis = attrs.axis as number;
     return [grad.sub(output.exp().mul(grad.sum(axis, true)))];
+  },
+
+  softmaxCrossEntropy: ({ grad, saved: [logProbs, index] }) => {
+    const g = grad.reshape(-1, 1);
+    const dense = logProbs!.exp().mul(g);
+    scatterAddInPlace(dense, 1, index!, g.neg());
+    return [dense];
   },
 
   // ── products ────────────────────────────────────────────────────────────────

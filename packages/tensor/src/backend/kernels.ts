@@ -186,6 +186,12 @@ export interface FusedKernels<S = unknown> {
     scale: number,
   ): { out: S; hidden: S };
   /**
+   * `scatterAdd` into existing memory: dst[index[i][j]][j] += src[i][j] for axis 0, etc. (index and src
+   * of one shape, dst of any strides; float32 or float64). Like `assign`, it writes in place; ops use it
+   * only on tensors they have just created. Without it, ops compose `scatterAdd` and `add`.
+   */
+  scatterAddInPlace?(dst: View<S>, axis: number, index: View<S>, src: View<S>): void;
+  /**
    * One AdamW update of a parameter, written in place into `param`, `expAvg`, `expAvgSq` (and
    * `maxExpAvgSq` with AMSGrad) — the second kernel besides `assign` that writes into existing memory.
    * All views are contiguous with the same shape and dtype (float32 or float64). It must give exactly

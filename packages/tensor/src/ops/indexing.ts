@@ -85,6 +85,22 @@ export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): 
   return x.add(scattered);
 }
 
+/**
+ * `dst.assign(dst.scatterAdd(dim, index, src))` in one sparse pass when the backend has the in-place
+ * kernel. For tensors an op has just created (a gradient being assembled); indices must be in range.
+ */
+export function scatterAddInPlace(dst: Tensor, dim: number, index: Tensor, src: Tensor): void {
+  const axis = normalizeAxis('scatterAdd', dim, dst.rank);
+  const backend = commonBackend('scatterAdd', [dst, index, src]);
+  const kernel = backend.scatterAddInPlace;
+  if (kernel && (dst.dtype === 'float32' || dst.dtype === 'float64') && src.dtype === dst.dtype) {
+    assertIndex('scatterAdd', index);
+    kernel(dst.view(), axis, index.view(), { ...src.view(), shape: index.shape });
+    return;
+  }
+  dst.assign(scatterAdd(dst, axis, index, src));
+}
+
 function triangleMask(x: Tensor, diagonal: number, upper: boolean): Tensor {
   if (x.rank < 2)
     throw new TensorError(

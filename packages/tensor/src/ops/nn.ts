@@ -155,30 +155,56 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
       `[crossEntropy] logits ${fmtShape(logits.shape)} and target ${fmtShape(target.shape)} disagree outside the class dim`,
     );
   }
-  const logProbs = logSoftmax(scores, -1);
-  const valid = target.ne(ignoreIndex);
-  const safeTarget = where(valid, target, 0);
-  const hi = safeTarget.size ? safeTarget.max().item() : 0;
-  const lo = safeTarget.size ? safeTarget.min().item() : 0;
-  if (lo < 0 || hi >= classes) {
-    throw new ShapeError(
-      `[crossEntropy] target ${lo < 0 ? lo : hi} is out of range for ${classes} classes (ignore_index is ${ignoreIndex})`,
-    );
+  // One host read checks every target (instead of min/max reductions and their syncs).
+  const targets = target.toArray();
+  let valid = 0;
+  for (let i = 0; i < targets.length; i++) {
+    const t = Number(targets[i]);
+    if (t === ignoreIndex) continue;
+    valid++;
+    if (t < 0 || t >= classes) {
+      throw new ShapeError(
+        `[crossEntropy] target ${t} is out of range for ${classes} classes (ignore_index is ${ignoreIndex})`,
+      );
+    }
   }
-  let loss = gather(logProbs, -1, reshape(safeTarget, [...target.shape, 1]).cast('int64'))
-    .squeeze(-1)
-    .neg();
-  if (smoothing > 0) {
-    if (smoothing >= 1)
-      throw new TensorError(`[crossEntropy] labelSmoothing must be in [0, 1), received ${smoothing}`);
-    const uniform = logProbs.mean(-1).neg();
-    loss = loss.mul(1 - smoothing).add(uniform.mul(smoothing));
+  const isValid = valid === targets.length ? null : target.ne(ignoreIndex);
+  const safeTarget = isValid ? where(isValid, target, 0) : target;
+  let loss: Tensor;
+  if (smoothing === 0 && scores.rank === 2) {
+    loss = softmaxCrossEntropy(scores, safeTarget);
+  } else {
+    const logProbs = logSoftmax(scores, -1);
+    loss = gather(logProbs, -1, reshape(safeTarget, [...target.shape, 1]).cast('int64'))
+      .squeeze(-1)
+      .neg();
+    if (smoothing > 0) {
+      if (smoothing >= 1)
+        throw new TensorError(`[crossEntropy] labelSmoothing must be in [0, 1), received ${smoothing}`);
+      const uniform = logProbs.mean(-1).neg();
+      loss = loss.mul(1 - smoothing).add(uniform.mul(smoothing));
+    }
   }
-  loss = where(valid, loss, 0);
+  if (isValid) loss = where(isValid, loss, 0);
   if (reduction === 'none') return loss;
   const total = loss.sum();
   if (reduction === 'sum') return total;
-  return total.div(valid.sum().cast(total.dtype));
+  return total.div(valid);
+}
+
+/**
+ * −log softmax(scores)[i, target[i]] per row of scores [N, C] (targets in range). Records one op whose
+ * backward is softmax(scores)·g − onehot(target)·g: the dense part from the saved log-probabilities in
+ * two passes, the one-hot part added in place at N positions — neither the gather's scatter into zeros
+ * nor log-softmax's generic backward is materialized.
+ */
+function softmaxCrossEntropy(scores: Tensor, target: Tensor): Tensor {
+  const rows = scores.shape[0]!;
+  const backend = scores.backend;
+  const logProbs = wrap(backend, backend.softmax(scores.view(), 1, true), scores.dtype, scores.shape);
+  const index = reshape(target, [rows, 1]).cast('int64');
+  const picked = wrap(backend, backend.gather(logProbs.view(), 1, index.view()), scores.dtype, [rows]);
+  return record('softmaxCrossEntropy', [scores], picked.neg(), {}, [logProbs, index]);
 }
 
 export function mseLoss(input: Tensor, target: Tensor, reduction: 'mean' | 'sum' | 'none' = 'mean'): Tensor {

@@ -104,6 +104,9 @@ export function createOpaqueBackend(name = 'opaque'): Backend<OpaqueHandle> & {
       );
       return { out: put(out.out), hidden: put(out.hidden) };
     },
+    scatterAddInPlace(dst, axis, index, src) {
+      inner.scatterAddInPlace!(unwrap(dst), axis, unwrap(index), unwrap(src));
+    },
     adamwStep(param, grad, expAvg, expAvgSq, maxExpAvgSq, options) {
       inner.adamwStep!(
         unwrap(param),

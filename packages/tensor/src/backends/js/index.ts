@@ -3,7 +3,7 @@ import { fillRandom } from '../../random/philox.js';
 import { col2im, im2col } from './conv.js';
 import { assign, binary, copy, gatherLogical, unary, where } from './elementwise.js';
 import { layerNorm, loraLinear, rmsNorm } from './fused.js';
-import { gather, indexAdd, indexSelect, scatterAdd, sort } from './indexing.js';
+import { gather, indexAdd, indexSelect, scatterAdd, scatterAddInPlace, sort } from './indexing.js';
 import { eigh, qr, svd } from './linalg.js';
 import { matmul } from './matmul.js';
 import { adamwStep } from './optimizer.js';
@@ -48,6 +48,7 @@ export function createJsBackend(name = 'js'): Backend<JsStorage> {
     matmul,
     gather,
     scatterAdd,
+    scatterAddInPlace,
     indexSelect,
     indexAdd,
     sort,

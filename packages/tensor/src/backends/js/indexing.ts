@@ -63,6 +63,18 @@ export function scatterAdd(
   return finish(dtype, out);
 }
 
+/** scatterAdd into `dst`'s own memory (float32/float64 storages only; the op checks). */
+export function scatterAddInPlace(dst: View, axis: number, index: View, src: View): void {
+  const out = dst.storage as Float32Array | Float64Array;
+  const idx = numeric(index);
+  const values = numeric(src);
+  forEachIndex(index.shape, (position) => {
+    const at = idx.data[offsetOf(position, idx.strides, idx.offset, -1, 0)]!;
+    const target = offsetOf(position, dst.strides, dst.offset, axis, at);
+    out[target] = out[target]! + values.data[offsetOf(position, values.strides, values.offset, -1, 0)]!;
+  });
+}
+
 function picks(index: View): number[] {
   const idx = numeric(index);
   const n = index.shape[0]!;
