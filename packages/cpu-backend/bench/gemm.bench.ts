@@ -8,6 +8,7 @@
  *   LORAKIT_BENCH_THREADS  threads for both sides (default: min(2, cores))
  *   LORAKIT_BENCH_QUICK=1  fewer rounds and no 4096³
  *   LORAKIT_PYTHON         interpreter with numpy (default: .venv-ref/bin/python, then python3)
+ *   LORAKIT_CPU_KERNEL     our kernel set (avx512, avx2, portable; default: the widest the CPU runs)
  */
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -82,12 +83,29 @@ if (!quick) {
   }
 }
 
-/** A persistent numpy process: one JSON request per line in, one JSON list of seconds per line out. */
+/**
+ * A persistent numpy process: first one JSON line naming the OpenBLAS kernel core in use (DYNAMIC_ARCH
+ * builds pick it at run time; OPENBLAS_CORETYPE forces one, e.g. Haswell's AVX2 kernels on an AVX-512
+ * CPU), then one JSON request per line in, one JSON list of seconds per line out.
+ */
 const anchorScript = `
-import json, sys, time
+import ctypes, glob, json, os, sys, time
 import numpy as np
 rng = np.random.default_rng(0)
 WARMUP_S = float(sys.argv[1])
+
+def openblas_core():
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*")
+    for path in glob.glob(libs):
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
+            f = getattr(lib, name, None)
+            if f is not None:
+                f.restype = ctypes.c_char_p
+                return f().decode()
+    return "unknown"
+
+print(json.dumps(openblas_core()), flush=True)
 cache = {}
 for line in sys.stdin:
     q = json.loads(line)
@@ -123,6 +141,13 @@ class Anchor {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+
+  /** The OpenBLAS core (the first line the anchor prints). */
+  async core(): Promise<string> {
+    const next = await this.lines.next();
+    if (next.done) throw new Error('the numpy anchor exited');
+    return JSON.parse(next.value) as string;
   }
 
   async time(c: Case): Promise<number[]> {
@@ -185,8 +210,12 @@ if (!nativeAvailable) {
 setNumThreads(threads);
 const { python, reason } = findReferencePython(['numpy']);
 const anchor = python ? new Anchor(python) : undefined;
+const core = anchor ? await anchor.core() : undefined;
+const forced = process.env.OPENBLAS_CORETYPE
+  ? `, forced by OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}`
+  : '';
 console.log(
-  `sgemm, ${threads} thread(s), kernel ${cpuFeatures().kernel}; anchor: ${python ? `numpy (OpenBLAS) via ${python}, OPENBLAS_NUM_THREADS=${threads}` : `none (${reason})`}`,
+  `sgemm, ${threads} thread(s), kernel ${cpuFeatures().kernel}; anchor: ${python ? `numpy (OpenBLAS, ${core} kernels${forced}) via ${python}, OPENBLAS_NUM_THREADS=${threads}` : `none (${reason})`}`,
 );
 
 const rows: Record<Group, Record<string, unknown>[]> = { square: [], lora: [], backward: [] };

@@ -1,7 +1,7 @@
 /**
  * Every kernel set against the portable one, around the tiles and blocking of each set: the AVX-512 set
- * computes 14 × 32 tiles with KC = 256, AVX2 6 × 16, so sizes just off multiples of 14, 16, 32 and 256
- * (and k = 0, 1) reach every edge path of the packers, micro-kernels and skinny kernels. Both results
+ * computes 14 × 32 tiles with KC = 512, AVX2 6 × 16 with KC = 256, so sizes just off multiples of 14, 16,
+ * 32, 256 and 512 (and k = 0, 1) reach every edge path of the packers, micro-kernels and skinny kernels. Both results
  * must lie within the float32 error bound of the float64 reference (so they agree with each other within
  * twice that bound), leave everything outside C alone, and agree exactly where no arithmetic happens.
  */
@@ -53,7 +53,7 @@ function runOn(kernel: CpuKernel, layout: Layout, alpha: number, beta: number, s
   return { c, check: checkAgainstReference(layout, alpha, beta, a, b, c0, c) };
 }
 
-// m × n × k around MR = 14 / 6, NR = 32 / 16, KC = 256 and the skinny paths (n ≤ 32 with A's rows
+// m × n × k around MR = 14 / 6, NR = 32 / 16, KC = 256 / 512 and the skinny paths (n ≤ 32 with A's rows
 // contiguous; m ≤ 2 against B stored n × k; the transposed product for few columns).
 const shapes: [number, number, number][] = [
   [1, 1, 1],
@@ -64,6 +64,8 @@ const shapes: [number, number, number][] = [
   [28, 64, 256],
   [29, 65, 257],
   [43, 97, 300],
+  [30, 66, 511],
+  [16, 48, 513],
   [57, 8, 515],
   [100, 17, 1031],
   [3, 200, 129],
