@@ -61,7 +61,7 @@
     {
       "target_name": "lorakit_cpu_avx512",
       "type": "static_library",
-      "sources": ["native/kernel_avx512.cc"],
+      "sources": ["native/kernel_avx512.cc", "native/vector_avx512.cc"],
       "cflags_cc!": ["-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math"],
       "xcode_settings": {
@@ -72,7 +72,15 @@
         [
           "target_arch=='x64'",
           {
-            "cflags_cc": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-ffp-contract=fast"],
+            "cflags_cc": [
+              "-mavx512f",
+              "-mavx512dq",
+              "-mavx512bw",
+              "-mavx512vl",
+              "-mfma",
+              "-mprefer-vector-width=512",
+              "-ffp-contract=fast"
+            ],
             "xcode_settings": {
               "OTHER_CPLUSPLUSFLAGS": [
                 "-O3",
@@ -83,6 +91,7 @@
                 "-mavx512bw",
                 "-mavx512vl",
                 "-mfma",
+                "-mprefer-vector-width=512",
                 "-ffp-contract=fast"
               ]
             },

@@ -568,11 +568,10 @@ bool set_kernel(KernelChoice choice) {
 
 const char* kernel_name() { return current_kernels().load()->name; }
 
-// The AVX-512 GEMM set runs with the AVX2 row kernels (the CPU has both).
 const VectorKernels& vector_kernels() {
   const KernelSet* gemm = current_kernels().load();
-  const VectorKernels* avx2 = avx2_vector_kernels();
-  if (avx2 != nullptr && gemm != &portable_kernels()) return *avx2;
+  if (gemm == avx512_kernels() && avx512_vector_kernels() != nullptr) return *avx512_vector_kernels();
+  if (gemm == avx2_kernels() && avx2_vector_kernels() != nullptr) return *avx2_vector_kernels();
   return portable_vector_kernels();
 }
 

@@ -2,9 +2,10 @@
 // normalization run over one row of a strided operand. The drivers (elementwise.cc, reduce.cc, norm.cc)
 // walk the outer dims and call these once per row.
 //
-// Two tables exist, built from the same templates (vector_kernels_impl.h): one compiled for the
-// baseline target and one compiled with -mavx2 -mfma, chosen at run time with the GEMM kernels, so the
-// compiler's auto-vectorization can use 256-bit vectors without a SIGILL on older CPUs.
+// Three tables exist, built from the same templates (vector_kernels_impl.h): one compiled for the
+// baseline target, one with -mavx2 -mfma and one with AVX-512 (F, DQ, BW, VL), chosen at run time with
+// the GEMM kernels, so the compiler's auto-vectorization can use 256- and 512-bit vectors without a
+// SIGILL on older CPUs.
 //
 // Float32 rows use branch-free approximations of exp, tanh and erf (a few ulp) that vectorize; float64
 // rows use the C library, which is what the JavaScript reference computes with.
@@ -163,6 +164,8 @@ struct VectorKernels {
 const VectorKernels& portable_vector_kernels();
 // Null where this build has no AVX2 translation unit.
 const VectorKernels* avx2_vector_kernels();
+// Null where this build has no AVX-512 translation unit.
+const VectorKernels* avx512_vector_kernels();
 
 // The table that matches the GEMM kernel set in use (setKernel switches both).
 const VectorKernels& vector_kernels();
