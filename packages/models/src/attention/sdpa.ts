@@ -34,13 +34,16 @@ export function scaledDotProductAttention(
   }
   const groups = heads / kvHeads;
   const { bias, rowScale } = options.mask;
+  // The scale multiplies q [.., T, D] rather than the scores [.., T, S]: S/D times fewer elements, forward
+  // and backward (PyTorch's math SDPA scales the operands too).
+  const scaled = q.mul(options.scale);
   let scores: Tensor;
   if (groups === 1) {
-    scores = q.matmul(k.transpose(-2, -1)).mul(options.scale);
+    scores = scaled.matmul(k.transpose(-2, -1));
     if (bias) scores = scores.add(bias);
   } else {
-    const stacked = q.reshape(batch, kvHeads, groups * queries, headDim);
-    scores = stacked.matmul(k.transpose(-2, -1)).mul(options.scale);
+    const stacked = scaled.reshape(batch, kvHeads, groups * queries, headDim);
+    scores = stacked.matmul(k.transpose(-2, -1));
     scores = scores.reshape(batch, kvHeads, groups, queries, keys);
     if (bias) scores = scores.add(bias.unsqueeze(2));
   }

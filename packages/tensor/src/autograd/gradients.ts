@@ -53,9 +53,10 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
   tanh: ({ grad, output }) => [grad.mul(output.square().neg().add(1))],
   sigmoid: ({ grad, output }) => [grad.mul(output.mul(output.neg().add(1)))],
   relu: ({ grad, inputs: [x] }) => [grad.mul(x!.gt(0).cast(grad.dtype))],
-  silu: ({ grad, inputs: [x] }) => {
+  silu: ({ grad, inputs: [x], output }) => {
+    // σ(x)·(1 + x·(1 − σ(x))) = σ(x)·(1 + x − silu(x)): five passes instead of seven.
     const s = x!.sigmoid();
-    return [grad.mul(s.mul(x!.mul(s.neg().add(1)).add(1)))];
+    return [grad.mul(s).mul(x!.sub(output).add(1))];
   },
   gelu: ({ grad, inputs: [x] }) => {
     // d/dx x·Φ(x) = Φ(x) + x·φ(x)
