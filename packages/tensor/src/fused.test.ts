@@ -12,8 +12,11 @@ import {
   randn,
   rmsNorm,
   rmsNormComposed,
+  rotary,
+  rotaryComposed,
   type Tensor,
   tensor,
+  zeros,
 } from './index.js';
 import { describeEachBackend } from './testing/backends.js';
 
@@ -76,5 +79,38 @@ describeEachBackend('fused kernels agree with their composed references', () => 
     const src = randn([4, 3]);
     backend.scatterAddInPlace(dst.view(), 1, index.view(), src.view());
     expect(maxDiff(dst, before.scatterAdd(1, index, src))).toBe(0);
+  });
+
+  it('rotary (values bit for bit; gradients of x, cos and sin; broadcast and transposed views)', () => {
+    manualSeed(12);
+    // x as a transposed view, as attention heads are: [B, T, H, D] → [B, H, T, D].
+    const x = randn([2, 5, 3, 8]).transpose(1, 2).detach().setRequiresGrad();
+    const cos = randn([2, 1, 5, 8]).setRequiresGrad();
+    const sin = randn([5, 8]).setRequiresGrad();
+    const ours = rotary(x, cos, sin);
+    const composed = rotaryComposed(x, cos, sin);
+    expect(ours.shape).toEqual([2, 3, 5, 8]);
+    expect(Array.from(ours.toArray() as Float32Array)).toEqual(
+      Array.from(composed.toArray() as Float32Array),
+    );
+    const weights = randn([2, 3, 5, 8]);
+    ours.mul(weights).sum().backward();
+    const oursGrads = [x.grad!, cos.grad!, sin.grad!];
+    x.grad = null;
+    cos.grad = null;
+    sin.grad = null;
+    composed.mul(weights).sum().backward();
+    [x.grad!, cos.grad!, sin.grad!].forEach((g, i) => {
+      expect(maxDiff(g, oursGrads[i]!) / g.abs().max().item()).toBeLessThan(1e-6);
+    });
+  });
+
+  it('rotary names a bad shape', () => {
+    expect(() => rotary(zeros([2, 5]), zeros([5]), zeros([5]))).toThrow(
+      '[rotary] x needs an even last dim, received [2, 5]',
+    );
+    expect(() => rotary(zeros([2, 4]), zeros([3, 2, 4]), zeros([4]))).toThrow(
+      '[rotary] cos [3, 2, 4] must broadcast to x [2, 4] without growing it',
+    );
   });
 });

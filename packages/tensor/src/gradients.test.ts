@@ -11,6 +11,7 @@ import {
   manualSeed,
   rand,
   rmsNorm,
+  rotary,
   type Tensor,
   tensor,
   where,
@@ -174,6 +175,7 @@ const CHECKS: Record<string, Check> = {
       ),
     [leaf([4, 5], -2, 2)],
   ],
+  rotary: () => [(x, c, s) => rotary(x, c!, s!), [leaf([2, 3, 4, 6]), leaf([2, 1, 4, 6]), leaf([4, 6])]],
   loraLinear: () => [
     (x, w, a, b, bias) => loraLinear(x, w!, bias!, a!, b!, 1.7),
     [leaf([2, 3, 4]), leaf([5, 4]), leaf([2, 4]), leaf([5, 2]), leaf([5])],

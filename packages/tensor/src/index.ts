@@ -68,6 +68,7 @@ export {
   softmax,
 } from './ops/nn.js';
 export { adamwStep, adamwStepComposed } from './ops/optimizer.js';
+export { rotary, rotaryComposed, rotateHalf } from './ops/rotary.js';
 export { cat, stack, sumToShape } from './ops/view.js';
 export { Generator, getDefaultGenerator, manualSeed } from './random/generator.js';
 export { philoxBlock } from './random/philox.js';

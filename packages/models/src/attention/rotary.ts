@@ -1,4 +1,4 @@
-import { cat, type Tensor } from '@lorakit/tensor';
+import { cat, rotary, rotateHalf, type Tensor } from '@lorakit/tensor';
 
 /**
  * cos and sin of position × inverse frequency, [B, T, headDim]: the frequencies [headDim/2] are repeated
@@ -10,13 +10,12 @@ export function rotaryCosSin(inverseFrequencies: Tensor, positionIds: Tensor): {
   return { cos: both.cos(), sin: both.sin() };
 }
 
-/** [x1, x2] → [−x2, x1] over the halves of the last dim. */
-export function rotateHalf(x: Tensor): Tensor {
-  const half = x.shape[x.rank - 1]! / 2;
-  return cat([x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)], -1);
-}
+export { rotateHalf };
 
-/** Rotates x [B, H, T, D] by position: x·cos + rotateHalf(x)·sin, cos/sin [B, T, D] shared by all heads. */
+/**
+ * Rotates x [B, H, T, D] by position: x·cos + rotateHalf(x)·sin, cos/sin [B, T, D] shared by all heads
+ * (@lorakit/tensor's `rotary`: one recorded op with a direct backward).
+ */
 export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  return x.mul(cos.unsqueeze(1)).add(rotateHalf(x).mul(sin.unsqueeze(1)));
+  return rotary(x, cos.unsqueeze(1), sin.unsqueeze(1));
 }

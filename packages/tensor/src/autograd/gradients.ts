@@ -3,6 +3,7 @@ import { wrap } from '../ops/core.js';
 import { zeros } from '../ops/creation.js';
 import { where } from '../ops/elementwise.js';
 import { scatterAddInPlace } from '../ops/indexing.js';
+import { rotaryTransposed, rotateHalf } from '../ops/rotary.js';
 import { reshape, sumToShape } from '../ops/view.js';
 import type { Tensor } from '../tensor.js';
 
@@ -287,6 +288,12 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
       attrs.hasBias && needs[4] ? sumToShape(grad, bias!.shape) : null,
     ];
   },
+
+  rotary: ({ grad, inputs: [x, cos, sin], needs }) => [
+    needs[0] ? rotaryTransposed(grad, cos!, sin!) : null,
+    needs[1] ? sumToShape(grad.mul(x!), cos!.shape) : null,
+    needs[2] ? sumToShape(grad.mul(rotateHalf(x!)), sin!.shape) : null,
+  ],
 
   // ── convolution ─────────────────────────────────────────────────────────────
   im2col: ({ grad, attrs }) => {
