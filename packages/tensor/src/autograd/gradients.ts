@@ -254,10 +254,11 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
 
   // ── fused kernels (gradients composed from ops; the forward came from the backend) ──
   rmsNormFused: ({ grad, inputs: [x, weight], attrs, saved: [rstd], needs }) => {
-    const xHat = x!.mul(rstd!);
+    // dx = rstd·(dyw − x̂·mean(dyw·x̂)) with x̂ = x·rstd, written as (dyw − x·k)·rstd for the per-row
+    // k = rstd²·mean(dyw·x): x̂ is not materialized unless the weight needs a gradient.
     const dyw = attrs.hasWeight ? grad.mul(weight!) : grad;
-    const dx = needs[0] ? dyw.sub(xHat.mul(dyw.mul(xHat).mean(-1, true))).mul(rstd!) : null;
-    const dw = attrs.hasWeight && needs[1] ? sumToShape(grad.mul(xHat), weight!.shape) : null;
+    const dx = needs[0] ? dyw.sub(x!.mul(dyw.mul(x!).mean(-1, true).mul(rstd!.square()))).mul(rstd!) : null;
+    const dw = attrs.hasWeight && needs[1] ? sumToShape(grad.mul(x!.mul(rstd!)), weight!.shape) : null;
     return [dx, dw];
   },
   layerNormFused: ({ grad, inputs, attrs, saved: [mean, rstd], needs }) => {
