@@ -1,4 +1,4 @@
-import { arange, type Tensor, where } from '@lorakit/tensor';
+import { arange, getBackend, type Tensor, where } from '@lorakit/tensor';
 import { ModelError } from '../errors.js';
 
 /** The most negative float32: transformers' additive "masked" value (torch.finfo(float32).min). */
@@ -35,6 +35,14 @@ function checkPaddingMask(mask: Tensor, keyLength: number): Tensor {
   return mask.dtype === 'bool' ? mask : mask.ne(0);
 }
 
+/**
+ * Biases without a padding mask depend only on the lengths, the window and the backend: every forward of
+ * a training run asks for the same one. Kept (exempt from `tidy`) and never written, so sharing is safe;
+ * the oldest of more than a few shapes is dropped for the garbage collector.
+ */
+const cachedBiases = new Map<string, AttentionBias>();
+const CACHED_SHAPES = 8;
+
 /** Causal (optionally windowed) attention with optional padding, built with tensor ops only. */
 export function causalAttentionBias(options: CausalMaskOptions): AttentionBias {
   const { queryLength, pastLength, backend } = options;
@@ -42,6 +50,26 @@ export function causalAttentionBias(options: CausalMaskOptions): AttentionBias {
   const window = options.slidingWindow ?? null;
   const windowed = window !== null && keyLength > window;
   if (!options.attentionMask && !windowed && queryLength === 1) return { bias: null, rowScale: null };
+  if (!options.attentionMask) {
+    const key = `${backend}|${queryLength}|${pastLength}|${windowed ? window : ''}`;
+    let cached = cachedBiases.get(key);
+    if (!cached || cached.bias?.disposed || cached.bias?.backend !== getBackend(backend)) {
+      cached = buildCausalBias(options);
+      cached.bias?.keep();
+      cachedBiases.delete(key);
+      if (cachedBiases.size >= CACHED_SHAPES) cachedBiases.delete(cachedBiases.keys().next().value!);
+      cachedBiases.set(key, cached);
+    }
+    return cached;
+  }
+  return buildCausalBias(options);
+}
+
+function buildCausalBias(options: CausalMaskOptions): AttentionBias {
+  const { queryLength, pastLength, backend } = options;
+  const keyLength = pastLength + queryLength;
+  const window = options.slidingWindow ?? null;
+  const windowed = window !== null && keyLength > window;
   const q = arange(pastLength, keyLength, 1, { backend }).reshape(queryLength, 1);
   const k = arange(0, keyLength, 1, { backend }).reshape(1, keyLength);
   let allowed = k.le(q);
