@@ -22,7 +22,10 @@ export function createJsBackend(name = 'js'): Backend<JsStorage> {
     dispose: () => {},
     full(dtype, size, value) {
       const out = allocateNumeric(dtype, size);
-      out.fill(dtype === 'bool' ? (value !== 0 ? 1 : 0) : dtype === 'int64' ? Math.trunc(value) : value);
+      // Fresh typed arrays are zero-filled already (zeros, and every cat's output, skip a pass).
+      if (value !== 0 || Object.is(value, -0)) {
+        out.fill(dtype === 'bool' ? (value !== 0 ? 1 : 0) : dtype === 'int64' ? Math.trunc(value) : value);
+      }
       return finish(dtype, out);
     },
     arange(dtype, start, step, size) {
