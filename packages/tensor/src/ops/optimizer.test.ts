@@ -41,6 +41,12 @@ describeEachBackend('adamwStep', () => {
       { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 },
     ],
     [
+      'float32, no weight decay',
+      'float32',
+      false,
+      { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 },
+    ],
+    [
       'float32, AMSGrad, β₁ < 0.5',
       'float32',
       true,

@@ -53,7 +53,18 @@ export function adamwStep(
   const m = part(expAvg);
   const v = part(expAvgSq);
   const vmax = maxExpAvgSq ? part(maxExpAvgSq) : null;
-  if (single) {
+  if (single && small && !vmax) {
+    // The usual case (β₁ > 0.5, no AMSGrad) in a loop without branches: about twice as fast. Without weight
+    // decay the factor is 1, and p·1 rounds to p exactly.
+    updateCommon32(
+      p as Float32Array,
+      g as Float32Array,
+      m as Float32Array,
+      v as Float32Array,
+      weightDecay !== 0 ? coefficients.decay : 1,
+      coefficients,
+    );
+  } else if (single) {
     update32(
       p as Float32Array,
       g as Float32Array,
@@ -73,6 +84,29 @@ export function adamwStep(
       weightDecay !== 0,
       coefficients,
     );
+  }
+}
+
+function updateCommon32(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  decay: number,
+  c: Coefficients,
+): void {
+  const f = Math.fround;
+  const { lerpWeight, beta2, oneMinusBeta2, biasCorrection2Sqrt, negStepSize, eps } = c;
+  for (let i = 0; i < p.length; i++) {
+    const pi = f(p[i]! * decay);
+    const gi = g[i]!;
+    const mi = m[i]!;
+    const mNew = f(mi + f(f(gi - mi) * lerpWeight));
+    m[i] = mNew;
+    const vNew = f(f(v[i]! * beta2) + f(f(gi * oneMinusBeta2) * gi));
+    v[i] = vNew;
+    const denom = f(f(f(Math.sqrt(vNew)) / biasCorrection2Sqrt) + eps);
+    p[i] = f(pi + f(f(mNew * negStepSize) / denom));
   }
 }
 
