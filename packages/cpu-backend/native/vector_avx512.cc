@@ -4,10 +4,11 @@
 // tails) instead of 8-float ymm ones. On other architectures this file only says that no such table exists.
 #if defined(__x86_64__) || defined(_M_X64)
 
-// GCC 12's _mm512_undefined_ps() warns under -Wmaybe-uninitialized (see kernel_avx512.cc).
+// GCC 12's _mm512_undefined_ps() warns under -W(maybe-)uninitialized (see kernel_avx512.cc).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 #endif

@@ -54,7 +54,8 @@ function runOn(kernel: CpuKernel, layout: Layout, alpha: number, beta: number, s
 }
 
 // m × n × k around MR = 14 / 6, NR = 32 / 16, KC = 256 / 512 and the skinny paths (n ≤ 32 with A's rows
-// contiguous; m ≤ 2 against B stored n × k; the transposed product for few columns).
+// contiguous, k across the AVX-512 dot kernel's chunks of 16384 / n floats; m ≤ 2 against B stored n × k;
+// the transposed product for few columns).
 const shapes: [number, number, number][] = [
   [1, 1, 1],
   [13, 31, 1],
@@ -68,6 +69,8 @@ const shapes: [number, number, number][] = [
   [16, 48, 513],
   [57, 8, 515],
   [100, 17, 1031],
+  [20, 8, 2100],
+  [10, 32, 600],
   [3, 200, 129],
   [2, 95, 600],
   [1, 129, 33],
