@@ -6,7 +6,15 @@
  * twice that bound), leave everything outside C alone, and agree exactly where no arithmetic happens.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkAgainstReference, type Layout, makeOperands, randomArray } from '../test/reference.js';
+import {
+  BROADCASTS,
+  checkAgainstReference,
+  type Layout,
+  layoutOf,
+  makeOperands,
+  randomArray,
+  TRANSPOSES,
+} from '../test/reference.js';
 import { nativeAvailable, nativeLoadError } from './native.js';
 import { availableKernels, type CpuKernel, getNumThreads, setKernel, setNumThreads } from './runtime.js';
 import { sgemm, sgemmStridedBatched } from './sgemm.js';
@@ -19,30 +27,6 @@ afterAll(() => {
   setKernel('auto');
   setNumThreads(initialThreads);
 });
-
-function layoutOf(
-  m: number,
-  n: number,
-  k: number,
-  transA: boolean,
-  transB: boolean,
-  padded: boolean,
-): Layout {
-  const pad = padded ? 1 : 0;
-  return {
-    m,
-    n,
-    k,
-    transA,
-    transB,
-    lda: (transA ? m : k) + 3 * pad,
-    ldb: (transB ? k : n) + 5 * pad,
-    ldc: n + 7 * pad,
-    aOffset: 11 * pad,
-    bOffset: pad,
-    cOffset: 5 * pad,
-  };
-}
 
 /** Runs one product on `kernel` and returns C afterwards with its check against the reference. */
 function runOn(kernel: CpuKernel, layout: Layout, alpha: number, beta: number, seed: number) {
@@ -144,17 +128,8 @@ describe.skipIf(fast.length === 0)(
             [200, 30, 300, 2],
             [64, 64, 64, 7],
           ] as const) {
-            for (const [broadcastA, broadcastB] of [
-              [false, false],
-              [true, false],
-              [false, true],
-            ] as const) {
-              for (const [transA, transB] of [
-                [false, false],
-                [false, true],
-                [true, false],
-                [true, true],
-              ] as const) {
+            for (const [broadcastA, broadcastB] of BROADCASTS) {
+              for (const [transA, transB] of TRANSPOSES) {
                 const layout = layoutOf(m, n, k, transA, transB, false);
                 const aSize = m * k;
                 const bSize = k * n;

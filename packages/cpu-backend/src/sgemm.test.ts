@@ -1,5 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkAgainstReference, type Layout, makeOperands, randomArray } from '../test/reference.js';
+import {
+  BROADCASTS,
+  checkAgainstReference,
+  type Layout,
+  layoutOf,
+  makeOperands,
+  randomArray,
+  TRANSPOSES,
+} from '../test/reference.js';
 import { nativeAvailable, nativeLoadError } from './native.js';
 import { availableKernels, cpuFeatures, getNumThreads, setKernel, setNumThreads } from './runtime.js';
 import { sgemm, sgemmStridedBatched } from './sgemm.js';
@@ -20,22 +28,6 @@ afterAll(() => {
   setKernel('auto');
   setNumThreads(initialThreads);
 });
-
-function dense(m: number, n: number, k: number, transA: boolean, transB: boolean): Layout {
-  return {
-    m,
-    n,
-    k,
-    transA,
-    transB,
-    lda: transA ? m : k,
-    ldb: transB ? k : n,
-    ldc: n,
-    aOffset: 0,
-    bOffset: 0,
-    cOffset: 0,
-  };
-}
 
 function run(layout: Layout, alpha: number, beta: number, seed: number, cInit?: (c: Float32Array) => void) {
   const { a, b, c } = makeOperands(layout, seed);
@@ -84,7 +76,7 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
       it(`matches the float64 reference, transA ${transA}, transB ${transB}`, () => {
         select();
         shapes.forEach(([m, n, k], index) => {
-          const check = run(dense(m, n, k, transA, transB), 1, 0, 100 + index);
+          const check = run(layoutOf(m, n, k, transA, transB), 1, 0, 100 + index);
           expect(check.touched, `${m} × ${n} × ${k}`).toBe(0);
           expect(check.worst, `${m} × ${n} × ${k}`).toBeLessThanOrEqual(1);
         });
@@ -99,7 +91,7 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
           [7, 40, 33],
           [129, 5, 200],
         ] as const) {
-          const base = dense(m, n, k, transA, transB);
+          const base = layoutOf(m, n, k, transA, transB);
           const layout = {
             ...base,
             lda: base.lda + 3,
@@ -124,7 +116,7 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
       [64, 8, 300],
     ] as const) {
       for (const transB of [false, true]) {
-        const layout = dense(m, n, k, false, transB);
+        const layout = layoutOf(m, n, k, false, transB);
         for (const [alpha, beta] of [
           [2.5, 0],
           [-1, 1],
@@ -154,7 +146,7 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
     const whole = new Float32Array(buffer);
     const before = whole.slice();
     for (const transB of [false, true]) {
-      const layout = dense(m, n, k, false, transB);
+      const layout = layoutOf(m, n, k, false, transB);
       sgemm({ ...layout, a, b, c });
       expect(checkAgainstReference(layout, 1, 0, a, b, new Float32Array(m * n), c).worst).toBeLessThanOrEqual(
         1,
@@ -199,7 +191,7 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
       [2, 300, 1030],
     ] as const) {
       for (const transB of [true, false]) {
-        const check = run(dense(m, n, k, false, transB), 1, 0, n);
+        const check = run(layoutOf(m, n, k, false, transB), 1, 0, n);
         expect(check.worst, `${m} × ${n} × ${k}, transB ${transB}`).toBeLessThanOrEqual(1);
       }
     }
@@ -214,18 +206,9 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
       [40, 8, 64, 5],
       [200, 6, 140, 3],
     ] as const) {
-      for (const [broadcastA, broadcastB] of [
-        [false, false],
-        [true, false],
-        [false, true],
-      ] as const) {
-        for (const [transA, transB] of [
-          [false, false],
-          [false, true],
-          [true, false],
-          [true, true],
-        ] as const) {
-          const layout = dense(m, n, k, transA, transB);
+      for (const [broadcastA, broadcastB] of BROADCASTS) {
+        for (const [transA, transB] of TRANSPOSES) {
+          const layout = layoutOf(m, n, k, transA, transB);
           const aSize = m * k;
           const bSize = k * n;
           const cSize = m * n + 2;

@@ -17,6 +17,49 @@ export interface Layout {
   cOffset: number;
 }
 
+/**
+ * The layout of op(A)·op(B) for an m × n × k product: dense leading dimensions, or with `padded` leading
+ * dimensions and offsets that are not the dense ones (so strides and offsets are exercised).
+ */
+export function layoutOf(
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  padded = false,
+): Layout {
+  const pad = padded ? 1 : 0;
+  return {
+    m,
+    n,
+    k,
+    transA,
+    transB,
+    lda: (transA ? m : k) + 3 * pad,
+    ldb: (transB ? k : n) + 5 * pad,
+    ldc: n + 7 * pad,
+    aOffset: 11 * pad,
+    bOffset: pad,
+    cOffset: 5 * pad,
+  };
+}
+
+/** Every (transA, transB) combination. */
+export const TRANSPOSES = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+] as const;
+
+/** Strided-batch operand sharing: none, A broadcast (stride 0), B broadcast. */
+export const BROADCASTS = [
+  [false, false],
+  [true, false],
+  [false, true],
+] as const;
+
 /** Deterministic values in [-1, 1) (xorshift32), so failures reproduce. */
 export function randomArray(length: number, seed: number): Float32Array {
   const out = new Float32Array(length);
