@@ -12,6 +12,8 @@ export declare function runPython<T = unknown>(
   script: string,
   env?: Record<string, string>,
 ): T;
+/** The warm-up and request loop that ends an anchor script defining a `tasks` dict (see index.js). */
+export declare const ANCHOR_TASK_LOOP: string;
 export declare class PythonAnchor {
   constructor(python: string, script: string, options?: { threads?: number; env?: Record<string, string> });
   next<T = unknown>(): Promise<T>;

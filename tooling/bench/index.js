@@ -104,6 +104,24 @@ export function runPython(python, script, env = {}) {
  * with `next()`. `threads` sets OMP/MKL/OpenBLAS threads (the script should also call
  * torch.set_num_threads). stderr passes through.
  */
+/**
+ * The end of a {@link PythonAnchor} script that defines a dict `tasks` of functions (and imports json,
+ * sys, time): runs each task three times to warm up, prints "ready", then answers every
+ * "<task> <repeats>" line with a JSON list of that many timed runs in milliseconds — the protocol
+ * {@link interleave} speaks.
+ */
+export const ANCHOR_TASK_LOOP = `
+for f in tasks.values():
+    for _ in range(3): f()  # PyTorch's first runs on new shapes are several times slower
+print(json.dumps("ready"), flush=True)
+for line in sys.stdin:
+    name, reps = line.split()
+    times = []
+    for _ in range(int(reps)):
+        t = time.perf_counter(); tasks[name](); times.append((time.perf_counter() - t) * 1000)
+    print(json.dumps(times), flush=True)
+`;
+
 export class PythonAnchor {
   #child;
   #lines;

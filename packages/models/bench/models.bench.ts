@@ -9,6 +9,7 @@
  * threads (LORAKIT_BENCH_THREADS, default 2). Never fails on timings.
  */
 import {
+  ANCHOR_TASK_LOOP,
   findReferencePython,
   interleave,
   LLAMA_BENCH_BATCH,
@@ -48,16 +49,7 @@ def train():
     model.train(); opt.zero_grad(set_to_none=True)
     model(input_ids=ids, labels=ids, use_cache=False).loss.backward(); opt.step()
 tasks = {"forward": forward, "train": train}
-for f in tasks.values():
-    for _ in range(3): f()  # PyTorch's first runs on new shapes are several times slower
-print(json.dumps("ready"), flush=True)
-for line in sys.stdin:
-    name, reps = line.split()
-    times = []
-    for _ in range(int(reps)):
-        t = time.perf_counter(); tasks[name](); times.append((time.perf_counter() - t) * 1000)
-    print(json.dumps(times), flush=True)
-`;
+${ANCHOR_TASK_LOOP}`;
 
 const generator = new Generator(0);
 const model = createModel(CONFIG, { generator });

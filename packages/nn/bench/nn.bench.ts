@@ -15,6 +15,7 @@
  * LORAKIT_BENCH_REPEATS runs (default 3 and 5; 1 and 3 on the JS backend). Never fails on timings.
  */
 import {
+  ANCHOR_TASK_LOOP,
   findReferencePython,
   interleave,
   LLAMA_BENCH_BATCH,
@@ -118,16 +119,7 @@ tasks = {
     "embedding": layer_step(nn.Embedding(V, H), torch.randint(0, V, (B, T))),
     "rmsnorm": layer_step(nn.RMSNorm(H, eps=1e-6), x),
 }
-for f in tasks.values():
-    for _ in range(3): f()  # PyTorch's first runs on new shapes are several times slower
-print(json.dumps("ready"), flush=True)
-for line in sys.stdin:
-    name, reps = line.split()
-    times = []
-    for _ in range(int(reps)):
-        t = time.perf_counter(); tasks[name](); times.append((time.perf_counter() - t) * 1000)
-    print(json.dumps(times), flush=True)
-`;
+${ANCHOR_TASK_LOOP}`;
 
 const generator = new Generator(0);
 function adamwStep(shapes: number[][]): () => void {
