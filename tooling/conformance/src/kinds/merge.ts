@@ -85,6 +85,7 @@ export async function runMerge(context: CaseContext): Promise<Check[]> {
       .filter((k) => k.startsWith(`${tag}.`) && k.endsWith('.lora_A'))
       .map((k) => k.slice(tag.length + 1, -'.lora_A'.length));
     const group = new CheckGroup(tag, modules.length);
+    const dareChecks: Check[] = [];
     try {
       if (!registeredMergeStrategies().includes(merge.combination_type)) {
         throw new PendingError(
@@ -158,11 +159,10 @@ export async function runMerge(context: CaseContext): Promise<Check[]> {
           group.add('delta', compareTensors('delta', layer.deltaWeight(name), want('delta'), tolerance));
         }
       }
-      checks.push(...group.finish());
       if (dare && peftDare) {
         const density = options.density as number;
         const type = merge.combination_type as 'dare_linear' | 'dare_ties';
-        checks.push(
+        dareChecks.push(
           ...dare.checks(tag, type, density),
           ...peftDare.checks(`${tag} (PEFT's tensors)`, type, density),
         );
@@ -179,7 +179,7 @@ export async function runMerge(context: CaseContext): Promise<Check[]> {
         note: (error as Error).message.split('\n')[0],
       });
     }
-    checks.push(...group.finish());
+    checks.push(...group.finish(), ...dareChecks);
   }
   return checks;
 }
@@ -187,7 +187,6 @@ export async function runMerge(context: CaseContext): Promise<Check[]> {
 /** Per-tag checks folded over the modules: one line per (tag, tensor) with the worst error. */
 class CheckGroup {
   private readonly worst = new Map<string, Check>();
-  private finished = false;
   constructor(
     private readonly tag: string,
     private readonly modules: number,
@@ -199,8 +198,6 @@ class CheckGroup {
     this.worst.set(what, { ...pick, ok, note: pick.note ?? seen?.note });
   }
   finish(): Check[] {
-    if (this.finished) return [];
-    this.finished = true;
     return [...this.worst.entries()].map(([what, check]) => ({
       ...check,
       name: `${this.tag}.${what} (${this.modules} modules)`,
