@@ -1,3 +1,9 @@
+export {
+  type MemoryPoolStats,
+  memoryPoolStats,
+  releasePooledMemory,
+  setMemoryPoolLimit,
+} from './backend/allocator.js';
 export { createCpuBackend } from './backend/cpu-backend.js';
 export { CPU_BACKEND_PRIORITY, registerCpuBackend } from './backend/register.js';
 export { CpuBackendError, GemmArgumentError, NativeUnavailableError } from './errors.js';

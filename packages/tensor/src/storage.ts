@@ -1,5 +1,5 @@
 import type { Backend } from './backend/kernels.js';
-import { BackendError } from './errors.js';
+import { BackendError, TensorError } from './errors.js';
 
 /**
  * A backend storage shared by a tensor and its views. Only backends look inside `value`; the rest of
@@ -45,6 +45,24 @@ const scopes: Scope[] = [];
 /** Called by every new tensor: a tidy scope, if one is open, takes note of it. */
 export function trackInScope(tensor: { dispose(): void; kept: boolean }): void {
   scopes[scopes.length - 1]?.add(tensor);
+}
+
+/**
+ * @internal Starts collecting every tensor created from now on into a fresh set, until
+ * {@link closeCollection} with the same set (the autograd engine uses it to find its temporaries).
+ * Nested `tidy` scopes inside keep working; tensors they keep end up in this set.
+ */
+export function openCollection(): Set<{ dispose(): void; kept: boolean }> {
+  const scope: Scope = new Set();
+  scopes.push(scope);
+  return scope;
+}
+
+/** @internal Ends {@link openCollection}; scopes must close in the reverse order they opened. */
+export function closeCollection(scope: Scope): void {
+  if (scopes[scopes.length - 1] !== scope)
+    throw new TensorError('[tensor] tensor collections closed out of order');
+  scopes.pop();
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { type Backend, createJsBackend, type JsStorage } from '@lorakit/tensor';
 import { requireNative } from '../native.js';
-import { tuneAllocator } from './allocator.js';
+import { recycleStorage, tuneAllocator } from './allocator.js';
 import { convolutionKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { fusedKernels } from './fused.js';
@@ -29,6 +29,7 @@ export function createCpuBackend(name = 'cpu'): Backend<JsStorage> {
   return {
     ...js,
     name,
+    dispose: recycleStorage,
     ...elementwise,
     ...reductionKernels(native, js, codes),
     matmul: matmulKernel(js, elementwise.copy),

@@ -6,7 +6,7 @@
  */
 import type { Backend, BinaryOp, Dtype, HostArray, JsStorage, UnaryOp, View } from '@lorakit/tensor';
 import type { NativeBinding } from '../native.js';
-import { allocateOutput } from './allocator.js';
+import { allocateOutput, escapeStorage } from './allocator.js';
 import { dtypeCode } from './dtype-codes.js';
 import { checkView, packLayout, rowMajor, sizeOf } from './layout.js';
 import type { OpCodes } from './op-codes.js';
@@ -118,6 +118,7 @@ export function elementwiseKernels(
   function toHost(x: View<JsStorage>): HostArray {
     if (dtypeCode(x.dtype) === undefined) return js.toHost(x);
     const values = copy(x, x.dtype);
+    escapeStorage(values);
     if (x.dtype === 'int64') return BigInt64Array.from(values as Float64Array, (v) => BigInt(v));
     return values as HostArray;
   }
