@@ -6,6 +6,9 @@
  *
  * - forward: inference with the adapter active (no grad);
  * - train step: forward, causal-LM loss, backward, AdamW (lr 1e-4) on the LoRA parameters only;
+ * - the same train step inside `tidy()`, which disposes the forward's activations at the end of the step
+ *   so the cpu backend recycles their memory (the backward's temporaries are recycled either way); PEFT
+ *   runs its plain step for this row;
  * - merge_and_unload of the whole model (a freshly loaded adapter each time; loading is not timed);
  * - save: `saveAdapter` / `save_pretrained` of the adapter (config + safetensors) to a fresh folder;
  * - load: `loadAdapter` / `PeftModel.from_pretrained` of that adapter onto a fresh base model (the base
@@ -39,7 +42,16 @@ import {
 } from '@lorakit/bench-tools';
 import { createModel, loadModel, type PreTrainedModel, saveModel } from '@lorakit/models';
 import { AdamW } from '@lorakit/nn';
-import { Generator, getBackend, noGrad, randint, randn, type Tensor, writeTensorFile } from '@lorakit/tensor';
+import {
+  Generator,
+  getBackend,
+  noGrad,
+  randint,
+  randn,
+  type Tensor,
+  tidy,
+  writeTensorFile,
+} from '@lorakit/tensor';
 import {
   getPeftModel,
   LoraConfig,
@@ -69,11 +81,12 @@ const SETUPS: Setup[] = [
   { name: 'r8-all', r: 8, targets: 'all-linear' },
   { name: 'r16-all', r: 16, targets: 'all-linear' },
 ];
-type Step = 'forward' | 'train' | 'merge' | 'save' | 'load';
-const STEPS: Step[] = ['forward', 'train', 'merge', 'save', 'load'];
+type Step = 'forward' | 'train' | 'tidyTrain' | 'merge' | 'save' | 'load';
+const STEPS: Step[] = ['forward', 'train', 'tidyTrain', 'merge', 'save', 'load'];
 const STEP_LABELS: Record<Step, string> = {
   forward: 'forward (adapter active, no grad)',
   train: 'train step (loss, backward, AdamW on LoRA)',
+  tidyTrain: 'the same train step inside tidy()',
   merge: 'merge_and_unload (whole model)',
   save: 'save adapter',
   load: 'load adapter onto a base model',
@@ -137,13 +150,16 @@ async function runOurs(name: string, step: Step): Promise<number> {
       timed = () => noGrad(() => (peft.eval().call({ inputIds }) as { logits: Tensor }).logits);
       break;
     case 'train':
-      timed = () => {
+    case 'tidyTrain': {
+      const trainStep = () => {
         peft.train();
         optimizer.zeroGrad();
         (peft.call({ inputIds, labels: inputIds }) as { loss: Tensor }).loss.backward();
         optimizer.step();
       };
+      timed = step === 'train' ? trainStep : () => tidy(trainStep);
       break;
+    }
     case 'merge': {
       const fresh = loadAdapter(await loadModel(baseDir), dir);
       timed = () => fresh.mergeAndUnload();
@@ -200,7 +216,7 @@ def run(name, step):
             model.eval()
             with torch.no_grad():
                 model(input_ids=ids, use_cache=False)
-    elif step == "train":
+    elif step in ("train", "tidyTrain"):
         def timed():
             model.train(); opt.zero_grad(set_to_none=True)
             model(input_ids=ids, labels=ids, use_cache=False).loss.backward(); opt.step()

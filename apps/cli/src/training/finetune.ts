@@ -244,6 +244,8 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     startStep,
     signal: input.signal,
     countTokens: (batch) => batch.tokens,
+    // computeLoss is synchronous and keeps nothing: each micro-batch's activations are recycled.
+    tidy: true,
     computeLoss: (batch) =>
       (
         peft.call({

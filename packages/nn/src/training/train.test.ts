@@ -350,3 +350,46 @@ describe('train: argument errors', () => {
     );
   });
 });
+
+describe('train: tidy', () => {
+  const run = async (tidy: boolean, created: Tensor[] = []) => {
+    const model = referenceMlp();
+    const optimizer = new AdamW(model.parameters(), { lr: 1e-2 });
+    const losses: number[] = [];
+    await train({
+      model,
+      data: referenceBatches(),
+      epochs: 2,
+      optimizer,
+      gradientAccumulationSteps: 2,
+      tidy,
+      computeLoss: ({ x, y }) => {
+        const logits = model.call(x) as Tensor;
+        created.push(logits);
+        return crossEntropy(logits, y);
+      },
+      callbacks: { onStep: ({ loss }) => void losses.push(loss) },
+    });
+    return { losses, weights: model.parameters().map((p) => p.toArray()) };
+  };
+
+  it('trains exactly as without it and disposes what each micro-batch created', async () => {
+    const created: Tensor[] = [];
+    const tidied = await run(true, created);
+    const plain = await run(false);
+    expect(tidied.losses).toEqual(plain.losses);
+    expect(tidied.weights).toEqual(plain.weights);
+    expect(created.length).toBe(6);
+    expect(created.every((t) => t.disposed)).toBe(true);
+  });
+
+  it('refuses an async computeLoss, which would outlive the scope', async () => {
+    const { optimizer } = scalarSetup();
+    const w = optimizer.paramGroups[0]!.params[0]!;
+    await expectRejection(
+      train({ data: [1], optimizer, tidy: true, computeLoss: async (x: number) => w.mul(x).sum() }),
+      TrainingError,
+      '[train] computeLoss returned a Promise, but tidy: true needs a synchronous computeLoss (its tensors are disposed when it returns); make it synchronous or leave tidy off',
+    );
+  });
+});
