@@ -6,9 +6,9 @@
  *
  * - forward: inference with the adapter active (no grad);
  * - train step: forward, causal-LM loss, backward, AdamW (lr 1e-4) on the LoRA parameters only;
- * - the same train step inside `tidy()`, which disposes the forward's activations at the end of the step
- *   so the cpu backend recycles their memory (the backward's temporaries are recycled either way); PEFT
- *   runs its plain step for this row;
+ * - the forward and the train step again inside `tidy()`, which disposes the forward's activations at the
+ *   end so the cpu backend recycles their memory (the backward's temporaries are recycled either way);
+ *   PEFT runs its plain forward and step for these rows;
  * - merge_and_unload of the whole model (a freshly loaded adapter each time; loading is not timed);
  * - save: `saveAdapter` / `save_pretrained` of the adapter (config + safetensors) to a fresh folder;
  * - load: `loadAdapter` / `PeftModel.from_pretrained` of that adapter onto a fresh base model (the base
@@ -81,10 +81,11 @@ const SETUPS: Setup[] = [
   { name: 'r8-all', r: 8, targets: 'all-linear' },
   { name: 'r16-all', r: 16, targets: 'all-linear' },
 ];
-type Step = 'forward' | 'train' | 'tidyTrain' | 'merge' | 'save' | 'load';
-const STEPS: Step[] = ['forward', 'train', 'tidyTrain', 'merge', 'save', 'load'];
+type Step = 'forward' | 'tidyForward' | 'train' | 'tidyTrain' | 'merge' | 'save' | 'load';
+const STEPS: Step[] = ['forward', 'tidyForward', 'train', 'tidyTrain', 'merge', 'save', 'load'];
 const STEP_LABELS: Record<Step, string> = {
   forward: 'forward (adapter active, no grad)',
+  tidyForward: 'the same forward inside tidy()',
   train: 'train step (loss, backward, AdamW on LoRA)',
   tidyTrain: 'the same train step inside tidy()',
   merge: 'merge_and_unload (whole model)',
@@ -147,8 +148,11 @@ async function runOurs(name: string, step: Step): Promise<number> {
   let cleanup = () => {};
   switch (step) {
     case 'forward':
-      timed = () => noGrad(() => (peft.eval().call({ inputIds }) as { logits: Tensor }).logits);
+    case 'tidyForward': {
+      const forward = () => noGrad(() => (peft.eval().call({ inputIds }) as { logits: Tensor }).logits);
+      timed = step === 'forward' ? forward : () => tidy(forward);
       break;
+    }
     case 'train':
     case 'tidyTrain': {
       const trainStep = () => {
@@ -211,7 +215,7 @@ for name in names:
 def run(name, step):
     model, opt = models[name], optimizers[name]
     cleanup = lambda: None
-    if step == "forward":
+    if step in ("forward", "tidyForward"):
         def timed():
             model.eval()
             with torch.no_grad():
