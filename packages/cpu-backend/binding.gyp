@@ -14,6 +14,7 @@
         "native/elementwise.cc",
         "native/reduce.cc",
         "native/norm.cc",
+        "native/fused_elementwise.cc",
         "native/indexing.cc",
         "native/conv.cc",
         "native/linalg_common.cc",

@@ -142,6 +142,35 @@ Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   return Done(info);
 }
 
+float* optional_out(const Napi::Value& array) {
+  if (array.IsNull() || array.IsUndefined()) return nullptr;
+  return static_cast<float*>(data_of(array));
+}
+
+// rotary(rows, half, xStride, cosStride, sinStride, out, x, cos, sin, transposed)
+Napi::Value Rotary(const Napi::CallbackInfo& info) {
+  const int64_t last_strides[3] = {integer(info[2]), integer(info[3]), integer(info[4])};
+  rotary(read_call(info[0]), integer(info[1]), last_strides, static_cast<float*>(data_of(info[5])),
+         static_cast<const float*>(data_of(info[6])), static_cast<const float*>(data_of(info[7])),
+         static_cast<const float*>(data_of(info[8])), info[9].As<Napi::Boolean>().Value());
+  return Done(info);
+}
+
+// swiglu(layout, out, gate, up)
+Napi::Value Swiglu(const Napi::CallbackInfo& info) {
+  swiglu(read_call(info[0]), static_cast<float*>(data_of(info[1])), static_cast<const float*>(data_of(info[2])),
+         static_cast<const float*>(data_of(info[3])));
+  return Done(info);
+}
+
+// swigluBackward(layout, dGate | null, dUp | null, grad, gate, up)
+Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
+  swiglu_backward(read_call(info[0]), optional_out(info[1]), optional_out(info[2]),
+                  static_cast<const float*>(data_of(info[3])), static_cast<const float*>(data_of(info[4])),
+                  static_cast<const float*>(data_of(info[5])));
+  return Done(info);
+}
+
 // gather(layout, axisStride, out, x, dtype, index, indexDtype)
 Napi::Value Gather(const Napi::CallbackInfo& info) {
   const Dtype type = dtype(info[4]);
@@ -331,6 +360,9 @@ void register_tensor_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("argReduce", Napi::Function::New(env, ArgReduce, "argReduce"));
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
   exports.Set("rmsNorm", Napi::Function::New(env, RmsNorm, "rmsNorm"));
+  exports.Set("rotary", Napi::Function::New(env, Rotary, "rotary"));
+  exports.Set("swiglu", Napi::Function::New(env, Swiglu, "swiglu"));
+  exports.Set("swigluBackward", Napi::Function::New(env, SwigluBackward, "swigluBackward"));
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm, "layerNorm"));
   exports.Set("gather", Napi::Function::New(env, Gather, "gather"));
   exports.Set("scatterAdd", Napi::Function::New(env, ScatterAdd, "scatterAdd"));

@@ -43,6 +43,18 @@ void rms_norm(int64_t rows, int64_t width, int64_t row_stride, const float* x, c
 void layer_norm(int64_t rows, int64_t width, int64_t row_stride, const float* x, const float* weight,
                 const float* bias, double eps, float* out, float* mean, float* rstd);
 
+// ── rotary embedding and SwiGLU (fused_elementwise.cc), float32 ─────────────────────────────────────
+// rotary: `rows` is the layout of x's leading dims with operands (out, x, cos, sin); each of its elements
+// is a row of 2·half floats, last_strides[k] apart in x, cos and sin (out's rows are contiguous).
+void rotary(const StridedCall& rows, int64_t half, const int64_t* last_strides, float* out, const float* x,
+            const float* cos, const float* sin, bool transposed);
+// swiglu: operands (out, gate, up), out contiguous.
+void swiglu(const StridedCall& call, float* out, const float* gate, const float* up);
+// swiglu_backward: operands (out, dy, gate, up); out's offsets and strides address both outputs
+// (contiguous, of one shape), either of which may be null.
+void swiglu_backward(const StridedCall& call, float* dgate, float* dup, const float* dy, const float* gate,
+                     const float* up);
+
 // ── indexing (indexing.cc) ───────────────────────────────────────────────────────────────────────────
 // gather: layout over the index's shape, operands (out, index, x with the axis stride set to 0); the
 // element of x is at its operand offset + index · axis_stride.

@@ -125,6 +125,19 @@ struct VectorKernels {
   void (*layer_norm_f32)(int64_t n, const float* x, const float* w, const float* b, double eps, float* out,
                          float* mean, float* rstd);
 
+  // Rotary embedding of one row of 2·half elements (x[j·sx], c[j·sc], s[j·ss]; out contiguous) in the
+  // rotate_half layout, with j < half: forward out[j] = x[j]·c[j] − x[j+h]·s[j] and
+  // out[j+h] = x[j+h]·c[j+h] + x[j]·s[j+h]; transposed (the gradient with respect to x)
+  // out[j] = x[j]·c[j] + x[j+h]·s[j+h] and out[j+h] = x[j+h]·c[j+h] − x[j]·s[j].
+  void (*rotary_f32)(int64_t half, const float* x, int64_t sx, const float* c, int64_t sc, const float* s,
+                     int64_t ss, float* out, bool transposed);
+  // SwiGLU: out[i] = silu(gate[i·sg]) · up[i·su], out contiguous.
+  void (*swiglu_f32)(int64_t n, const float* gate, int64_t sg, const float* up, int64_t su, float* out);
+  // Its gradients for the incoming dy, outputs contiguous, either one null (then not computed):
+  // dgate[i] = dy·up·σ(g)·(1 + g·(1 − σ(g))), dup[i] = dy·silu(g) with g = gate[i·sg].
+  void (*swiglu_backward_f32)(int64_t n, const float* dy, int64_t sdy, const float* gate, int64_t sg,
+                              const float* up, int64_t su, float* dgate, float* dup);
+
   // ── Level-1 pieces of the linear-algebra kernels (linalg_*.cc), float64 ──
   // y += alpha · x
   void (*axpy_f64)(int64_t n, double alpha, const double* x, double* y);

@@ -576,6 +576,77 @@ void layer_norm_row_f32(int64_t n, const float* x, const float* w, const float* 
   *rstd_out = static_cast<float>(inverse);
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Rotary embedding and SwiGLU (the fused kernels of src/backend/fused-elementwise.ts).
+
+template <bool kTransposed>
+void rotary_loop(int64_t half, const float* x, int64_t sx, const float* c, int64_t sc, const float* s, int64_t ss,
+                 float* out) {
+  const auto body = [&](int64_t j, float x1, float x2, float c1, float c2, float s1, float s2) {
+    if (kTransposed) {
+      out[j] = x1 * c1 + x2 * s2;
+      out[j + half] = x2 * c2 - x1 * s1;
+    } else {
+      out[j] = x1 * c1 - x2 * s1;
+      out[j + half] = x2 * c2 + x1 * s2;
+    }
+  };
+  if (sx == 1 && sc == 1 && ss == 1) {
+    for (int64_t j = 0; j < half; ++j) body(j, x[j], x[j + half], c[j], c[j + half], s[j], s[j + half]);
+  } else {
+    for (int64_t j = 0; j < half; ++j) {
+      body(j, x[j * sx], x[(j + half) * sx], c[j * sc], c[(j + half) * sc], s[j * ss], s[(j + half) * ss]);
+    }
+  }
+}
+
+// One loop per direction and layout, so that each is a branch-free body (unit strides the common case:
+// a transposed x appears in backward, where the gradient of a key comes out of q·kᵀ transposed).
+void rotary_row_f32(int64_t half, const float* x, int64_t sx, const float* c, int64_t sc, const float* s,
+                    int64_t ss, float* out, bool transposed) {
+  if (transposed) {
+    rotary_loop<true>(half, x, sx, c, sc, s, ss, out);
+  } else {
+    rotary_loop<false>(half, x, sx, c, sc, s, ss, out);
+  }
+}
+
+void swiglu_row_f32(int64_t n, const float* gate, int64_t sg, const float* up, int64_t su, float* out) {
+  if (sg == 1 && su == 1) {
+    for (int64_t i = 0; i < n; ++i) out[i] = Math<float>::silu(gate[i]) * up[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i] = Math<float>::silu(gate[i * sg]) * up[i * su];
+  }
+}
+
+// σ(g)·(1 + g·(1 − σ(g))) is d silu / dg; the flags select the outputs at compile time so that each
+// variant stays a branch-free loop.
+template <bool kGate, bool kUp>
+void swiglu_backward_loop(int64_t n, const float* dy, int64_t sdy, const float* gate, int64_t sg, const float* up,
+                          int64_t su, float* dgate, float* dup) {
+  const auto body = [&](int64_t i, float d, float g, float u) {
+    const float s = sigmoid_f32(g);
+    if (kGate) dgate[i] = d * u * (s * (1.0f + g * (1.0f - s)));
+    if (kUp) dup[i] = d * (g * s);
+  };
+  if (sdy == 1 && sg == 1 && su == 1) {
+    for (int64_t i = 0; i < n; ++i) body(i, dy[i], gate[i], up[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) body(i, dy[i * sdy], gate[i * sg], up[i * su]);
+  }
+}
+
+void swiglu_backward_row_f32(int64_t n, const float* dy, int64_t sdy, const float* gate, int64_t sg,
+                             const float* up, int64_t su, float* dgate, float* dup) {
+  if (dgate && dup) {
+    swiglu_backward_loop<true, true>(n, dy, sdy, gate, sg, up, su, dgate, dup);
+  } else if (dgate) {
+    swiglu_backward_loop<true, false>(n, dy, sdy, gate, sg, up, su, dgate, dup);
+  } else if (dup) {
+    swiglu_backward_loop<false, true>(n, dy, sdy, gate, sg, up, su, dgate, dup);
+  }
+}
+
 #include "linalg_kernels_impl.h"
 
 // ---------------------------------------------------------------------------------------------------------
@@ -601,6 +672,9 @@ const VectorKernels kTable = {
     softmax_row<double>,
     rms_norm_row_f32,
     layer_norm_row_f32,
+    rotary_row_f32,
+    swiglu_row_f32,
+    swiglu_backward_row_f32,
     axpy_row_f64,
     dot_row_f64,
     axpy4_row_f64,

@@ -133,6 +133,33 @@ export interface NativeBinding {
     out: Float32Array,
     rstd: Float32Array,
   ): void;
+  /**
+   * rows: the layout of x's leading dims, operands (out, x, cos, sin); each row is 2·half floats, the
+   * last-dim strides apart in x, cos and sin.
+   */
+  rotary(
+    rows: Float64Array,
+    half: number,
+    xStride: number,
+    cosStride: number,
+    sinStride: number,
+    out: Float32Array,
+    x: Float32Array,
+    cos: Float32Array,
+    sin: Float32Array,
+    transposed: boolean,
+  ): void;
+  /** layout operands (out, gate, up). */
+  swiglu(layout: Float64Array, out: Float32Array, gate: Float32Array, up: Float32Array): void;
+  /** layout operands (out, grad, gate, up); out's offsets and strides address both outputs. */
+  swigluBackward(
+    layout: Float64Array,
+    dGate: Float32Array | null,
+    dUp: Float32Array | null,
+    grad: Float32Array,
+    gate: Float32Array,
+    up: Float32Array,
+  ): void;
   layerNorm(
     rows: number,
     width: number,

@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   crossEntropy,
   getBackend,
@@ -14,6 +14,8 @@ import {
   rmsNormComposed,
   rotary,
   rotaryComposed,
+  swiglu,
+  swigluComposed,
   type Tensor,
   tensor,
   zeros,
@@ -22,6 +24,11 @@ import { describeEachBackend } from './testing/backends.js';
 
 function maxDiff(a: Tensor, b: Tensor): number {
   return a.sub(b).abs().max().item();
+}
+
+/** The largest difference relative to the reference's largest magnitude. */
+function relativeDiff(actual: Tensor, reference: Tensor): number {
+  return maxDiff(actual, reference) / reference.abs().max().item();
 }
 
 describeEachBackend('fused kernels agree with their composed references', () => {
@@ -81,7 +88,7 @@ describeEachBackend('fused kernels agree with their composed references', () => 
     expect(maxDiff(dst, before.scatterAdd(1, index, src))).toBe(0);
   });
 
-  it('rotary (values bit for bit; gradients of x, cos and sin; broadcast and transposed views)', () => {
+  it('rotary (values and gradients of x, cos and sin; broadcast and transposed views)', () => {
     manualSeed(12);
     // x as a transposed view, as attention heads are: [B, T, H, D] → [B, H, T, D].
     const x = randn([2, 5, 3, 8]).transpose(1, 2).detach().setRequiresGrad();
@@ -90,9 +97,8 @@ describeEachBackend('fused kernels agree with their composed references', () => 
     const ours = rotary(x, cos, sin);
     const composed = rotaryComposed(x, cos, sin);
     expect(ours.shape).toEqual([2, 3, 5, 8]);
-    expect(Array.from(ours.toArray() as Float32Array)).toEqual(
-      Array.from(composed.toArray() as Float32Array),
-    );
+    // A fused kernel may contract a product and the sum into one FMA: within an ulp or so.
+    expect(relativeDiff(ours, composed)).toBeLessThan(1e-6);
     const weights = randn([2, 3, 5, 8]);
     ours.mul(weights).sum().backward();
     const oursGrads = [x.grad!, cos.grad!, sin.grad!];
@@ -101,8 +107,40 @@ describeEachBackend('fused kernels agree with their composed references', () => 
     sin.grad = null;
     composed.mul(weights).sum().backward();
     [x.grad!, cos.grad!, sin.grad!].forEach((g, i) => {
-      expect(maxDiff(g, oursGrads[i]!) / g.abs().max().item()).toBeLessThan(1e-6);
+      expect(relativeDiff(oursGrads[i]!, g)).toBeLessThan(1e-6);
     });
+  });
+
+  it('rotary as Llama calls it: only x needs a gradient; also float64, size-1 and mixed-dtype cos/sin', () => {
+    manualSeed(14);
+    const cases: [Tensor, Tensor, Tensor][] = [
+      // cos/sin [B, 1, T, D] broadcast over the heads, constants of the position.
+      [randn([2, 6, 4, 16]).transpose(1, 2), randn([2, 1, 6, 16]), randn([2, 1, 6, 16])],
+      [
+        randn([3, 4, 6], { dtype: 'float64' }),
+        randn([4, 6], { dtype: 'float64' }),
+        randn([6], { dtype: 'float64' }),
+      ],
+      // A size-1 last dim of cos/sin broadcasts across the row (stride 0 there).
+      [randn([3, 4, 6]), randn([4, 1]), randn([4, 1])],
+      // Mixed dtypes are promoted by the composed ops, never given to a kernel.
+      [randn([3, 4, 6]), randn([4, 6], { dtype: 'float64' }), randn([4, 6])],
+    ];
+    for (const [values, cos, sin] of cases) {
+      const x = values.detach().setRequiresGrad();
+      const ours = rotary(x, cos, sin);
+      const composed = rotaryComposed(x, cos, sin);
+      expect(ours.dtype).toBe(composed.dtype);
+      expect(relativeDiff(ours, composed)).toBeLessThan(1e-6);
+      const weights = randn(ours.shape, { dtype: ours.dtype });
+      ours.mul(weights).sum().backward();
+      const oursGrad = x.grad!;
+      expect(cos.grad).toBeNull();
+      x.grad = null;
+      composed.mul(weights).sum().backward();
+      expect(oursGrad.shape).toEqual(x.shape);
+      expect(relativeDiff(oursGrad, x.grad!)).toBeLessThan(1e-6);
+    }
   });
 
   it('rotary names a bad shape', () => {
@@ -111,6 +149,123 @@ describeEachBackend('fused kernels agree with their composed references', () => 
     );
     expect(() => rotary(zeros([2, 4]), zeros([3, 2, 4]), zeros([4]))).toThrow(
       '[rotary] cos [3, 2, 4] must broadcast to x [2, 4] without growing it',
+    );
+  });
+
+  it('swiglu (values and both gradients; broadcast, transposed and float64 inputs)', () => {
+    manualSeed(15);
+    const cases: [Tensor, Tensor][] = [
+      [randn([4, 6, 10], { std: 2 }), randn([4, 6, 10])],
+      // A transposed gate and an up broadcast over the rows (its gradient is summed back down).
+      [randn([4, 10, 6], { std: 2 }).transpose(1, 2), randn([10])],
+      [randn([3, 1, 5], { std: 2, dtype: 'float64' }), randn([3, 4, 5], { dtype: 'float64' })],
+    ];
+    for (const [gateValues, upValues] of cases) {
+      const gate = gateValues.detach().setRequiresGrad();
+      const up = upValues.detach().setRequiresGrad();
+      const ours = swiglu(gate, up);
+      const composed = swigluComposed(gate, up);
+      expect(ours.shape).toEqual(composed.shape);
+      expect(ours.dtype).toBe(composed.dtype);
+      expect(relativeDiff(ours, composed)).toBeLessThan(1e-6);
+      const weights = randn(ours.shape, { dtype: ours.dtype });
+      ours.mul(weights).sum().backward();
+      const oursGrads = [gate.grad!, up.grad!];
+      gate.grad = null;
+      up.grad = null;
+      composed.mul(weights).sum().backward();
+      [gate.grad!, up.grad!].forEach((g, i) => {
+        expect(oursGrads[i]!.shape).toEqual(g.shape);
+        expect(relativeDiff(oursGrads[i]!, g)).toBeLessThan(1e-6);
+      });
+    }
+  });
+
+  it('swiglu computes only the gradient an input needs', () => {
+    manualSeed(16);
+    const weights = randn([5, 12]);
+    for (const needs of [
+      [true, false],
+      [false, true],
+    ] as const) {
+      const gate = randn([5, 12], { std: 2 }).setRequiresGrad(needs[0]);
+      const up = randn([5, 12]).setRequiresGrad(needs[1]);
+      swiglu(gate, up).mul(weights).sum().backward();
+      const ours = needs[0] ? gate.grad! : up.grad!;
+      expect(needs[0] ? up.grad : gate.grad).toBeNull();
+      gate.grad = null;
+      up.grad = null;
+      swigluComposed(gate, up).mul(weights).sum().backward();
+      expect(relativeDiff(ours, needs[0] ? gate.grad! : up.grad!)).toBeLessThan(1e-6);
+    }
+  });
+
+  it('swiglu in float16 composes elementwise ops (no kernel rounds like them)', () => {
+    manualSeed(17);
+    const gate = randn([3, 8], { std: 2 }).cast('float16').setRequiresGrad();
+    const up = randn([3, 8]).cast('float16').setRequiresGrad();
+    const ours = swiglu(gate, up);
+    const composed = swigluComposed(gate, up);
+    expect(ours.dtype).toBe('float16');
+    expect(Array.from(ours.toArray() as Float32Array)).toEqual(
+      Array.from(composed.toArray() as Float32Array),
+    );
+    ours.sum().backward();
+    const oursGrads = [gate.grad!.float(), up.grad!.float()];
+    gate.grad = null;
+    up.grad = null;
+    composed.sum().backward();
+    expect(relativeDiff(oursGrads[0]!, gate.grad!.float())).toBeLessThan(1e-2);
+    expect(relativeDiff(oursGrads[1]!, up.grad!.float())).toBeLessThan(1e-2);
+  });
+
+  it('swiglu names a bad input', () => {
+    expect(() => swiglu(zeros([2, 3], { dtype: 'int64' }), zeros([2, 3]))).toThrow(
+      '[swiglu] gate must be a floating tensor, received int64',
+    );
+    expect(() => swiglu(zeros([2, 3]), zeros([2, 3], { dtype: 'bool' }))).toThrow(
+      '[swiglu] up must be a floating tensor, received bool',
+    );
+    expect(() => swiglu(zeros([2, 3]), zeros([2, 3], { dtype: 'float64' }))).toThrow(
+      '[swiglu] gate and up must have one dtype, received float32 and float64',
+    );
+    expect(() => swiglu(zeros([2, 3]), zeros([2, 4]))).toThrow(
+      '[swiglu] shapes [2, 3] and [2, 4] cannot be broadcast: dimension -1 is 3 vs 4',
+    );
+    expect(() => swigluComposed(zeros([2, 3]), zeros([4]))).toThrow(
+      '[swiglu] shapes [2, 3] and [4] cannot be broadcast: dimension -1 is 3 vs 4',
+    );
+  });
+});
+
+describe('the JS reference kernels of rotary and swiglu round like the composed ops', () => {
+  const on = { backend: 'js' } as const;
+  it('float32 values and the x-gradient of rotary equal the composed ones bit for bit', () => {
+    manualSeed(18);
+    const x = randn([2, 5, 3, 8], on).transpose(1, 2).detach().setRequiresGrad();
+    const cos = randn([2, 1, 5, 8], on);
+    const sin = randn([5, 8], on);
+    const ours = rotary(x, cos, sin);
+    const composed = rotaryComposed(x, cos, sin);
+    expect(Array.from(ours.toArray() as Float32Array)).toEqual(
+      Array.from(composed.toArray() as Float32Array),
+    );
+    const weights = randn([2, 3, 5, 8], on);
+    ours.mul(weights).sum().backward();
+    const oursGrad = x.grad!;
+    x.grad = null;
+    composed.mul(weights).sum().backward();
+    expect(Array.from(oursGrad.toArray() as Float32Array)).toEqual(
+      Array.from(x.grad!.toArray() as Float32Array),
+    );
+  });
+
+  it('float32 values of swiglu equal silu(gate)·up bit for bit', () => {
+    manualSeed(19);
+    const gate = randn([4, 33], { ...on, std: 3 });
+    const up = randn([33], on);
+    expect(Array.from(swiglu(gate, up).toArray() as Float32Array)).toEqual(
+      Array.from(swigluComposed(gate, up).toArray() as Float32Array),
     );
   });
 });

@@ -12,6 +12,7 @@ import {
   rand,
   rmsNorm,
   rotary,
+  swiglu,
   type Tensor,
   tensor,
   where,
@@ -176,6 +177,7 @@ const CHECKS: Record<string, Check> = {
     [leaf([4, 5], -2, 2)],
   ],
   rotary: () => [(x, c, s) => rotary(x, c!, s!), [leaf([2, 3, 4, 6]), leaf([2, 1, 4, 6]), leaf([4, 6])]],
+  swiglu: () => [(g, u) => swiglu(g, u!), [leaf([2, 3, 4], -4, 4), leaf([2, 3, 4])]],
   loraLinear: () => [
     (x, w, a, b, bias) => loraLinear(x, w!, bias!, a!, b!, 1.7),
     [leaf([2, 3, 4]), leaf([5, 4]), leaf([2, 4]), leaf([5, 2]), leaf([5])],
@@ -195,6 +197,7 @@ const COMPOSITES: Record<string, Check> = {
   ],
   layer_norm: () => [(x, w, b) => layerNorm(x, [4], w!, b!), [leaf([2, 4]), leaf([4]), leaf([4])]],
   rms_norm: () => [(x, w) => rmsNorm(x, w!), [leaf([2, 4]), leaf([4])]],
+  swiglu_broadcast: () => [(g, u) => swiglu(g, u!), [leaf([3, 1, 4], -4, 4), leaf([2, 4])]],
   cross_entropy: () => [
     (l) => crossEntropy(l, tensor([2, -100, 0], { dtype: 'int64' }), { labelSmoothing: 0.1 }),
     [leaf([3, 4], -2, 2)],

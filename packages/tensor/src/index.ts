@@ -69,6 +69,7 @@ export {
 } from './ops/nn.js';
 export { adamwStep, adamwStepComposed } from './ops/optimizer.js';
 export { rotary, rotaryComposed, rotateHalf } from './ops/rotary.js';
+export { swiglu, swigluComposed } from './ops/swiglu.js';
 export { cat, stack, sumToShape } from './ops/view.js';
 export { Generator, getDefaultGenerator, manualSeed } from './random/generator.js';
 export { philoxBlock } from './random/philox.js';

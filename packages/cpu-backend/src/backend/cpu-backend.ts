@@ -10,6 +10,7 @@ import { recycleStorage, tuneAllocator } from './allocator.js';
 import { convolutionKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { fusedKernels } from './fused.js';
+import { fusedElementwiseKernels } from './fused-elementwise.js';
 import { indexingKernels } from './indexing.js';
 import { linalgKernels } from './linalg.js';
 import { matmulKernel } from './matmul.js';
@@ -36,6 +37,7 @@ export function createCpuBackend(name = 'cpu'): Backend<JsStorage> {
     ...indexingKernels(native, js),
     ...convolutionKernels(native, js),
     ...fusedKernels(native, js, elementwise.copy),
+    ...fusedElementwiseKernels(native, js),
     ...linalgKernels(native, js, elementwise.copy),
   };
 }

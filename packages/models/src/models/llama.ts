@@ -1,5 +1,5 @@
 import { ACTIVATIONS, causalLmLoss, Embedding, Linear, Module, ModuleList, RMSNorm } from '@lorakit/nn';
-import { type Tensor, tensor } from '@lorakit/tensor';
+import { swiglu, type Tensor, tensor } from '@lorakit/tensor';
 import { type AttentionBias, causalAttentionBias } from '../attention/masks.js';
 import { applyRotary, rotaryCosSin } from '../attention/rotary.js';
 import { scaledDotProductAttention } from '../attention/sdpa.js';
@@ -17,9 +17,15 @@ export interface DecoderContext {
   readonly cache?: KVCache | undefined;
 }
 
-/** down_proj(act(gate_proj(x)) · up_proj(x)). */
+/**
+ * down_proj(act(gate_proj(x)) · up_proj(x)). With silu (hidden_act "silu" or its alias "swish", the
+ * Llama, Mistral and Qwen2 default) the activation and the product are one `swiglu` op: one pass each
+ * way on backends with the fused kernels, and no silu(gate) kept for backward.
+ */
 export class LlamaMLP extends Module {
   readonly activation: (x: Tensor) => Tensor;
+  /** Whether the activation is silu, so that `forward` uses the fused {@link swiglu}. */
+  readonly usesSwiglu: boolean;
   constructor(config: LlamaConfig) {
     super();
     const options = { bias: config.mlpBias, init: false };
@@ -27,10 +33,12 @@ export class LlamaMLP extends Module {
     this.registerModule('up_proj', new Linear(config.hiddenSize, config.intermediateSize, options));
     this.registerModule('down_proj', new Linear(config.intermediateSize, config.hiddenSize, options));
     this.activation = ACTIVATIONS[config.hiddenAct];
+    this.usesSwiglu = config.hiddenAct === 'silu' || config.hiddenAct === 'swish';
   }
   forward(x: Tensor): Tensor {
-    const gate = this.activation(this.child('gate_proj').call(x));
-    return this.child('down_proj').call(gate.mul(this.child('up_proj').call(x)));
+    const gate = this.child('gate_proj').call(x);
+    const up = this.child('up_proj').call(x);
+    return this.child('down_proj').call(this.usesSwiglu ? swiglu(gate, up) : this.activation(gate).mul(up));
   }
 }
 

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { Linear } from '@lorakit/nn';
-import { Generator, manualSeed, noGrad, tensor, zeros } from '@lorakit/tensor';
+import { Generator, manualSeed, noGrad, randn, type Tensor, tensor, zeros } from '@lorakit/tensor';
 import { describe, expect, it } from 'vitest';
 import { readTensors, testDataDir } from '../../test/helpers.js';
 import { createModel, loadModel } from '../index.js';
+import type { LlamaMLP } from './llama.js';
 
 const tiny = {
   vocab_size: 32,
@@ -12,6 +13,25 @@ const tiny = {
   n_head: 2,
   n_positions: 16,
 };
+
+/** The names of the ops recorded on the way to `t`. */
+function recordedOps(t: Tensor): Set<string> {
+  const ops = new Set<string>();
+  const stack = [t];
+  const seen = new Set<Tensor>();
+  while (stack.length > 0) {
+    const node = stack.pop()!.gradNode;
+    if (!node) continue;
+    ops.add(node.op);
+    for (const input of node.inputs) {
+      if (!seen.has(input)) {
+        seen.add(input);
+        stack.push(input);
+      }
+    }
+  }
+  return ops;
+}
 
 describe('model behaviour', () => {
   it('GPT-2 dropout modules act only in training mode', () => {
@@ -89,5 +109,45 @@ describe('model behaviour', () => {
     model.setSubmodule('model.layers.0.self_attn.v_proj', new Linear(16, 16, { bias: false, init: false }));
     const after = noGrad(() => model.forward({ inputIds }).logits);
     expect(after.sub(before).abs().max().item()).toBeGreaterThan(0);
+  });
+
+  it('the Llama MLP runs silu (and its alias swish) as one swiglu op, other activations composed', () => {
+    const expected: Record<string, (x: Tensor) => Tensor> = {
+      silu: (x) => x.silu(),
+      swish: (x) => x.silu(),
+      gelu: (x) => x.gelu(),
+    };
+    for (const [hiddenAct, activation] of Object.entries(expected)) {
+      const model = createModel(
+        {
+          model_type: 'llama',
+          vocab_size: 32,
+          hidden_size: 16,
+          intermediate_size: 24,
+          num_attention_heads: 2,
+          num_hidden_layers: 1,
+          hidden_act: hiddenAct,
+        },
+        { generator: new Generator(3) },
+      );
+      const mlp = model.getSubmodule<LlamaMLP>('model.layers.0.mlp');
+      expect(mlp.usesSwiglu).toBe(hiddenAct !== 'gelu');
+      const x = randn([2, 3, 16], { generator: new Generator(4) }).setRequiresGrad();
+      const out = mlp.call(x);
+      // One swiglu op in the graph instead of silu and mul (whose silu output backward would keep).
+      const ops = recordedOps(out);
+      expect([ops.has('swiglu'), ops.has('silu')]).toEqual(
+        hiddenAct === 'gelu' ? [false, false] : [true, false],
+      );
+      const [gate, up, down] = ['gate_proj', 'up_proj', 'down_proj'].map((name) => mlp.getSubmodule(name));
+      const reference = down!.call(activation(gate!.call(x)).mul(up!.call(x)));
+      expect(out.sub(reference).abs().max().item()).toBeLessThan(1e-6);
+      const weights = randn([2, 3, 16], { generator: new Generator(5) });
+      out.mul(weights).sum().backward();
+      const ours = x.grad!;
+      x.grad = null;
+      reference.mul(weights).sum().backward();
+      expect(ours.sub(x.grad!).abs().max().item()).toBeLessThan(1e-5);
+    }
   });
 });

@@ -4,6 +4,7 @@ import { zeros } from '../ops/creation.js';
 import { where } from '../ops/elementwise.js';
 import { scatterAddInPlace } from '../ops/indexing.js';
 import { rotaryTransposed, rotateHalf } from '../ops/rotary.js';
+import { swigluBackward } from '../ops/swiglu.js';
 import { reshape, sumToShape } from '../ops/view.js';
 import type { Tensor } from '../tensor.js';
 
@@ -295,6 +296,7 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
     needs[1] ? sumToShape(grad.mul(x!), cos!.shape) : null,
     needs[2] ? sumToShape(grad.mul(rotateHalf(x!)), sin!.shape) : null,
   ],
+  swiglu: ({ grad, inputs: [gate, up], needs }) => swigluBackward(grad, gate!, up!, [needs[0]!, needs[1]!]),
 
   // ── convolution ─────────────────────────────────────────────────────────────
   im2col: ({ grad, attrs }) => {

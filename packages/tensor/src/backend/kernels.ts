@@ -192,6 +192,43 @@ export interface FusedKernels<S = unknown> {
    */
   scatterAddInPlace?(dst: View<S>, axis: number, index: View<S>, src: View<S>): void;
   /**
+   * Rotary position embedding in the `rotate_half` layout (see `rotary` in ops/rotary.ts). With
+   * h = D/2 (D, x's last dim, is even) and j < h, per row of the last dim:
+   *
+   * ```
+   * forward     out[j] = x[j]·c[j] − x[j+h]·s[j]     out[j+h] = x[j+h]·c[j+h] + x[j]·s[j+h]
+   * transposed  out[j] = x[j]·c[j] + x[j+h]·s[j+h]   out[j+h] = x[j+h]·c[j+h] − x[j]·s[j]
+   * ```
+   *
+   * The transposed rotation (by the opposite angle) is the gradient with respect to x. cos and sin
+   * arrive broadcast to x's shape (stride 0 on broadcast dims); x, cos and sin share one dtype, float32
+   * or float64. Each product and the sum are rounded to the dtype: the values of the composed forward
+   * and `rotaryTransposed`, up to the contraction of a product and the sum into one FMA.
+   */
+  rotary?(x: View<S>, cos: View<S>, sin: View<S>, transposed: boolean): S;
+  /**
+   * The SwiGLU activation `silu(gate)·up` (Shazeer 2020), gate and up broadcast to one shape (stride 0
+   * on broadcast dims), one dtype, float32 or float64.
+   */
+  swiglu?(gate: View<S>, up: View<S>): S;
+  /**
+   * Both gradients of `silu(gate)·up` in one pass, for the incoming gradient `grad` of the output's
+   * shape (gate and up broadcast to it):
+   *
+   * ```
+   * dGate = grad·up·σ(gate)·(1 + gate·(1 − σ(gate)))      dUp = grad·silu(gate)
+   * ```
+   *
+   * `needs` says which of (dGate, dUp) to compute; the other comes back null and costs nothing. Outputs
+   * have grad's shape (the op sums them down to broadcast inputs).
+   */
+  swigluBackward?(
+    grad: View<S>,
+    gate: View<S>,
+    up: View<S>,
+    needs: readonly [boolean, boolean],
+  ): { gate: S | null; up: S | null };
+  /**
    * One AdamW update of a parameter, written in place into `param`, `expAvg`, `expAvgSq` (and
    * `maxExpAvgSq` with AMSGrad) — the second kernel besides `assign` that writes into existing memory.
    * All views are contiguous with the same shape and dtype (float32 or float64). It must give exactly

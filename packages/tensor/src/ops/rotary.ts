@@ -3,7 +3,7 @@ import { record } from '../autograd/node.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { commonBackend } from './core.js';
+import { broadcastView, commonBackend, wrap } from './core.js';
 import { cat } from './view.js';
 
 /** [x₁, x₂] → [−x₂, x₁] over the halves of the last dim (transformers' `rotate_half`). */
@@ -48,14 +48,29 @@ function checkRotary(x: Tensor, cos: Tensor, sin: Tensor): void {
  * Recorded as one op. The forward computes `swap(x)·[−sin₁, sin₂]`, which has the values of
  * `rotateHalf(x)·sin` bit for bit (only signs move) without the negated copy of x; the backward applies
  * the transposed rotation directly, `g·cos + swap(g·[−sin₁, sin₂])`, instead of differentiating through
- * narrow, neg and cat (whose gradients are zero-filled full-size tensors). {@link rotaryComposed} is the
- * reference.
+ * narrow, neg and cat (whose gradients are zero-filled full-size tensors). Both run as one pass of the
+ * backend's fused `rotary` kernel when it has one and x, cos and sin share the dtype float32 or
+ * float64. {@link rotaryComposed} is the reference.
  */
 export function rotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   checkRotary(x, cos, sin);
   const width = x.shape[x.rank - 1]!;
-  const out = noGrad(() => x.mul(cos).add(swapHalves(x).mul(negateFirstHalf(sin, width))));
+  const out =
+    rotaryKernel(x, cos, sin, false) ??
+    noGrad(() => x.mul(cos).add(swapHalves(x).mul(negateFirstHalf(sin, width))));
   return record('rotary', [x, cos, sin], out);
+}
+
+/**
+ * The backend's fused rotation of x (or its transpose), or null when the backend has no `rotary`
+ * kernel or the dtypes are not one of float32 and float64. The result is not recorded.
+ */
+function rotaryKernel(x: Tensor, cos: Tensor, sin: Tensor, transposed: boolean): Tensor | null {
+  const kernel = x.backend.rotary;
+  if (!kernel || (x.dtype !== 'float32' && x.dtype !== 'float64')) return null;
+  if (cos.dtype !== x.dtype || sin.dtype !== x.dtype) return null;
+  const out = kernel(x.view(), broadcastView(cos, x.shape), broadcastView(sin, x.shape), transposed);
+  return wrap(x.backend, out, x.dtype, x.shape);
 }
 
 /** The rotary embedding composed from differentiable ops (the reference for {@link rotary}). */
@@ -64,8 +79,14 @@ export function rotaryComposed(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   return x.mul(cos).add(rotateHalf(x).mul(sin));
 }
 
-/** The gradient of {@link rotary} with respect to x: the rotation by the opposite angle. */
+/**
+ * The gradient of {@link rotary} with respect to x: the rotation by the opposite angle (the fused kernel
+ * when the backend has one, as in the forward). Meant for the backward rule, which runs under `noGrad`:
+ * the fused result is never recorded.
+ */
 export function rotaryTransposed(grad: Tensor, cos: Tensor, sin: Tensor): Tensor {
   const width = grad.shape[grad.rank - 1]!;
-  return grad.mul(cos).add(swapHalves(grad.mul(negateFirstHalf(sin, width))));
+  return (
+    rotaryKernel(grad, cos, sin, true) ?? grad.mul(cos).add(swapHalves(grad.mul(negateFirstHalf(sin, width))))
+  );
 }

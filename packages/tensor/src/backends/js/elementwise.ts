@@ -52,6 +52,16 @@ function erfPositive(z: number): number {
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
+/** 1/(1 + e^{−v}), from e^{−|v|} so that nothing overflows. */
+export function sigmoid(v: number): number {
+  return v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
+}
+
+/** v·σ(v), the SiLU (swish) activation. */
+export function silu(v: number): number {
+  return v >= 0 ? v / (1 + Math.exp(-v)) : (v * Math.exp(v)) / (1 + Math.exp(v));
+}
+
 function unaryFunction(op: UnaryOp, params: readonly number[] = []): (v: number) => number {
   switch (op) {
     case 'neg':
@@ -73,11 +83,11 @@ function unaryFunction(op: UnaryOp, params: readonly number[] = []): (v: number)
     case 'tanh':
       return Math.tanh;
     case 'sigmoid':
-      return (v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
+      return sigmoid;
     case 'relu':
       return (v) => (v > 0 ? v : !Number.isNaN(v) ? 0 : v);
     case 'silu':
-      return (v) => (v >= 0 ? v / (1 + Math.exp(-v)) : (v * Math.exp(v)) / (1 + Math.exp(v)));
+      return silu;
     case 'gelu':
       return (v) => 0.5 * v * (1 + erf(v * Math.SQRT1_2));
     case 'gelu_tanh':

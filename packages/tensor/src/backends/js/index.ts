@@ -8,7 +8,9 @@ import { eigh, qr, svd } from './linalg.js';
 import { matmul } from './matmul.js';
 import { adamwStep } from './optimizer.js';
 import { argReduce, reduce, softmax } from './reduce.js';
+import { rotary } from './rotary.js';
 import { allocateNumeric, finish, fromHostArray, type JsStorage, toHostArray } from './storage.js';
+import { swiglu, swigluBackward } from './swiglu.js';
 
 /**
  * Creates the JavaScript reference backend: every kernel in plain TypeScript over typed arrays. It is
@@ -64,5 +66,8 @@ export function createJsBackend(name = 'js'): Backend<JsStorage> {
     layerNorm,
     loraLinear,
     adamwStep,
+    rotary,
+    swiglu,
+    swigluBackward,
   };
 }
