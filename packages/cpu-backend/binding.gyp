@@ -15,6 +15,7 @@
         "native/reduce.cc",
         "native/norm.cc",
         "native/fused_elementwise.cc",
+        "native/attention.cc",
         "native/indexing.cc",
         "native/conv.cc",
         "native/linalg_common.cc",

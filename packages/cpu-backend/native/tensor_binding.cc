@@ -171,6 +171,27 @@ Napi::Value SwigluBackward(const Napi::CallbackInfo& info) {
   return Done(info);
 }
 
+// attentionSoftmax(batch, heads, queries, keys, x, xOffset, bias | null, biasOffset, biasBatchStride,
+//                  biasHeadStride, biasQueryStride, scale, causal, out)
+Napi::Value AttentionSoftmax(const Napi::CallbackInfo& info) {
+  const AttentionRows rows{integer(info[0]), integer(info[1]), integer(info[2]), integer(info[3]),
+                           integer(info[8]), integer(info[9]),  integer(info[10])};
+  attention_softmax(rows, static_cast<const float*>(data_of(info[4])) + integer(info[5]),
+                    optional_floats(info[6], info[7]), static_cast<float>(info[11].As<Napi::Number>().DoubleValue()),
+                    info[12].As<Napi::Boolean>().Value(), static_cast<float*>(data_of(info[13])));
+  return Done(info);
+}
+
+// attentionSoftmaxBackward(rows, keys, grad, gradOffset, probs, probsOffset, scale, out)
+Napi::Value AttentionSoftmaxBackward(const Napi::CallbackInfo& info) {
+  attention_softmax_backward(integer(info[0]), integer(info[1]),
+                             static_cast<const float*>(data_of(info[2])) + integer(info[3]),
+                             static_cast<const float*>(data_of(info[4])) + integer(info[5]),
+                             static_cast<float>(info[6].As<Napi::Number>().DoubleValue()),
+                             static_cast<float*>(data_of(info[7])));
+  return Done(info);
+}
+
 // gather(layout, axisStride, out, x, dtype, index, indexDtype)
 Napi::Value Gather(const Napi::CallbackInfo& info) {
   const Dtype type = dtype(info[4]);
@@ -363,6 +384,9 @@ void register_tensor_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("rotary", Napi::Function::New(env, Rotary, "rotary"));
   exports.Set("swiglu", Napi::Function::New(env, Swiglu, "swiglu"));
   exports.Set("swigluBackward", Napi::Function::New(env, SwigluBackward, "swigluBackward"));
+  exports.Set("attentionSoftmax", Napi::Function::New(env, AttentionSoftmax, "attentionSoftmax"));
+  exports.Set("attentionSoftmaxBackward",
+              Napi::Function::New(env, AttentionSoftmaxBackward, "attentionSoftmaxBackward"));
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm, "layerNorm"));
   exports.Set("gather", Napi::Function::New(env, Gather, "gather"));
   exports.Set("scatterAdd", Napi::Function::New(env, ScatterAdd, "scatterAdd"));

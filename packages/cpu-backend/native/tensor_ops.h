@@ -55,6 +55,21 @@ void swiglu(const StridedCall& call, float* out, const float* gate, const float*
 void swiglu_backward(const StridedCall& call, float* dgate, float* dup, const float* dy, const float* gate,
                      const float* up);
 
+// ── attention softmax (attention.cc), float32 ───────────────────────────────────────────────────────
+// Scores [batch, heads, queries, keys] as contiguous rows of `keys` floats; the bias (when not null) is
+// read at b·bias_batch_stride + h·bias_head_stride + i·bias_query_stride, its rows contiguous.
+struct AttentionRows {
+  int64_t batch, heads, queries, keys;
+  int64_t bias_batch_stride, bias_head_stride, bias_query_stride;
+};
+// out = softmax(scale·x + bias) over the keys a query may see (with causal: keys 0 … keys − queries + i
+// for query i), 0 for the others; out contiguous.
+void attention_softmax(const AttentionRows& rows, const float* x, const float* bias, float scale, bool causal,
+                       float* out);
+// out = scale · p ∘ (g − Σ g∘p) per row of `keys` contiguous floats.
+void attention_softmax_backward(int64_t rows, int64_t keys, const float* grad, const float* probs, float scale,
+                                float* out);
+
 // ── indexing (indexing.cc) ───────────────────────────────────────────────────────────────────────────
 // gather: layout over the index's shape, operands (out, index, x with the axis stride set to 0); the
 // element of x is at its operand offset + index · axis_stride.

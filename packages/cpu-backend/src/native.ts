@@ -149,6 +149,37 @@ export interface NativeBinding {
     sin: Float32Array,
     transposed: boolean,
   ): void;
+  /**
+   * Scores [batch, heads, queries, keys] as contiguous rows from xOffset; the bias (or null) read at
+   * biasOffset + b·biasBatchStride + h·biasHeadStride + i·biasQueryStride with contiguous rows.
+   */
+  attentionSoftmax(
+    batch: number,
+    heads: number,
+    queries: number,
+    keys: number,
+    x: Float32Array,
+    xOffset: number,
+    bias: Float32Array | null,
+    biasOffset: number,
+    biasBatchStride: number,
+    biasHeadStride: number,
+    biasQueryStride: number,
+    scale: number,
+    causal: boolean,
+    out: Float32Array,
+  ): void;
+  /** `rows` rows of `keys` contiguous floats in grad and probs; out contiguous. */
+  attentionSoftmaxBackward(
+    rows: number,
+    keys: number,
+    grad: Float32Array,
+    gradOffset: number,
+    probs: Float32Array,
+    probsOffset: number,
+    scale: number,
+    out: Float32Array,
+  ): void;
   /** layout operands (out, gate, up). */
   swiglu(layout: Float64Array, out: Float32Array, gate: Float32Array, up: Float32Array): void;
   /** layout operands (out, grad, gate, up); out's offsets and strides address both outputs. */

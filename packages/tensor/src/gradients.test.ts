@@ -12,6 +12,7 @@ import {
   rand,
   rmsNorm,
   rotary,
+  scaledDotProductAttention,
   swiglu,
   type Tensor,
   tensor,
@@ -178,6 +179,11 @@ const CHECKS: Record<string, Check> = {
   ],
   rotary: () => [(x, c, s) => rotary(x, c!, s!), [leaf([2, 3, 4, 6]), leaf([2, 1, 4, 6]), leaf([4, 6])]],
   swiglu: () => [(g, u) => swiglu(g, u!), [leaf([2, 3, 4], -4, 4), leaf([2, 3, 4])]],
+  // Grouped-query (2 heads over 1), causal with one cached key, and a bias that needs a gradient.
+  scaledDotProductAttention: () => [
+    (q, k, v, bias) => scaledDotProductAttention(q, k!, v!, { scale: 0.6, causal: true, bias: bias! }),
+    [leaf([1, 2, 3, 4]), leaf([1, 1, 4, 4]), leaf([1, 1, 4, 4]), leaf([1, 1, 3, 4])],
+  ],
   loraLinear: () => [
     (x, w, a, b, bias) => loraLinear(x, w!, bias!, a!, b!, 1.7),
     [leaf([2, 3, 4]), leaf([5, 4]), leaf([2, 4]), leaf([5, 2]), leaf([5])],

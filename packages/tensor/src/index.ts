@@ -37,6 +37,11 @@ export {
   TensorError,
 } from './errors.js';
 export { readTensorFile, writeTensorFile } from './io.js';
+export {
+  type AttentionOptions,
+  scaledDotProductAttention,
+  scaledDotProductAttentionComposed,
+} from './ops/attention.js';
 export { type ConvOptions, conv, conv1d, conv2d, conv3d } from './ops/conv.js';
 export {
   arange,

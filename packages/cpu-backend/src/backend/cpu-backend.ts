@@ -7,6 +7,7 @@
 import { type Backend, createJsBackend, type JsStorage } from '@lorakit/tensor';
 import { requireNative } from '../native.js';
 import { recycleStorage, tuneAllocator } from './allocator.js';
+import { attentionKernels } from './attention.js';
 import { convolutionKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { fusedKernels } from './fused.js';
@@ -38,6 +39,7 @@ export function createCpuBackend(name = 'cpu'): Backend<JsStorage> {
     ...convolutionKernels(native, js),
     ...fusedKernels(native, js, elementwise.copy),
     ...fusedElementwiseKernels(native, js),
+    ...attentionKernels(native, js),
     ...linalgKernels(native, js, elementwise.copy),
   };
 }

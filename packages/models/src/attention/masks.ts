@@ -13,6 +13,11 @@ export const MASKED = -3.4028234663852886e38;
 export interface AttentionBias {
   readonly bias: Tensor | null;
   readonly rowScale: Tensor | null;
+  /**
+   * The bias is exactly the causal mask (no padding, no window): attention may apply the causal limit
+   * itself instead of adding the bias.
+   */
+  readonly causal?: boolean;
 }
 
 export interface CausalMaskOptions {
@@ -54,7 +59,7 @@ export function causalAttentionBias(options: CausalMaskOptions): AttentionBias {
     const key = `${backend}|${queryLength}|${pastLength}|${windowed ? window : ''}`;
     let cached = cachedBiases.get(key);
     if (!cached || cached.bias?.disposed || cached.bias?.backend !== getBackend(backend)) {
-      cached = buildCausalBias(options);
+      cached = { ...buildCausalBias(options), causal: !windowed };
       cached.bias?.keep();
       cachedBiases.delete(key);
       if (cachedBiases.size >= CACHED_SHAPES) cachedBiases.delete(cachedBiases.keys().next().value!);

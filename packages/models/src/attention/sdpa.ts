@@ -1,4 +1,9 @@
-import { dropout, type Generator, type Tensor } from '@lorakit/tensor';
+import {
+  scaledDotProductAttention as attention,
+  dropout,
+  type Generator,
+  type Tensor,
+} from '@lorakit/tensor';
 import { ModelError } from '../errors.js';
 import type { AttentionBias } from './masks.js';
 
@@ -19,6 +24,10 @@ export interface AttentionOptions {
  * Instead of repeating k and v H/KVH times (transformers' `repeat_kv`, a copy), the query heads of a group
  * are stacked along the sequence: q becomes [B, KVH, (H/KVH)·T, D], one matmul per group against the
  * shared keys. Nothing is copied when q is contiguous. Returns [B, H, T, D].
+ *
+ * Without left-padded rows or attention dropout this is @lorakit/tensor's `scaledDotProductAttention`:
+ * one recorded op whose softmax scales, masks and normalizes in one pass (natively on the cpu backend)
+ * and whose backward needs no intermediate but the probabilities.
  */
 export function scaledDotProductAttention(
   q: Tensor,
@@ -33,7 +42,12 @@ export function scaledDotProductAttention(
     throw new ModelError(`[attention] ${heads} query heads cannot share ${kvHeads} key/value heads`);
   }
   const groups = heads / kvHeads;
-  const { bias, rowScale } = options.mask;
+  const { bias, rowScale, causal } = options.mask;
+  if (!rowScale && !(options.training && options.dropout)) {
+    // One recorded op with a fused softmax (and the causal limit applied directly when the bias is just
+    // the causal mask); the composition below handles left-padded rows and attention dropout.
+    return attention(q, k, v, { scale: options.scale, bias: causal ? null : bias, causal: causal ?? false });
+  }
   // The scale multiplies q [.., T, D] rather than the scores [.., T, S]: S/D times fewer elements, forward
   // and backward (PyTorch's math SDPA scales the operands too).
   const scaled = q.mul(options.scale);

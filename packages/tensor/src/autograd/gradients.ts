@@ -1,4 +1,5 @@
 import type { ConvGeometry } from '../backend/kernels.js';
+import { scaledDotProductAttentionBackward } from '../ops/attention.js';
 import { wrap } from '../ops/core.js';
 import { zeros } from '../ops/creation.js';
 import { where } from '../ops/elementwise.js';
@@ -297,6 +298,7 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
     needs[2] ? sumToShape(grad.mul(rotateHalf(x!)), sin!.shape) : null,
   ],
   swiglu: ({ grad, inputs: [gate, up], needs }) => swigluBackward(grad, gate!, up!, [needs[0]!, needs[1]!]),
+  scaledDotProductAttention: scaledDotProductAttentionBackward,
 
   // ── convolution ─────────────────────────────────────────────────────────────
   im2col: ({ grad, attrs }) => {

@@ -229,6 +229,18 @@ export interface FusedKernels<S = unknown> {
     needs: readonly [boolean, boolean],
   ): { gate: S | null; up: S | null };
   /**
+   * The softmax of scaled dot-product attention over scores x [B, H, queries, keys] (float32 or
+   * float64), row by row: `softmax(scale·x + bias)` over the keys a query may see — all of them, or
+   * with `causal` keys 0 … keys − queries + i for query i — and exactly 0 for the others. `bias` is
+   * broadcast to x's shape (stride 0 on broadcast dims). Returns contiguous probabilities.
+   */
+  attentionSoftmax?(x: View<S>, scale: number, bias: View<S> | null, causal: boolean): S;
+  /**
+   * Its gradient with respect to x for the incoming gradient `grad` of the probabilities `probs` (both
+   * [B, H, queries, keys]): `scale · p ∘ (g − Σⱼ gⱼ·pⱼ)` per row. Contiguous output.
+   */
+  attentionSoftmaxBackward?(grad: View<S>, probs: View<S>, scale: number): S;
+  /**
    * One AdamW update of a parameter, written in place into `param`, `expAvg`, `expAvgSq` (and
    * `maxExpAvgSq` with AMSGrad) — the second kernel besides `assign` that writes into existing memory.
    * All views are contiguous with the same shape and dtype (float32 or float64). It must give exactly

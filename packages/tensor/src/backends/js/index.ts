@@ -1,5 +1,6 @@
 import type { Backend } from '../../backend/kernels.js';
 import { fillRandom } from '../../random/philox.js';
+import { attentionSoftmax, attentionSoftmaxBackward } from './attention.js';
 import { col2im, im2col } from './conv.js';
 import { assign, binary, copy, gatherLogical, unary, where } from './elementwise.js';
 import { layerNorm, loraLinear, rmsNorm } from './fused.js';
@@ -69,5 +70,7 @@ export function createJsBackend(name = 'js'): Backend<JsStorage> {
     rotary,
     swiglu,
     swigluBackward,
+    attentionSoftmax,
+    attentionSoftmaxBackward,
   };
 }

@@ -1,0 +1,135 @@
+import { expect, it } from 'vitest';
+import {
+  DtypeError,
+  Generator,
+  randn,
+  ShapeError,
+  scaledDotProductAttention,
+  scaledDotProductAttentionComposed,
+  type Tensor,
+  tensor,
+} from '../index.js';
+import { describeEachBackend } from '../testing/backends.js';
+
+/** Max |a − b| over all elements. */
+function maxError(a: Tensor, b: Tensor): number {
+  const x = a.toArray() as Float32Array;
+  const y = b.toArray() as Float32Array;
+  let max = 0;
+  for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i]! - y[i]!));
+  return max;
+}
+
+interface Case {
+  readonly name: string;
+  readonly q: number[];
+  readonly kv: number[];
+  readonly causal?: boolean;
+  readonly bias?: number[];
+  readonly transposedQ?: boolean;
+}
+
+const CASES: Case[] = [
+  { name: 'causal, no bias', q: [2, 3, 5, 4], kv: [2, 3, 5, 4], causal: true },
+  { name: 'a [B, 1, T, S] bias, not causal', q: [2, 2, 4, 8], kv: [2, 2, 6, 8], bias: [2, 1, 4, 6] },
+  {
+    name: 'causal with cached keys (S > T) and a bias',
+    q: [1, 2, 3, 4],
+    kv: [1, 2, 7, 4],
+    causal: true,
+    bias: [1, 1, 3, 7],
+  },
+  { name: 'grouped-query (4 heads over 2)', q: [2, 4, 5, 6], kv: [2, 2, 5, 6], causal: true },
+  { name: 'q a transposed view', q: [2, 3, 5, 4], kv: [2, 3, 5, 4], causal: true, transposedQ: true },
+];
+
+describeEachBackend('scaledDotProductAttention', (backend) => {
+  const on = { backend, requiresGrad: true } as const;
+
+  function inputs(c: Case, seed: number) {
+    const generator = new Generator(seed);
+    const qLeaf = c.transposedQ
+      ? randn([c.q[0]!, c.q[2]!, c.q[1]!, c.q[3]!], { ...on, generator })
+      : randn(c.q, { ...on, generator });
+    const q = c.transposedQ ? qLeaf.transpose(1, 2) : qLeaf;
+    const k = randn(c.kv, { ...on, generator });
+    const v = randn(c.kv, { ...on, generator });
+    const bias = c.bias ? randn(c.bias, { ...on, generator }) : null;
+    return { q, k, v, bias, leaves: [qLeaf, k, v, ...(bias ? [bias] : [])] };
+  }
+
+  it.each(CASES)('matches the composed reference and its gradients: $name', (c) => {
+    const seed = 3;
+    const run = (fn: typeof scaledDotProductAttention) => {
+      const { q, k, v, bias, leaves } = inputs(c, seed);
+      const out = fn(q, k, v, { scale: 0.37, bias, causal: c.causal ?? false });
+      const g = randn(out.shape, { backend, generator: new Generator(9) });
+      out.mul(g).sum().backward();
+      return { out, grads: leaves.map((t) => t.grad!) };
+    };
+    const fused = run(scaledDotProductAttention);
+    const reference = run(scaledDotProductAttentionComposed);
+    expect(fused.out.shape).toEqual(c.q);
+    expect(maxError(fused.out, reference.out)).toBeLessThan(2e-6);
+    for (const [i, g] of fused.grads.entries()) {
+      expect(g.shape).toEqual(reference.grads[i]!.shape);
+      expect(maxError(g, reference.grads[i]!)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('gives a query the keys up to its own position only', () => {
+    // One head, v = identity: the output rows are the attention probabilities themselves.
+    const q = tensor([[[[1], [2], [3]]]], { backend });
+    const k = tensor([[[[0.5], [-1], [2]]]], { backend });
+    const v = tensor(
+      [
+        [
+          [
+            [1, 0, 0],
+            [0, 1, 0],
+            [0, 0, 1],
+          ],
+        ],
+      ],
+      { backend },
+    );
+    const probs = scaledDotProductAttention(q, k, v, { scale: 1, causal: true }).toList() as number[][][][];
+    const rows = probs[0]![0]!;
+    expect(rows[0]).toEqual([1, 0, 0]);
+    expect(rows[1]![2]).toBe(0);
+    const e = [Math.exp(2 * 0.5), Math.exp(2 * -1)];
+    expect(rows[1]![0]).toBeCloseTo(e[0]! / (e[0]! + e[1]!), 6);
+    expect(rows[2]!.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+  });
+
+  it('rejects bad inputs, naming what it expected', () => {
+    const t = (shape: number[]) => randn(shape, { backend });
+    const q = t([1, 4, 3, 2]);
+    const kv = t([1, 2, 3, 2]);
+    expect(() => scaledDotProductAttention(t([4, 3, 2]), kv, kv, { scale: 1 })).toThrow(
+      '[scaledDotProductAttention] q must be [batch, heads, length, headDim], received [4, 3, 2]',
+    );
+    expect(() => scaledDotProductAttention(q, t([1, 2, 3, 5]), t([1, 2, 3, 5]), { scale: 1 })).toThrow(
+      '[scaledDotProductAttention] k must be [1, kvHeads, keys, 2] like q [1, 4, 3, 2] and v [1, kvHeads, keys, valueDim] like k, received k [1, 2, 3, 5] and v [1, 2, 3, 5]',
+    );
+    expect(() => scaledDotProductAttention(q, t([1, 3, 3, 2]), t([1, 3, 3, 2]), { scale: 1 })).toThrow(
+      '[scaledDotProductAttention] 4 query heads cannot share 3 key/value heads',
+    );
+    expect(() =>
+      scaledDotProductAttention(q, t([1, 2, 2, 2]), t([1, 2, 2, 2]), { scale: 1, causal: true }),
+    ).toThrow(
+      '[scaledDotProductAttention] causal attention needs at least as many keys as queries, received 2 keys for 3 queries',
+    );
+    expect(() => scaledDotProductAttention(q, kv, kv, { scale: 1, bias: t([2, 1, 3, 3]) })).toThrow(
+      '[scaledDotProductAttention] bias [2, 1, 3, 3] must broadcast to the scores [1, 4, 3, 3]',
+    );
+    expect(() => scaledDotProductAttention(q, kv, kv, { scale: Number.NaN })).toThrow(
+      '[scaledDotProductAttention] scale must be a finite number, received NaN',
+    );
+    expect(() => scaledDotProductAttention(q, kv.cast('float64'), kv, { scale: 1 })).toThrow(DtypeError);
+    expect(() => scaledDotProductAttention(q, kv, kv, { scale: 1, bias: t([3, 3]).cast('float64') })).toThrow(
+      "[scaledDotProductAttention] bias must have q's dtype float32, received float64",
+    );
+    expect(() => scaledDotProductAttention(t([1, 4, 3]), kv, kv, { scale: 1 })).toThrow(ShapeError);
+  });
+});

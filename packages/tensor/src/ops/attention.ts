@@ -1,0 +1,190 @@
+import { noGrad } from '../autograd/grad-mode.js';
+import type { GradContext } from '../autograd/gradients.js';
+import { record } from '../autograd/node.js';
+import { DtypeError, fmtShape, ShapeError } from '../errors.js';
+import { broadcastShapes, shapesEqual } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { broadcastView, commonBackend, wrap } from './core.js';
+import { arange } from './creation.js';
+import { where } from './elementwise.js';
+import { sumToShape } from './view.js';
+
+/** Options of {@link scaledDotProductAttention}. */
+export interface AttentionOptions {
+  /** Multiplies q·kᵀ before the softmax (usually 1/√headDim). */
+  readonly scale: number;
+  /** An additive bias broadcast to the scores [B, H, T, S] (0 for allowed, a large negative for masked). */
+  readonly bias?: Tensor | null;
+  /**
+   * Query i (of T) attends to keys 0 … S − T + i only: the queries are the last T positions of the S
+   * keys, as with a KV cache holding S − T earlier ones. Needs S ≥ T.
+   */
+  readonly causal?: boolean;
+}
+
+function check(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): number {
+  const op = 'scaledDotProductAttention';
+  for (const [name, t] of [
+    ['q', q],
+    ['k', k],
+    ['v', v],
+  ] as const) {
+    if (t.rank !== 4) {
+      throw new ShapeError(
+        `[${op}] ${name} must be [batch, heads, length, headDim], received ${fmtShape(t.shape)}`,
+      );
+    }
+    if (t.dtype !== q.dtype || (t.dtype !== 'float32' && t.dtype !== 'float64')) {
+      throw new DtypeError(
+        `[${op}] q, k and v must all be float32 or all float64, received ${q.dtype}, ${k.dtype} and ${v.dtype}`,
+      );
+    }
+  }
+  const [batch, heads, queries, headDim] = q.shape as [number, number, number, number];
+  if (
+    k.shape[0] !== batch ||
+    k.shape[3] !== headDim ||
+    !shapesEqual(v.shape.slice(0, 3), k.shape.slice(0, 3))
+  ) {
+    throw new ShapeError(
+      `[${op}] k must be [${batch}, kvHeads, keys, ${headDim}] like q ${fmtShape(q.shape)} and v [${batch}, kvHeads, keys, valueDim] like k, received k ${fmtShape(k.shape)} and v ${fmtShape(v.shape)}`,
+    );
+  }
+  const kvHeads = k.shape[1]!;
+  const keys = k.shape[2]!;
+  if (kvHeads === 0 || heads % kvHeads !== 0) {
+    throw new ShapeError(`[${op}] ${heads} query heads cannot share ${kvHeads} key/value heads`);
+  }
+  if (!Number.isFinite(options.scale)) {
+    throw new ShapeError(`[${op}] scale must be a finite number, received ${options.scale}`);
+  }
+  if (options.causal && keys < queries) {
+    throw new ShapeError(
+      `[${op}] causal attention needs at least as many keys as queries, received ${keys} keys for ${queries} queries`,
+    );
+  }
+  const bias = options.bias;
+  if (bias) {
+    const scores = [batch, heads, queries, keys];
+    if (bias.rank > 4 || !shapesEqual(broadcastShapes(op, scores, bias.shape), scores)) {
+      throw new ShapeError(
+        `[${op}] bias ${fmtShape(bias.shape)} must broadcast to the scores ${fmtShape(scores)}`,
+      );
+    }
+    if (bias.dtype !== q.dtype) {
+      throw new DtypeError(`[${op}] bias must have q's dtype ${q.dtype}, received ${bias.dtype}`);
+    }
+  }
+  commonBackend(op, bias ? [q, k, v, bias] : [q, k, v]);
+  return heads / kvHeads;
+}
+
+/**
+ * Stacks the query heads of each key/value group along the sequence: [B, H, T, X] → [B, KVH, G·T, X],
+ * so one product per group reads the shared keys (grouped-query attention without repeating k and v).
+ */
+function stacked(x: Tensor, kvHeads: number): Tensor {
+  const [batch, heads, length, width] = x.shape as [number, number, number, number];
+  if (heads === kvHeads) return x;
+  return x.reshape(batch, kvHeads, (heads / kvHeads) * length, width);
+}
+
+/**
+ * softmax(q·kᵀ·scale + bias)·v for q [B, H, T, D], k [B, KVH, S, D] and v [B, KVH, S, Dv], H a multiple of KVH
+ * (query head h reads key/value head ⌊h / (H/KVH)⌋), optionally causal (see {@link AttentionOptions}).
+ *
+ * With a backend that has the `attentionSoftmax` kernels (the JS reference and the cpu backend) it is one
+ * recorded op: two batched products around one fused pass that scales, biases, masks and normalizes the
+ * scores in place of four, and a backward that computes the scores' gradient in one pass from the saved
+ * probabilities. Otherwise it composes differentiable ops ({@link scaledDotProductAttentionComposed},
+ * the reference).
+ */
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions,
+): Tensor {
+  const groups = check(q, k, v, options);
+  const backend = q.backend;
+  const kernel = backend.attentionSoftmax;
+  if (!kernel || !backend.attentionSoftmaxBackward) return composed(q, k, v, options, groups);
+  const [batch, heads, queries] = q.shape as [number, number, number, number];
+  const kvHeads = k.shape[1]!;
+  const keys = k.shape[2]!;
+  const bias = options.bias ?? null;
+  const { out, probs } = noGrad(() => {
+    const product = stacked(q, kvHeads).matmul(k.transpose(-2, -1));
+    const scores = product.reshape(batch, heads, queries, keys);
+    const shape = [batch, heads, queries, keys];
+    const p = wrap(
+      backend,
+      kernel(scores.view(), options.scale, bias ? broadcastView(bias, shape) : null, options.causal ?? false),
+      q.dtype,
+      shape,
+    );
+    scores.dispose();
+    product.dispose();
+    const o = stacked(p, kvHeads).matmul(v).reshape(batch, heads, queries, v.shape[3]!);
+    return { out: o, probs: p };
+  });
+  const inputs = bias ? [q, k, v, bias] : [q, k, v];
+  return record('scaledDotProductAttention', inputs, out, { scale: options.scale, kvHeads }, [probs]);
+}
+
+/** The gradients of {@link scaledDotProductAttention} for q, k, v (and the bias) from the saved probabilities. */
+export function scaledDotProductAttentionBackward(ctx: GradContext): (Tensor | null)[] {
+  const { grad, inputs, saved, needs, attrs } = ctx;
+  const [q, k, v, bias] = inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
+  const probs = saved[0]!;
+  const scale = attrs.scale as number;
+  const kvHeads = attrs.kvHeads as number;
+  const [batch, heads, queries, headDim] = q.shape as [number, number, number, number];
+  const keys = k.shape[2]!;
+  const backend = q.backend;
+  const g = stacked(grad, kvHeads);
+  const p = stacked(probs, kvHeads);
+  // Summing over a group's stacked rows gives the key/value heads' gradients directly.
+  const dv = needs[2] ? p.transpose(-2, -1).matmul(g) : null;
+  const needScores = needs[0] || needs[1] || (bias !== undefined && needs[3]);
+  if (!needScores) return [null, null, dv, null];
+  const dProbs = g.matmul(v.transpose(-2, -1)).reshape(batch, heads, queries, keys);
+  const softmaxBackward = (s: number) =>
+    wrap(backend, backend.attentionSoftmaxBackward!(dProbs.view(), probs.view(), s), q.dtype, dProbs.shape);
+  // The bias enters unscaled: its gradient is the softmax's input gradient with scale 1.
+  const dBias = bias && needs[3] ? sumToShape(softmaxBackward(1), bias.shape) : null;
+  if (!needs[0] && !needs[1]) return [null, null, dv, dBias];
+  const ds = stacked(softmaxBackward(scale), kvHeads);
+  const dq = needs[0] ? ds.matmul(k).reshape(batch, heads, queries, headDim) : null;
+  const dk = needs[1] ? ds.transpose(-2, -1).matmul(stacked(q, kvHeads)) : null;
+  return [dq, dk, dv, dBias];
+}
+
+function composed(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions, groups: number): Tensor {
+  const [batch, heads, queries] = q.shape as [number, number, number, number];
+  const kvHeads = k.shape[1]!;
+  const keys = k.shape[2]!;
+  let scores = stacked(q, kvHeads)
+    .matmul(k.transpose(-2, -1))
+    .reshape(batch, heads, queries, keys)
+    .mul(options.scale);
+  if (options.bias) scores = scores.add(options.bias);
+  if (options.causal) {
+    const row = arange(keys - queries, keys, 1, { backend: q.backend.name }).reshape(queries, 1);
+    const column = arange(0, keys, 1, { backend: q.backend.name }).reshape(1, keys);
+    scores = where(column.le(row), scores, Number.NEGATIVE_INFINITY);
+  }
+  const probs = scores.softmax(-1);
+  const out = stacked(probs, kvHeads).matmul(v);
+  return groups === 1 ? out : out.reshape(batch, heads, queries, v.shape[3]!);
+}
+
+/** {@link scaledDotProductAttention} composed from differentiable ops: the reference for the fused path. */
+export function scaledDotProductAttentionComposed(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions,
+): Tensor {
+  return composed(q, k, v, options, check(q, k, v, options));
+}
