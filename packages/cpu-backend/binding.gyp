@@ -16,6 +16,7 @@
         "native/norm.cc",
         "native/fused_elementwise.cc",
         "native/attention.cc",
+        "native/loss.cc",
         "native/indexing.cc",
         "native/conv.cc",
         "native/linalg_common.cc",

@@ -192,6 +192,17 @@ Napi::Value AttentionSoftmaxBackward(const Napi::CallbackInfo& info) {
   return Done(info);
 }
 
+// softmaxCrossEntropyBackward(rows, classes, logProbs, logProbsOffset, rowStride, grad, gradOffset,
+//                             gradStride, target, targetOffset, targetStride, out)
+Napi::Value SoftmaxCrossEntropyBackward(const Napi::CallbackInfo& info) {
+  softmax_cross_entropy_backward(integer(info[0]), integer(info[1]),
+                                 static_cast<const float*>(data_of(info[2])) + integer(info[3]), integer(info[4]),
+                                 static_cast<const float*>(data_of(info[5])) + integer(info[6]), integer(info[7]),
+                                 doubles_of(info[8]) + integer(info[9]), integer(info[10]),
+                                 static_cast<float*>(data_of(info[11])));
+  return Done(info);
+}
+
 // gather(layout, axisStride, out, x, dtype, index, indexDtype)
 Napi::Value Gather(const Napi::CallbackInfo& info) {
   const Dtype type = dtype(info[4]);
@@ -385,6 +396,8 @@ void register_tensor_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("swiglu", Napi::Function::New(env, Swiglu, "swiglu"));
   exports.Set("swigluBackward", Napi::Function::New(env, SwigluBackward, "swigluBackward"));
   exports.Set("attentionSoftmax", Napi::Function::New(env, AttentionSoftmax, "attentionSoftmax"));
+  exports.Set("softmaxCrossEntropyBackward",
+              Napi::Function::New(env, SoftmaxCrossEntropyBackward, "softmaxCrossEntropyBackward"));
   exports.Set("attentionSoftmaxBackward",
               Napi::Function::New(env, AttentionSoftmaxBackward, "attentionSoftmaxBackward"));
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm, "layerNorm"));

@@ -70,6 +70,13 @@ void attention_softmax(const AttentionRows& rows, const float* x, const float* b
 void attention_softmax_backward(int64_t rows, int64_t keys, const float* grad, const float* probs, float scale,
                                 float* out);
 
+// ── losses (loss.cc), float32 ───────────────────────────────────────────────────────────────────────
+// out[r, :] = exp(log_probs[r, :])·g[r], then out[r, target[r]] −= g[r]; log_probs rows contiguous,
+// row_stride apart; target holds int64 values as doubles (in range); out contiguous.
+void softmax_cross_entropy_backward(int64_t rows, int64_t classes, const float* log_probs, int64_t row_stride,
+                                    const float* grad, int64_t grad_stride, const double* target,
+                                    int64_t target_stride, float* out);
+
 // ── indexing (indexing.cc) ───────────────────────────────────────────────────────────────────────────
 // gather: layout over the index's shape, operands (out, index, x with the axis stride set to 0); the
 // element of x is at its operand offset + index · axis_stride.

@@ -169,6 +169,25 @@ export interface NativeBinding {
     causal: boolean,
     out: Float32Array,
   ): void;
+  /**
+   * exp(logProbs)·grad − onehot(target)·grad for rows of `classes` contiguous log-probabilities
+   * rowStride apart; grad and target (int64 values in a Float64Array) one element per row, their
+   * strides apart. out contiguous.
+   */
+  softmaxCrossEntropyBackward(
+    rows: number,
+    classes: number,
+    logProbs: Float32Array,
+    logProbsOffset: number,
+    rowStride: number,
+    grad: Float32Array,
+    gradOffset: number,
+    gradStride: number,
+    target: Float64Array,
+    targetOffset: number,
+    targetStride: number,
+    out: Float32Array,
+  ): void;
   /** `rows` rows of `keys` contiguous floats in grad and probs; out contiguous. */
   attentionSoftmaxBackward(
     rows: number,

@@ -20,6 +20,7 @@ import {
   tensor,
   zeros,
 } from './index.js';
+import { scatterAddInPlace } from './ops/indexing.js';
 import { describeEachBackend } from './testing/backends.js';
 
 function maxDiff(a: Tensor, b: Tensor): number {
@@ -75,6 +76,29 @@ describeEachBackend('fused kernels agree with their composed references', () => 
     expect(maxDiff(oursGrad, logits.grad!)).toBeLessThan(1e-6);
     // The mean over the non-ignored targets.
     expect(crossEntropy(logits, target).item()).toBeCloseTo(reference.sum().item() / 4, 6);
+  });
+
+  it('softmaxCrossEntropyBackward kernel equals exp(logProbs)·g minus the one-hot part', () => {
+    const backend = getBackend();
+    if (!backend.softmaxCrossEntropyBackward) return;
+    for (const dtype of ['float32', 'float64'] as const) {
+      const logProbs = logSoftmax(randn([5, 9], { dtype }), -1);
+      // A strided gradient (every other element of a longer vector), as a reduction's backward gives.
+      const grad = randn([10], { dtype }).narrow(0, 0, 10).reshape(5, 2).select(1, 0);
+      const target = tensor([[8], [0], [3], [3], [1]], { dtype: 'int64' });
+      const ours = backend.softmaxCrossEntropyBackward(logProbs.view(), grad.view(), target.view());
+      const composed = logProbs.exp().mul(grad.reshape(5, 1));
+      scatterAddInPlace(composed, 1, target, grad.reshape(5, 1).neg());
+      const expected = composed.toArray() as Float32Array;
+      const actual = ours as Float32Array;
+      // Same operations in the same order; a native exp may differ from the reference's in the last ulp.
+      const ulp = dtype === 'float32' ? 4e-7 : 1e-15;
+      for (let i = 0; i < expected.length; i++) {
+        expect(Math.abs(actual[i]! - expected[i]!)).toBeLessThanOrEqual(
+          ulp * Math.max(1, Math.abs(expected[i]!)),
+        );
+      }
+    }
   });
 
   it('scatterAddInPlace kernel equals scatterAdd into zeros plus the destination', () => {

@@ -14,6 +14,7 @@ import { fusedKernels } from './fused.js';
 import { fusedElementwiseKernels } from './fused-elementwise.js';
 import { indexingKernels } from './indexing.js';
 import { linalgKernels } from './linalg.js';
+import { lossKernels } from './loss.js';
 import { matmulKernel } from './matmul.js';
 import { readOpCodes } from './op-codes.js';
 import { reductionKernels } from './reduce.js';
@@ -40,6 +41,7 @@ export function createCpuBackend(name = 'cpu'): Backend<JsStorage> {
     ...fusedKernels(native, js, elementwise.copy),
     ...fusedElementwiseKernels(native, js),
     ...attentionKernels(native, js),
+    ...lossKernels(native, js),
     ...linalgKernels(native, js, elementwise.copy),
   };
 }

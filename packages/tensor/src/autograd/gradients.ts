@@ -214,6 +214,11 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
   },
 
   softmaxCrossEntropy: ({ grad, saved: [logProbs, index] }) => {
+    const backend = grad.backend;
+    if (backend.softmaxCrossEntropyBackward && grad.dtype === logProbs!.dtype) {
+      const storage = backend.softmaxCrossEntropyBackward(logProbs!.view(), grad.view(), index!.view());
+      return [wrap(backend, storage, logProbs!.dtype, logProbs!.shape)];
+    }
     const g = grad.reshape(-1, 1);
     const dense = logProbs!.exp().mul(g);
     scatterAddInPlace(dense, 1, index!, g.neg());

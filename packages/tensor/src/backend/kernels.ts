@@ -241,6 +241,14 @@ export interface FusedKernels<S = unknown> {
    */
   attentionSoftmaxBackward?(grad: View<S>, probs: View<S>, scale: number): S;
   /**
+   * The gradient of softmax cross-entropy with respect to the scores in one pass: for the saved
+   * log-probabilities [N, C], the incoming gradient of each row's loss `grad` [N] and the targets
+   * `target` [N, 1] (int64, in range), `exp(logProbs)·grad − onehot(target)·grad` [N, C], contiguous,
+   * with the values of the composed ops (exp, product, subtraction at the target, each rounded to the
+   * dtype). float32 or float64.
+   */
+  softmaxCrossEntropyBackward?(logProbs: View<S>, grad: View<S>, target: View<S>): S;
+  /**
    * One AdamW update of a parameter, written in place into `param`, `expAvg`, `expAvgSq` (and
    * `maxExpAvgSq` with AMSGrad) — the second kernel besides `assign` that writes into existing memory.
    * All views are contiguous with the same shape and dtype (float32 or float64). It must give exactly

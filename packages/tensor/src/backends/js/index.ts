@@ -2,6 +2,7 @@ import type { Backend } from '../../backend/kernels.js';
 import { fillRandom } from '../../random/philox.js';
 import { attentionSoftmax, attentionSoftmaxBackward } from './attention.js';
 import { col2im, im2col } from './conv.js';
+import { softmaxCrossEntropyBackward } from './cross-entropy.js';
 import { assign, binary, copy, gatherLogical, unary, where } from './elementwise.js';
 import { layerNorm, loraLinear, rmsNorm } from './fused.js';
 import { gather, indexAdd, indexSelect, scatterAdd, scatterAddInPlace, sort } from './indexing.js';
@@ -72,5 +73,6 @@ export function createJsBackend(name = 'js'): Backend<JsStorage> {
     swigluBackward,
     attentionSoftmax,
     attentionSoftmaxBackward,
+    softmaxCrossEntropyBackward,
   };
 }
