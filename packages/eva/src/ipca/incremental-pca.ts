@@ -1,6 +1,6 @@
 import { cat, noGrad, svd, type Tensor, zeros } from '@lorakit/tensor';
 import { IncrementalPcaError } from '../errors.js';
-import { svdLowrankSeeded } from './svd-lowrank.js';
+import { svdLowrankSeeded, svdLowrankSeededFromSvd } from './svd-lowrank.js';
 
 export interface IncrementalPcaOptions {
   /** Components to keep (default: min(rows, features) of the first batch). */
@@ -131,7 +131,12 @@ export class IncrementalPca {
 
     let s: Tensor;
     let vt: Tensor;
-    if (this.lowrank) {
+    if (this.lowrank && data.dtype === 'float64') {
+      // The same randomized SVD through the native decompositions (float64 products run in JavaScript).
+      const result = svdLowrankSeededFromSvd(data, this.lowrankQ!, this.lowrankNiter, this.lowrankSeed);
+      s = result.s;
+      vt = result.vh;
+    } else if (this.lowrank) {
       const result = svdLowrankSeeded(data, this.lowrankQ!, this.lowrankNiter, this.lowrankSeed);
       s = result.s;
       vt = result.v.T;

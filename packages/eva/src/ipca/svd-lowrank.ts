@@ -38,3 +38,65 @@ export function svdLowrankSeeded(
   const right = vh.T;
   return wide ? { u: right, s, v: left } : { u: left, s, v: right };
 }
+
+/**
+ * What {@link svdLowrankSeeded} computes, for a float64 matrix, from its exact thin SVD instead of the
+ * random sketch's products with the data. Write the tall orientation (`a`, or `aᵀ` when wide) as
+ * T = U·diag(σ)·Vᵀ [M, N]. Every product of the randomized algorithm stays in the span of U or V, so in
+ * those coordinates it is a diagonal scaling:
+ *
+ * - T·Ω = U·(σ ⊙ VᵀΩ), so the first basis is U·qr(σ ⊙ VᵀΩ).Q;
+ * - Tᵀ·(U·Q) = V·(σ ⊙ Q) and T·(V·P) = U·(σ ⊙ P): each subspace iteration is two row scalings and two
+ *   QRs of N × q matrices (a reduced QR of U·Y is U times the QR of Y, up to column signs, which do not
+ *   change the span);
+ * - the projected matrix (U·Q)ᵀ·T = (σ ⊙ Q)ᵀ·Vᵀ, whose SVD is that of (σ ⊙ Q)ᵀ [k, N] with its right
+ *   vectors rotated by Vᵀ.
+ *
+ * So the result is the randomized SVD's own (the same seeded sketch, the same `niter` re-orthonormalized
+ * iterations, the same approximation of the trailing components), not the exact truncated SVD; it
+ * agrees with {@link svdLowrankSeeded} to float64 rounding amplified by the singular-value gaps, up to the
+ * signs of the singular pairs. The cost is one QR and one SVD of an N × N matrix (an SVD of `a` when it
+ * is wide or square) plus two N × N × q products, instead of 2·niter + 2 products of the M × N data with
+ * N × q matrices — float64 products run on the JavaScript kernel, the decompositions on the backend's
+ * native ones. Returns s [k] and the right singular vectors as rows, vh [k, n], k = min(q, m, n).
+ */
+export function svdLowrankSeededFromSvd(
+  a: Tensor,
+  q: number,
+  niter: number,
+  seed: number,
+): { s: Tensor; vh: Tensor } {
+  const [m, n] = a.shape as [number, number];
+  const wide = m < n;
+  const columns = wide ? m : n;
+  // σ, Vᵀ [N, N] and (wide only) U [M, N] of the tall orientation.
+  let sigma: Tensor;
+  let vt: Tensor;
+  let u: Tensor | null = null;
+  if (wide) {
+    // aᵀ = V_a·diag(σ)·U_aᵀ: U = V_a, V = U_a.
+    const result = svd(a);
+    sigma = result.s;
+    vt = result.u.T;
+    u = result.vh.T;
+  } else {
+    const result = svd(m > n ? qr(a).r : a);
+    sigma = result.s;
+    vt = result.vh;
+  }
+  const scale = sigma.unsqueeze(1);
+  const sketch = tensor(torchRandn(columns * q, 'float64', seed), {
+    shape: [columns, q],
+    dtype: 'float64',
+    backend: a.backend.name,
+  });
+  let basis = qr(vt.matmul(sketch).mul(scale)).q;
+  for (let i = 0; i < niter; i++) {
+    basis = qr(basis.mul(scale)).q;
+    basis = qr(basis.mul(scale)).q;
+  }
+  const projected = svd(basis.mul(scale).T);
+  if (!wide) return { s: projected.s, vh: projected.vh.matmul(vt) };
+  // Wide: the randomized SVD's right vectors are the left ones of the tall orientation, U·basis·u_B.
+  return { s: projected.s, vh: u!.matmul(basis.matmul(projected.u)).T };
+}

@@ -1,0 +1,43 @@
+import { Generator, randn, type Tensor, tensor } from '@lorakit/tensor';
+import { describe, expect, it } from 'vitest';
+import { svdFlipRows } from './incremental-pca.js';
+import { svdLowrankSeeded, svdLowrankSeededFromSvd } from './svd-lowrank.js';
+
+function maxAbsDifference(a: Tensor, b: Tensor): number {
+  expect(a.shape).toEqual(b.shape);
+  const x = a.toArray() as Float64Array;
+  const y = b.toArray() as Float64Array;
+  let max = 0;
+  for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i]! - y[i]!));
+  return max;
+}
+
+describe('svdLowrankSeededFromSvd', () => {
+  // [rows, columns, q, niter]: tall, much taller, wide, square, and a sketch wider than the matrix.
+  const shapes: [number, number, number, number][] = [
+    [120, 40, 16, 4],
+    [300, 24, 8, 2],
+    [30, 80, 12, 4],
+    [32, 32, 10, 3],
+    [60, 10, 14, 1],
+  ];
+  for (const [m, n, q, niter] of shapes) {
+    it(`equals the sketched randomized SVD on a ${m} × ${n} matrix (q ${q}, niter ${niter})`, () => {
+      const generator = new Generator(m * n + q);
+      // Columns of geometrically decaying scale, like layer activations: distinct singular values.
+      const scales = tensor(
+        Float64Array.from({ length: n }, (_, i) => 0.9 ** i),
+        { dtype: 'float64' },
+      );
+      const a = randn([m, n], { generator, dtype: 'float64' }).mul(scales);
+      const expected = svdLowrankSeeded(a, q, niter, 42);
+      const actual = svdLowrankSeededFromSvd(a, q, niter, 42);
+      const k = Math.min(q, m, n);
+      expect(actual.s.shape).toEqual([k]);
+      expect(actual.vh.shape).toEqual([k, n]);
+      // Not the exact truncated SVD: the same approximation, to float64 rounding (signs fixed by svd_flip).
+      expect(maxAbsDifference(actual.s, expected.s)).toBeLessThan(1e-12 * expected.s.max().item());
+      expect(maxAbsDifference(svdFlipRows(actual.vh), svdFlipRows(expected.v.T))).toBeLessThan(1e-10);
+    });
+  }
+});
