@@ -7,7 +7,7 @@ import {
   resolveTargets,
 } from '@lorakit/lora';
 import { type AnyModule, Conv1D, type HookHandle, Linear } from '@lorakit/nn';
-import { noGradAsync, type Tensor } from '@lorakit/tensor';
+import { noGradAsync, type Tensor, tidy } from '@lorakit/tensor';
 import { CyclingLoader, type EvaDataloader } from './dataloader.js';
 import { EvaError } from './errors.js';
 import { readEvaConfig } from './eva-config.js';
@@ -198,8 +198,17 @@ export async function getEvaStateDict(
       }));
       const hashing = hashLayerInputs(layers);
       handles.push(...hashing.handles);
+      /**
+       * The default forward of a module that runs synchronously (every lorakit model) goes inside
+       * `tidy` in the loop: its activations and outputs are disposed after each batch, so a backend
+       * that recycles memory reuses them instead of leaving them to the garbage collector. A custom
+       * forwardFn may keep what it creates and is left alone.
+       */
+      let tidyForward = false;
       try {
-        await forward(model, first);
+        const output = forward(model, first);
+        tidyForward = options.forwardFn === undefined && !isThenable(output);
+        await output;
       } finally {
         for (const handle of hashing.handles) handle.remove();
       }
@@ -265,7 +274,13 @@ export async function getEvaStateDict(
         }
         if ([...converged.values()].every(Boolean)) break;
 
-        await forward(model, batch);
+        if (tidyForward) {
+          tidy(() => {
+            forward(model, batch);
+          });
+        } else {
+          await forward(model, batch);
+        }
         step++;
         const unfitted = [...svdHooks.values()].filter((hook) => !hook.pca.fitted);
         if (unfitted.length === 0) {
@@ -313,6 +328,14 @@ export async function getEvaStateDict(
     if (peft && !adaptersWereDisabled) peft.enableAdapters(true);
     model.train(training);
   }
+}
+
+function isThenable(value: unknown): boolean {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 function notEnoughRows(unfitted: readonly SvdHook[], batches: number): EvaError {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AnyModule, HookHandle } from '@lorakit/nn';
-import { noGrad, type Tensor } from '@lorakit/tensor';
+import { noGrad, type Tensor, tidy } from '@lorakit/tensor';
 import { EvaError } from './errors.js';
 import { IncrementalPca } from './ipca/incremental-pca.js';
 import type { PrepareLayerInputsFn } from './prepare-inputs.js';
@@ -77,7 +77,9 @@ export class SvdHook {
 
   register(): void {
     this.handle = this.layer.module.registerForwardHook((_module, args) => {
-      noGrad(() => this.#step(args));
+      // The prepared rows, their float32 copy and the similarity's temporaries go at once (the
+      // incremental PCA keeps its own state).
+      noGrad(() => tidy(() => this.#step(args)));
       return undefined;
     });
   }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readTensorFile, type Tensor, tensor } from '@lorakit/tensor';
+import { readTensorFile, type Tensor, tensor, tidy } from '@lorakit/tensor';
 import { describe, expect, it } from 'vitest';
 import { IncrementalPcaError } from '../errors.js';
 import { IncrementalPca, svdFlipRows } from './incremental-pca.js';
@@ -85,6 +85,24 @@ describe('IncrementalPca against PEFT', () => {
       }
     });
   }
+});
+
+describe('IncrementalPca memory', () => {
+  it('keeps its state through a tidy around partialFit (the update disposes only its temporaries)', () => {
+    const name = 'lowrank';
+    const { options } = cases[name]!;
+    const ipca = new IncrementalPca({ nComponents: options.n_components as number, lowrank: true });
+    for (let i = 0; i < 2; i++) {
+      const previous = ipca.components;
+      tidy(() => ipca.partialFit(ref(`${name}.batch${i}`)));
+      // The previous state is left alone too (EVA's hook compares against it after the update).
+      if (previous) expect(previous.toArray()).toHaveLength(previous.size);
+      for (const state of [ipca.mean, ipca.variance, ipca.components, ipca.singularValues]) {
+        expect(state!.toArray()).toHaveLength(state!.size);
+      }
+      expect(maxAbsError(ipca.components!, ref(`${name}.step${i}.components`))).toBeLessThan(2e-5);
+    }
+  });
 });
 
 describe('IncrementalPca errors', () => {

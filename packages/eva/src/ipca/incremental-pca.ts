@@ -1,4 +1,4 @@
-import { cat, noGrad, svd, type Tensor, zeros } from '@lorakit/tensor';
+import { cat, noGrad, svd, type Tensor, tidy, zeros } from '@lorakit/tensor';
 import { IncrementalPcaError } from '../errors.js';
 import { svdLowrankSeeded, svdLowrankSeededFromSvd } from './svd-lowrank.js';
 
@@ -84,7 +84,9 @@ export class IncrementalPca {
 
   /** Merges one batch [m, d] into the estimate (PEFT's `partial_fit`). */
   partialFit(input: Tensor): this {
-    noGrad(() => this.#partialFit(input));
+    // The update's temporaries (several copies of the batch) are disposed at once, so a backend that
+    // recycles memory reuses them for the next batch; the new state is kept.
+    noGrad(() => tidy(() => this.#partialFit(input)));
     return this;
   }
 
@@ -150,13 +152,15 @@ export class IncrementalPca {
     const explainedVariance = squares.div(count - 1);
     const totalVariance = variance.mul(count).sum().item();
 
+    // State is kept: exempt from the tidy above and from any a caller wraps around partialFit (the
+    // previous state is left to the garbage collector: callers may still hold it, as EVA's hook does).
     this.nSamplesSeen = count;
-    this.components = vt.narrow(0, 0, nComponents).contiguous();
-    this.singularValues = s.narrow(0, 0, nComponents).contiguous();
-    this.mean = mean;
-    this.variance = variance;
-    this.explainedVariance = explainedVariance.narrow(0, 0, nComponents).contiguous();
-    this.explainedVarianceRatio = squares.div(totalVariance).narrow(0, 0, nComponents).contiguous();
+    this.components = vt.narrow(0, 0, nComponents).contiguous().keep();
+    this.singularValues = s.narrow(0, 0, nComponents).contiguous().keep();
+    this.mean = mean.keep();
+    this.variance = variance.keep();
+    this.explainedVariance = explainedVariance.narrow(0, 0, nComponents).contiguous().keep();
+    this.explainedVarianceRatio = squares.div(totalVariance).narrow(0, 0, nComponents).contiguous().keep();
     const rest = explainedVariance.shape[0]! - nComponents;
     this.noiseVariance =
       nComponents === m || nComponents === d
