@@ -135,7 +135,13 @@ export class IncrementalPca {
     let vt: Tensor;
     if (this.lowrank && data.dtype === 'float64') {
       // The same randomized SVD through the native decompositions (float64 products run in JavaScript).
-      const result = svdLowrankSeededFromSvd(data, this.lowrankQ!, this.lowrankNiter, this.lowrankSeed);
+      const result = svdLowrankSeededFromSvd(
+        data,
+        this.lowrankQ!,
+        this.lowrankNiter,
+        this.lowrankSeed,
+        nComponents,
+      );
       s = result.s;
       vt = result.vh;
     } else if (this.lowrank) {

@@ -38,6 +38,10 @@ describe('svdLowrankSeededFromSvd', () => {
       // Not the exact truncated SVD: the same approximation, to float64 rounding (signs fixed by svd_flip).
       expect(maxAbsDifference(actual.s, expected.s)).toBeLessThan(1e-12 * expected.s.max().item());
       expect(maxAbsDifference(svdFlipRows(actual.vh), svdFlipRows(expected.v.T))).toBeLessThan(1e-10);
+      // Only the leading right vectors, when asked for.
+      const leading = svdLowrankSeededFromSvd(a, q, niter, 42, Math.ceil(k / 2)).vh;
+      expect(leading.shape).toEqual([Math.ceil(k / 2), n]);
+      expect(maxAbsDifference(leading, actual.vh.narrow(0, 0, Math.ceil(k / 2)))).toBeLessThan(1e-14);
     });
   }
 });

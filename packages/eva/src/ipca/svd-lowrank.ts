@@ -58,13 +58,15 @@ export function svdLowrankSeeded(
  * signs of the singular pairs. The cost is one QR and one SVD of an N × N matrix (an SVD of `a` when it
  * is wide or square) plus two N × N × q products, instead of 2·niter + 2 products of the M × N data with
  * N × q matrices — float64 products run on the JavaScript kernel, the decompositions on the backend's
- * native ones. Returns s [k] and the right singular vectors as rows, vh [k, n], k = min(q, m, n).
+ * native ones. Returns s [k] and the right singular vectors as rows, vh [rows, n] (the first `rows`
+ * of them; default all k = min(q, m, n)).
  */
 export function svdLowrankSeededFromSvd(
   a: Tensor,
   q: number,
   niter: number,
   seed: number,
+  rows?: number,
 ): { s: Tensor; vh: Tensor } {
   const [m, n] = a.shape as [number, number];
   const wide = m < n;
@@ -96,7 +98,9 @@ export function svdLowrankSeededFromSvd(
     basis = qr(basis.mul(scale)).q;
   }
   const projected = svd(basis.mul(scale).T);
-  if (!wide) return { s: projected.s, vh: projected.vh.matmul(vt) };
+  const k = projected.s.shape[0]!;
+  const kept = Math.min(rows ?? k, k);
+  if (!wide) return { s: projected.s, vh: projected.vh.narrow(0, 0, kept).matmul(vt) };
   // Wide: the randomized SVD's right vectors are the left ones of the tall orientation, U·basis·u_B.
-  return { s: projected.s, vh: u!.matmul(basis.matmul(projected.u)).T };
+  return { s: projected.s, vh: u!.matmul(basis.matmul(projected.u.narrow(1, 0, kept))).T };
 }
