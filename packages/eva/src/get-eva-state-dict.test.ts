@@ -14,6 +14,7 @@ import { maxErrorUpToRowSign } from '../test/helpers.js';
 import { EvaError } from './errors.js';
 import { evaConfig } from './eva-config.js';
 import { type EvaProgress, getEvaStateDict } from './get-eva-state-dict.js';
+import { forwardFnDict } from './prepare-inputs.js';
 
 const quiet = { log: () => {} };
 
@@ -190,6 +191,77 @@ describe('getEvaStateDict: behaviour', () => {
     expect(peft.adaptersDisabled).toBe(false);
     for (const [, layer] of peft.loraLayers()) expect(hookCount(layer)).toBe(0);
     expect(peft).toBeInstanceOf(PeftModel);
+  });
+
+  it('ends each forward pass after the last fitting layer (default forward), with the same components', async () => {
+    const peft = getPeftModel(await loadInitEvaModel(), initEvaConfig());
+    const run = async (options: { stopForwardEarly?: boolean; forwardFn?: typeof forwardFnDict }) => {
+      let heads = 0;
+      let steps = 0;
+      const handle = peft.getSubmodule('base_model.model.lm_head').registerForwardHook(() => {
+        heads++;
+        return undefined;
+      });
+      try {
+        const stateDict = await getEvaStateDict(peft, initEvaBatches(), {
+          ...quiet,
+          ...options,
+          onProgress: (p) => (steps = p.step),
+        });
+        return { stateDict, heads, steps };
+      } finally {
+        handle.remove();
+      }
+    };
+    const early = await run({});
+    const full = await run({ stopForwardEarly: false });
+    const custom = await run({ forwardFn: forwardFnDict });
+    // The first (hashing) pass runs the whole model; the fitting passes stop before the head.
+    expect(early.heads).toBe(1);
+    expect(full.heads).toBe(full.steps + 1);
+    expect(custom.heads).toBe(custom.steps + 1);
+    expect(early.steps).toBe(full.steps);
+    for (const other of [full, custom]) {
+      expect([...other.stateDict.keys()]).toEqual([...early.stateDict.keys()]);
+      for (const [name, components] of early.stateDict)
+        expect(components.toList()).toEqual(other.stateDict.get(name)!.toList());
+    }
+  });
+
+  it('runs the whole forward pass when a fitting layer runs more than once per pass', async () => {
+    const { model, batches, options } = chain(2, 8);
+    // block0 runs twice per forward: its hook must see both calls, so no pass may end early.
+    const twice = (m: AnyModule, x: unknown) =>
+      m
+        .child('head')
+        .call(m.child('block1').call(m.child('block0').call(m.child('block0').call(x as Tensor))));
+    let heads = 0;
+    let steps = 0;
+    const handle = model.child('head').registerForwardHook(() => {
+      heads++;
+      return undefined;
+    });
+    const data = batches(4, 12);
+    const expected = await getEvaStateDict(model, data, { ...options, forwardFn: twice });
+    handle.remove();
+    class Twice extends Chain {
+      override forward(x: Tensor): Tensor {
+        return twice(this, x) as Tensor;
+      }
+    }
+    manualSeed(7);
+    const own = new Twice(2, 8);
+    own.loadStateDict(model.stateDict());
+    const ownHandle = own.child('head').registerForwardHook(() => {
+      heads++;
+      return undefined;
+    });
+    heads = 0;
+    const actual = await getEvaStateDict(own, data, { ...options, onProgress: (p) => (steps = p.step) });
+    ownHandle.remove();
+    expect(heads).toBe(steps + 1);
+    for (const [name, components] of actual)
+      expect(components.toList()).toEqual(expected.get(name)!.toList());
   });
 
   it('caps an "unlimited" rho at max parameter dimension // r (PEFT), so components fit the layers', async () => {

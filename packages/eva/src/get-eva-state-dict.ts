@@ -64,6 +64,25 @@ export interface EvaStateDictOptions {
   readonly log?: (message: string) => void;
   /** Stops the loop (it runs until every layer has converged, cycling through the data as PEFT does). */
   readonly signal?: AbortSignal;
+  /**
+   * With the default forward function, end each batch's forward pass as soon as every layer still
+   * fitting has received its input: the rest of the model (later layers, the head, the loss) computes
+   * nothing EVA reads, so the components are the same. Applies when the model runs synchronously and
+   * each of those layers ran exactly once on the first batch (otherwise the whole forward runs, as in
+   * PEFT). Forward hooks of modules that would have run later do not fire. Default true.
+   */
+  readonly stopForwardEarly?: boolean;
+}
+
+/** Thrown by the last fitting layer's hook to end a forward pass early (see `stopForwardEarly`). */
+const STOP_FORWARD = new Error('[getEvaStateDict] forward pass ended after the last fitting layer');
+
+function isStopForward(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 8; depth++) {
+    if (cause === STOP_FORWARD) return true;
+    cause = cause.cause;
+  }
+  return false;
 }
 
 const PREFIX = 'base_model.model.';
@@ -238,6 +257,20 @@ export async function getEvaStateDict(
         hook.register();
         svdHooks.set(layer.name, hook);
       }
+      // Each forward can stop after the last hook still fitting when every fitting layer runs once.
+      const stopEarly =
+        tidyForward &&
+        (options.stopForwardEarly ?? true) &&
+        representatives.every((layer) => hashing.calls.get(layer.name) === 1);
+      /** Hooks that have not run yet in the current forward pass. */
+      const pending = new Set<SvdHook>();
+      if (stopEarly) {
+        for (const hook of svdHooks.values()) {
+          hook.afterStep = () => {
+            if (pending.delete(hook) && pending.size === 0) throw STOP_FORWARD;
+          };
+        }
+      }
       const layerMap: [string, string][] = [
         ...representatives.map((layer) => [layer.name, layer.name] as [string, string]),
         ...sharing,
@@ -275,8 +308,15 @@ export async function getEvaStateDict(
         if ([...converged.values()].every(Boolean)) break;
 
         if (tidyForward) {
+          pending.clear();
+          if (stopEarly) for (const hook of svdHooks.values()) if (hook.handle) pending.add(hook);
+          // The stop is caught inside tidy, so the pass's tensors are still disposed.
           tidy(() => {
-            forward(model, batch);
+            try {
+              forward(model, batch);
+            } catch (error) {
+              if (!isStopForward(error)) throw error;
+            }
           });
         } else {
           await forward(model, batch);

@@ -34,10 +34,14 @@ function prepared(layer: LayerInputs, args: unknown[]): Tensor {
 export function hashLayerInputs(layers: readonly LayerInputs[]): {
   handles: HookHandle[];
   digests: Map<string, string>;
+  /** How many times each layer ran in the pass. */
+  calls: Map<string, number>;
 } {
   const digests = new Map<string, string>();
+  const calls = new Map<string, number>();
   const handles = layers.map((layer) =>
     layer.module.registerForwardHook((_module, args) => {
+      calls.set(layer.name, (calls.get(layer.name) ?? 0) + 1);
       const x = noGrad(() => prepared(layer, args));
       const values = x.double().contiguous().toArray() as Float64Array;
       const digest = createHash('sha256')
@@ -49,7 +53,7 @@ export function hashLayerInputs(layers: readonly LayerInputs[]): {
       return undefined;
     }),
   );
-  return { handles, digests };
+  return { handles, digests, calls };
 }
 
 /**
@@ -64,6 +68,8 @@ export class SvdHook {
   handle: HookHandle | null = null;
   /** Forward calls that had too few rows and were skipped. */
   skipped = 0;
+  /** Called after every step (fitted or skipped), outside the step's noGrad and tidy; may throw. */
+  afterStep: (() => void) | null = null;
 
   constructor(
     readonly layer: LayerInputs,
@@ -80,6 +86,7 @@ export class SvdHook {
       // The prepared rows, their float32 copy and the similarity's temporaries go at once (the
       // incremental PCA keeps its own state).
       noGrad(() => tidy(() => this.#step(args)));
+      this.afterStep?.();
       return undefined;
     });
   }
