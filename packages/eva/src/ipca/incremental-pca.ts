@@ -1,6 +1,6 @@
 import { cat, noGrad, svd, type Tensor, tidy, zeros } from '@lorakit/tensor';
 import { IncrementalPcaError } from '../errors.js';
-import { svdLowrankSeeded, svdLowrankSeededFromSvd } from './svd-lowrank.js';
+import { lowrankFromSvdIsCheaper, svdLowrankSeeded, svdLowrankSeededFromSvd } from './svd-lowrank.js';
 
 export interface IncrementalPcaOptions {
   /** Components to keep (default: min(rows, features) of the first batch). */
@@ -133,8 +133,13 @@ export class IncrementalPca {
 
     let s: Tensor;
     let vt: Tensor;
-    if (this.lowrank && data.dtype === 'float64') {
-      // The same randomized SVD through the native decompositions (float64 products run in JavaScript).
+    const [rows, columns] = data.shape as [number, number];
+    if (
+      this.lowrank &&
+      data.dtype === 'float64' &&
+      lowrankFromSvdIsCheaper(rows, columns, this.lowrankQ!, this.lowrankNiter, data.backend.name)
+    ) {
+      // The same randomized SVD through the backend's decompositions (float64 products run in JavaScript).
       const result = svdLowrankSeededFromSvd(
         data,
         this.lowrankQ!,

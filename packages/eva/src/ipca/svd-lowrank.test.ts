@@ -1,7 +1,7 @@
 import { Generator, randn, type Tensor, tensor } from '@lorakit/tensor';
 import { describe, expect, it } from 'vitest';
 import { svdFlipRows } from './incremental-pca.js';
-import { svdLowrankSeeded, svdLowrankSeededFromSvd } from './svd-lowrank.js';
+import { lowrankFromSvdIsCheaper, svdLowrankSeeded, svdLowrankSeededFromSvd } from './svd-lowrank.js';
 
 function maxAbsDifference(a: Tensor, b: Tensor): number {
   expect(a.shape).toEqual(b.shape);
@@ -44,4 +44,17 @@ describe('svdLowrankSeededFromSvd', () => {
       expect(maxAbsDifference(leading, actual.vh.narrow(0, 0, Math.ceil(k / 2)))).toBeLessThan(1e-14);
     });
   }
+});
+
+describe('lowrankFromSvdIsCheaper', () => {
+  it('takes the decompositions for narrow layers on the cpu backend, the sketch for wide ones and on js', () => {
+    // EVA on a hidden-256 model (977 rows, q 32): 136 vs 32 ms on the cpu backend.
+    expect(lowrankFromSvdIsCheaper(977, 256, 32, 4, 'cpu')).toBe(true);
+    // 2100 × 2048, q 32: 1968 (sketch) vs 3250 ms.
+    expect(lowrankFromSvdIsCheaper(2100, 2048, 32, 4, 'cpu')).toBe(false);
+    // Wide and q 64: 1564 vs 662 ms.
+    expect(lowrankFromSvdIsCheaper(1000, 2048, 64, 4, 'cpu')).toBe(true);
+    // js backend, 977 × 688: 307 (sketch) vs 1330 ms.
+    expect(lowrankFromSvdIsCheaper(977, 688, 32, 4, 'js')).toBe(false);
+  });
 });

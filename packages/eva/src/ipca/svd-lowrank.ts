@@ -40,6 +40,36 @@ export function svdLowrankSeeded(
 }
 
 /**
+ * Work of the decomposition path relative to the sketch's, per unit of the counts in
+ * {@link lowrankFromSvdIsCheaper}, by backend: measured over shapes from 977 × 256 to 4200 × 2048 (q 32
+ * and 64, niter 4) at 0.13–0.23 on the `cpu` backend (native QR and SVD, float64 products on the
+ * JavaScript kernel) and 1.0–1.4 on the `js` reference backend (everything in JavaScript). Backends not
+ * listed get the conservative value.
+ */
+const DECOMPOSITION_COST: Readonly<Record<string, number>> = { cpu: 0.2 };
+const DECOMPOSITION_COST_DEFAULT = 1.4;
+
+/**
+ * Whether {@link svdLowrankSeededFromSvd} is expected to be faster than {@link svdLowrankSeeded} for an
+ * m × n matrix on `backend`. With M ≥ N the sides of the tall orientation, the sketch does 2·niter + 2
+ * products of M·N·q multiply-adds; the decomposition path a QR of M·N² and an SVD of N³ (their cost
+ * grows with N², the sketch's with q, so the sketch wins for wide layers and small q).
+ */
+export function lowrankFromSvdIsCheaper(
+  m: number,
+  n: number,
+  q: number,
+  niter: number,
+  backend: string,
+): boolean {
+  const rows = Math.max(m, n);
+  const columns = Math.min(m, n);
+  const sketch = (2 * niter + 2) * rows * columns * q;
+  const decomposition = columns * columns * (rows + columns);
+  return (DECOMPOSITION_COST[backend] ?? DECOMPOSITION_COST_DEFAULT) * decomposition < sketch;
+}
+
+/**
  * What {@link svdLowrankSeeded} computes, for a float64 matrix, from its exact thin SVD instead of the
  * random sketch's products with the data. Write the tall orientation (`a`, or `aᵀ` when wide) as
  * T = U·diag(σ)·Vᵀ [M, N]. Every product of the randomized algorithm stays in the span of U or V, so in
@@ -58,7 +88,7 @@ export function svdLowrankSeeded(
  * signs of the singular pairs. The cost is one QR and one SVD of an N × N matrix (an SVD of `a` when it
  * is wide or square) plus two N × N × q products, instead of 2·niter + 2 products of the M × N data with
  * N × q matrices — float64 products run on the JavaScript kernel, the decompositions on the backend's
- * native ones. Returns s [k] and the right singular vectors as rows, vh [rows, n] (the first `rows`
+ * native ones; {@link lowrankFromSvdIsCheaper} says which is faster. Returns s [k] and the right singular vectors as rows, vh [rows, n] (the first `rows`
  * of them; default all k = min(q, m, n)).
  */
 export function svdLowrankSeededFromSvd(
