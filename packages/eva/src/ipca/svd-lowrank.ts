@@ -1,4 +1,5 @@
 import { qr, svd, type Tensor, tensor } from '@lorakit/tensor';
+import { product64 } from './float64-product.js';
 import { torchRandn } from './torch-randn.js';
 
 /**
@@ -28,25 +29,25 @@ export function svdLowrankSeeded(
     dtype,
     backend: a.backend.name,
   });
-  let basis = qr(tall.matmul(sketch)).q;
+  let basis = qr(product64(tall, sketch)).q;
   for (let i = 0; i < niter; i++) {
-    basis = qr(tall.T.matmul(basis)).q;
-    basis = qr(tall.matmul(basis)).q;
+    basis = qr(product64(tall.T, basis)).q;
+    basis = qr(product64(tall, basis)).q;
   }
-  const { u, s, vh } = svd(basis.T.matmul(tall));
-  const left = basis.matmul(u);
+  const { u, s, vh } = svd(product64(basis.T, tall));
+  const left = product64(basis, u);
   const right = vh.T;
   return wide ? { u: right, s, v: left } : { u: left, s, v: right };
 }
 
 /**
  * Work of the decomposition path relative to the sketch's, per unit of the counts in
- * {@link lowrankFromSvdIsCheaper}, by backend: measured over shapes from 977 × 256 to 4200 × 2048 (q 32
- * and 64, niter 4) at 0.13–0.23 on the `cpu` backend (native QR and SVD, float64 products on the
- * JavaScript kernel) and 1.0–1.4 on the `js` reference backend (everything in JavaScript). Backends not
- * listed get the conservative value.
+ * {@link lowrankFromSvdIsCheaper}, by backend: measured over shapes from 100 × 256 to 2100 × 2048 (q 16
+ * to 64, niter 4) at 0.43–1.3, mostly 0.5–0.8, on the `cpu` backend (native QR and SVD, float64
+ * products as native broadcast sums, see {@link product64}) and 1.0–1.4 on the `js` reference backend
+ * (everything in JavaScript). Backends not listed get the `js` value.
  */
-const DECOMPOSITION_COST: Readonly<Record<string, number>> = { cpu: 0.2 };
+const DECOMPOSITION_COST: Readonly<Record<string, number>> = { cpu: 0.75 };
 const DECOMPOSITION_COST_DEFAULT = 1.4;
 
 /**
@@ -87,8 +88,7 @@ export function lowrankFromSvdIsCheaper(
  * agrees with {@link svdLowrankSeeded} to float64 rounding amplified by the singular-value gaps, up to the
  * signs of the singular pairs. The cost is one QR and one SVD of an N × N matrix (an SVD of `a` when it
  * is wide or square) plus two N × N × q products, instead of 2·niter + 2 products of the M × N data with
- * N × q matrices — float64 products run on the JavaScript kernel, the decompositions on the backend's
- * native ones; {@link lowrankFromSvdIsCheaper} says which is faster. Returns s [k] and the right singular vectors as rows, vh [rows, n] (the first `rows`
+ * N × q matrices; {@link lowrankFromSvdIsCheaper} says which is faster. Returns s [k] and the right singular vectors as rows, vh [rows, n] (the first `rows`
  * of them; default all k = min(q, m, n)).
  */
 export function svdLowrankSeededFromSvd(
@@ -122,7 +122,7 @@ export function svdLowrankSeededFromSvd(
     dtype: 'float64',
     backend: a.backend.name,
   });
-  let basis = qr(vt.matmul(sketch).mul(scale)).q;
+  let basis = qr(product64(vt, sketch).mul(scale)).q;
   for (let i = 0; i < niter; i++) {
     basis = qr(basis.mul(scale)).q;
     basis = qr(basis.mul(scale)).q;
@@ -130,7 +130,7 @@ export function svdLowrankSeededFromSvd(
   const projected = svd(basis.mul(scale).T);
   const k = projected.s.shape[0]!;
   const kept = Math.min(rows ?? k, k);
-  if (!wide) return { s: projected.s, vh: projected.vh.narrow(0, 0, kept).matmul(vt) };
+  if (!wide) return { s: projected.s, vh: product64(projected.vh.narrow(0, 0, kept), vt) };
   // Wide: the randomized SVD's right vectors are the left ones of the tall orientation, U·basis·u_B.
-  return { s: projected.s, vh: u!.matmul(basis.matmul(projected.u.narrow(1, 0, kept))).T };
+  return { s: projected.s, vh: product64(u!, product64(basis, projected.u.narrow(1, 0, kept))).T };
 }
