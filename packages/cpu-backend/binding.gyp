@@ -5,6 +5,8 @@
       "sources": [
         "native/addon.cc",
         "native/gemm.cc",
+        "native/dgemm.cc",
+        "native/dgemm_portable.cc",
         "native/cpu_features.cc",
         "native/thread_pool.cc",
         "native/kernel_portable.cc",
@@ -43,7 +45,7 @@
     {
       "target_name": "lorakit_cpu_avx2",
       "type": "static_library",
-      "sources": ["native/kernel_avx2.cc", "native/vector_avx2.cc"],
+      "sources": ["native/kernel_avx2.cc", "native/vector_avx2.cc", "native/dgemm_avx2.cc"],
       "cflags_cc!": ["-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math"],
       "xcode_settings": {
@@ -64,7 +66,7 @@
     {
       "target_name": "lorakit_cpu_avx512",
       "type": "static_library",
-      "sources": ["native/kernel_avx512.cc", "native/vector_avx512.cc"],
+      "sources": ["native/kernel_avx512.cc", "native/vector_avx512.cc", "native/dgemm_avx512.cc"],
       "cflags_cc!": ["-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math"],
       "xcode_settings": {

@@ -4,6 +4,7 @@
 
 #include <new>
 
+#include "dgemm.h"
 #include "gemm.h"
 #include "tensor_binding.h"
 
@@ -56,6 +57,49 @@ Napi::Value SgemmStridedBatched(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// dgemm and dgemmStridedBatched take the same arguments as their float32 counterparts, with Float64Arrays.
+lorakit::DgemmArgs read_dgemm_args(const Napi::CallbackInfo& info) {
+  lorakit::DgemmArgs g;
+  g.trans_a = info[0].As<Napi::Boolean>().Value();
+  g.trans_b = info[1].As<Napi::Boolean>().Value();
+  g.m = info[2].As<Napi::Number>().Int64Value();
+  g.n = info[3].As<Napi::Number>().Int64Value();
+  g.k = info[4].As<Napi::Number>().Int64Value();
+  g.alpha = info[5].As<Napi::Number>().DoubleValue();
+  g.a = info[6].As<Napi::Float64Array>().Data() + info[7].As<Napi::Number>().Int64Value();
+  g.lda = info[8].As<Napi::Number>().Int64Value();
+  g.b = info[9].As<Napi::Float64Array>().Data() + info[10].As<Napi::Number>().Int64Value();
+  g.ldb = info[11].As<Napi::Number>().Int64Value();
+  g.beta = info[12].As<Napi::Number>().DoubleValue();
+  g.c = info[13].As<Napi::Float64Array>().Data() + info[14].As<Napi::Number>().Int64Value();
+  g.ldc = info[15].As<Napi::Number>().Int64Value();
+  return g;
+}
+
+Napi::Value Dgemm(const Napi::CallbackInfo& info) {
+  const lorakit::DgemmArgs g = read_dgemm_args(info);
+  try {
+    lorakit::dgemm(g);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), "[dgemm] out of memory for packing buffers");
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value DgemmStridedBatched(const Napi::CallbackInfo& info) {
+  const lorakit::DgemmArgs g = read_dgemm_args(info);
+  const int64_t batch = info[16].As<Napi::Number>().Int64Value();
+  const int64_t stride_a = info[17].As<Napi::Number>().Int64Value();
+  const int64_t stride_b = info[18].As<Napi::Number>().Int64Value();
+  const int64_t stride_c = info[19].As<Napi::Number>().Int64Value();
+  try {
+    lorakit::dgemm_strided_batched(g, batch, stride_a, stride_b, stride_c);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), "[dgemmStridedBatched] out of memory for packing buffers");
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), lorakit::num_threads());
 }
@@ -90,6 +134,8 @@ Napi::Value Avx512Usable(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sgemm", Napi::Function::New(env, Sgemm, "sgemm"));
   exports.Set("sgemmStridedBatched", Napi::Function::New(env, SgemmStridedBatched, "sgemmStridedBatched"));
+  exports.Set("dgemm", Napi::Function::New(env, Dgemm, "dgemm"));
+  exports.Set("dgemmStridedBatched", Napi::Function::New(env, DgemmStridedBatched, "dgemmStridedBatched"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("kernelName", Napi::Function::New(env, KernelName, "kernelName"));

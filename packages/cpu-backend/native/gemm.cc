@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "cpu_features.h"
+#include "dgemm.h"
 #include "kernels.h"
 #include "thread_pool.h"
 #include "vector_kernels.h"
@@ -573,6 +574,13 @@ const VectorKernels& vector_kernels() {
   if (gemm == avx512_kernels() && avx512_vector_kernels() != nullptr) return *avx512_vector_kernels();
   if (gemm == avx2_kernels() && avx2_vector_kernels() != nullptr) return *avx2_vector_kernels();
   return portable_vector_kernels();
+}
+
+const DgemmKernels& dgemm_kernels() {
+  const KernelSet* gemm = current_kernels().load();
+  if (gemm == avx512_kernels() && avx512_dgemm_kernels() != nullptr) return *avx512_dgemm_kernels();
+  if (gemm == avx2_kernels() && avx2_dgemm_kernels() != nullptr) return *avx2_dgemm_kernels();
+  return portable_dgemm_kernels();
 }
 
 bool avx2_fma_usable() { return usable_avx2() != nullptr; }

@@ -20,7 +20,18 @@ export {
   setKernel,
   setNumThreads,
 } from './runtime.js';
-export { type SgemmOptions, type SgemmStridedBatchedOptions, sgemm, sgemmStridedBatched } from './sgemm.js';
+export {
+  type DgemmOptions,
+  type DgemmStridedBatchedOptions,
+  dgemm,
+  dgemmStridedBatched,
+  type GemmOptions,
+  type GemmStridedBatchedOptions,
+  type SgemmOptions,
+  type SgemmStridedBatchedOptions,
+  sgemm,
+  sgemmStridedBatched,
+} from './sgemm.js';
 
 import { registerCpuBackend } from './backend/register.js';
 

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeUnavailableError } from './errors.js';
 
-/** The addon's exports (native/addon.cc). Arguments are validated in sgemm.ts before any call. */
+/** The addon's exports (native/addon.cc). Arguments are validated in sgemm.ts before any call (dgemm too). */
 export interface NativeBinding {
   sgemm(
     transA: boolean,
@@ -43,6 +43,47 @@ export interface NativeBinding {
     ldb: number,
     beta: number,
     c: Float32Array,
+    cOffset: number,
+    ldc: number,
+    batch: number,
+    strideA: number,
+    strideB: number,
+    strideC: number,
+  ): void;
+  /** sgemm's arguments with Float64Arrays. */
+  dgemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float64Array,
+    aOffset: number,
+    lda: number,
+    b: Float64Array,
+    bOffset: number,
+    ldb: number,
+    beta: number,
+    c: Float64Array,
+    cOffset: number,
+    ldc: number,
+  ): void;
+  dgemmStridedBatched(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float64Array,
+    aOffset: number,
+    lda: number,
+    b: Float64Array,
+    bOffset: number,
+    ldb: number,
+    beta: number,
+    c: Float64Array,
     cOffset: number,
     ldc: number,
     batch: number,

@@ -1,5 +1,6 @@
 /**
- * Single-precision GEMM on row-major Float32Arrays, BLAS semantics:
+ * Single- and double-precision GEMM on row-major Float32Arrays (sgemm) and Float64Arrays (dgemm), BLAS
+ * semantics:
  *
  *   C[m × n] = alpha · op(A) · op(B) + beta · C,   op(X) = X, or Xᵀ when transX is set.
  *
@@ -12,14 +13,17 @@
 import { GemmArgumentError } from './errors.js';
 import { requireNative } from './native.js';
 
-export interface SgemmOptions {
+/** The arrays a GEMM reads and writes: Float32Array for sgemm, Float64Array for dgemm. */
+type GemmArray = Float32Array | Float64Array;
+
+export interface GemmOptions<T extends GemmArray> {
   m: number;
   n: number;
   k: number;
-  a: Float32Array;
-  b: Float32Array;
+  a: T;
+  b: T;
   /** Output, updated in place. */
-  c: Float32Array;
+  c: T;
   /** Use Aᵀ: A is stored k × m. Default false. */
   transA?: boolean;
   /** Use Bᵀ: B is stored n × k. Default false. */
@@ -40,7 +44,7 @@ export interface SgemmOptions {
   cOffset?: number;
 }
 
-export interface SgemmStridedBatchedOptions extends SgemmOptions {
+export interface GemmStridedBatchedOptions<T extends GemmArray> extends GemmOptions<T> {
   /** Number of products; product i reads A at aOffset + i · strideA, B likewise, writes C likewise. */
   batch: number;
   /** Elements between consecutive A matrices; 0 reuses one A for every product. Default: one dense A. */
@@ -51,7 +55,31 @@ export interface SgemmStridedBatchedOptions extends SgemmOptions {
   strideC?: number;
 }
 
-interface Resolved {
+export type SgemmOptions = GemmOptions<Float32Array>;
+export type SgemmStridedBatchedOptions = GemmStridedBatchedOptions<Float32Array>;
+export type DgemmOptions = GemmOptions<Float64Array>;
+export type DgemmStridedBatchedOptions = GemmStridedBatchedOptions<Float64Array>;
+
+/** The element type of one GEMM precision. */
+interface Precision<T extends GemmArray> {
+  readonly name: string;
+  readonly bytes: number;
+  readonly is: (value: unknown) => value is T;
+}
+
+const FLOAT32: Precision<Float32Array> = {
+  name: 'Float32Array',
+  bytes: 4,
+  is: (value): value is Float32Array => value instanceof Float32Array,
+};
+
+const FLOAT64: Precision<Float64Array> = {
+  name: 'Float64Array',
+  bytes: 8,
+  is: (value): value is Float64Array => value instanceof Float64Array,
+};
+
+interface Resolved<T extends GemmArray> {
   transA: boolean;
   transB: boolean;
   m: number;
@@ -59,9 +87,10 @@ interface Resolved {
   k: number;
   alpha: number;
   beta: number;
-  a: Float32Array;
-  b: Float32Array;
-  c: Float32Array;
+  a: T;
+  b: T;
+  c: T;
+  bytes: number;
   lda: number;
   ldb: number;
   ldc: number;
@@ -89,9 +118,14 @@ function checkCount(op: string, name: string, value: unknown): number {
   return value;
 }
 
-function checkFloat32(op: string, name: string, value: unknown): Float32Array {
-  if (!(value instanceof Float32Array)) {
-    throw new GemmArgumentError(`[${op}] ${name} must be a Float32Array, received ${typeName(value)}`);
+function checkArray<T extends GemmArray>(
+  op: string,
+  name: string,
+  value: unknown,
+  precision: Precision<T>,
+): T {
+  if (!precision.is(value)) {
+    throw new GemmArgumentError(`[${op}] ${name} must be a ${precision.name}, received ${typeName(value)}`);
   }
   return value;
 }
@@ -149,7 +183,7 @@ function extent(offset: number, batch: number, stride: number, one: number): [nu
 function checkLength(
   op: string,
   name: string,
-  array: Float32Array,
+  array: GemmArray,
   end: number,
   shape: string,
   detail: string,
@@ -162,25 +196,35 @@ function checkLength(
 }
 
 /** Two views of one ArrayBuffer whose element ranges intersect. */
-function overlaps(x: Float32Array, xr: [number, number], y: Float32Array, yr: [number, number]): boolean {
+function overlaps(
+  x: GemmArray,
+  xr: [number, number],
+  y: GemmArray,
+  yr: [number, number],
+  bytes: number,
+): boolean {
   if (x.buffer !== y.buffer || xr[0] === xr[1] || yr[0] === yr[1]) return false;
-  const x0 = x.byteOffset + xr[0] * 4;
-  const x1 = x.byteOffset + xr[1] * 4;
-  const y0 = y.byteOffset + yr[0] * 4;
-  const y1 = y.byteOffset + yr[1] * 4;
+  const x0 = x.byteOffset + xr[0] * bytes;
+  const x1 = x.byteOffset + xr[1] * bytes;
+  const y0 = y.byteOffset + yr[0] * bytes;
+  const y1 = y.byteOffset + yr[1] * bytes;
   return x0 < y1 && y0 < x1;
 }
 
-function resolve(op: string, options: SgemmOptions): Resolved {
+function resolve<T extends GemmArray>(
+  op: string,
+  options: GemmOptions<T>,
+  precision: Precision<T>,
+): Resolved<T> {
   if (typeof options !== 'object' || options === null) {
     throw new GemmArgumentError(`[${op}] expected an options object, received ${typeName(options)}`);
   }
   const m = checkCount(op, 'm', options.m);
   const n = checkCount(op, 'n', options.n);
   const k = checkCount(op, 'k', options.k);
-  const a = checkFloat32(op, 'a', options.a);
-  const b = checkFloat32(op, 'b', options.b);
-  const c = checkFloat32(op, 'c', options.c);
+  const a = checkArray(op, 'a', options.a, precision);
+  const b = checkArray(op, 'b', options.b, precision);
+  const c = checkArray(op, 'c', options.c, precision);
   const transA = checkFlag(op, 'transA', options.transA);
   const transB = checkFlag(op, 'transB', options.transB);
   const alpha = checkScalar(op, 'alpha', options.alpha, 1);
@@ -195,13 +239,14 @@ function resolve(op: string, options: SgemmOptions): Resolved {
   const aOffset = checkCount(op, 'aOffset', options.aOffset ?? 0);
   const bOffset = checkCount(op, 'bOffset', options.bOffset ?? 0);
   const cOffset = checkCount(op, 'cOffset', options.cOffset ?? 0);
-  return { transA, transB, m, n, k, alpha, beta, a, b, c, lda, ldb, ldc, aOffset, bOffset, cOffset };
+  const bytes = precision.bytes;
+  return { transA, transB, m, n, k, alpha, beta, a, b, c, bytes, lda, ldb, ldc, aOffset, bOffset, cOffset };
 }
 
-/** Checks lengths and C's overlap with A and B for `batch` products (batch 1 for sgemm). */
+/** Checks lengths and C's overlap with A and B for `batch` products (batch 1 for sgemm and dgemm). */
 function checkBuffers(
   op: string,
-  r: Resolved,
+  r: Resolved<GemmArray>,
   batch: number,
   strideA: number,
   strideB: number,
@@ -240,51 +285,24 @@ function checkBuffers(
     `C (${r.m} × ${r.n})`,
     layout('ldc', r.ldc, r.cOffset, 'strideC', strideC),
   );
-  if (overlaps(r.c, rangeC, r.a, rangeA)) {
+  if (overlaps(r.c, rangeC, r.a, rangeA, r.bytes)) {
     throw new GemmArgumentError(
       `[${op}] c must not overlap a: they share an ArrayBuffer and their ranges intersect`,
     );
   }
-  if (overlaps(r.c, rangeC, r.b, rangeB)) {
+  if (overlaps(r.c, rangeC, r.b, rangeB, r.bytes)) {
     throw new GemmArgumentError(
       `[${op}] c must not overlap b: they share an ArrayBuffer and their ranges intersect`,
     );
   }
 }
 
-/** C = alpha · op(A) · op(B) + beta · C on the native kernels. Returns `c`. */
-export function sgemm(options: SgemmOptions): Float32Array {
-  const op = 'sgemm';
-  const r = resolve(op, options);
-  checkBuffers(op, r, 1, 0, 0, 0);
-  requireNative(op).sgemm(
-    r.transA,
-    r.transB,
-    r.m,
-    r.n,
-    r.k,
-    r.alpha,
-    r.a,
-    r.aOffset,
-    r.lda,
-    r.b,
-    r.bOffset,
-    r.ldb,
-    r.beta,
-    r.c,
-    r.cOffset,
-    r.ldc,
-  );
-  return r.c;
-}
-
-/**
- * `batch` independent products C_i = alpha · op(A_i) · op(B_i) + beta · C_i with A_i at aOffset +
- * i · strideA (likewise B, C). Stride 0 for A or B broadcasts one matrix to every product. Returns `c`.
- */
-export function sgemmStridedBatched(options: SgemmStridedBatchedOptions): Float32Array {
-  const op = 'sgemmStridedBatched';
-  const r = resolve(op, options);
+/** The strides of a strided batch, checked; C's must keep the C matrices apart. */
+function batchStrides<T extends GemmArray>(
+  op: string,
+  r: Resolved<T>,
+  options: GemmStridedBatchedOptions<T>,
+): { batch: number; strideA: number; strideB: number; strideC: number } {
   const batch = checkCount(op, 'batch', options.batch);
   const [aRows] = r.transA ? [r.k] : [r.m];
   const [bRows] = r.transB ? [r.n] : [r.k];
@@ -298,27 +316,98 @@ export function sgemmStridedBatched(options: SgemmStridedBatchedOptions): Float3
     );
   }
   checkBuffers(op, r, batch, strideA, strideB, strideC);
+  return { batch, strideA, strideB, strideC };
+}
+
+/** C = alpha · op(A) · op(B) + beta · C on the native kernels, in float32. Returns `c`. */
+export function sgemm(options: SgemmOptions): Float32Array {
+  const op = 'sgemm';
+  const r = resolve(op, options, FLOAT32);
+  checkBuffers(op, r, 1, 0, 0, 0);
+  const { transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc } = r;
+  requireNative(op).sgemm(
+    transA,
+    transB,
+    m,
+    n,
+    k,
+    alpha,
+    a,
+    aOffset,
+    lda,
+    b,
+    bOffset,
+    ldb,
+    beta,
+    c,
+    cOffset,
+    ldc,
+  );
+  return c;
+}
+
+/**
+ * `batch` independent products C_i = alpha · op(A_i) · op(B_i) + beta · C_i with A_i at aOffset +
+ * i · strideA (likewise B, C), in float32. Stride 0 for A or B broadcasts one matrix to every product.
+ * Returns `c`.
+ */
+export function sgemmStridedBatched(options: SgemmStridedBatchedOptions): Float32Array {
+  const op = 'sgemmStridedBatched';
+  const r = resolve(op, options, FLOAT32);
+  const { batch, strideA, strideB, strideC } = batchStrides(op, r, options);
+  const { transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc } = r;
   requireNative(op).sgemmStridedBatched(
-    r.transA,
-    r.transB,
-    r.m,
-    r.n,
-    r.k,
-    r.alpha,
-    r.a,
-    r.aOffset,
-    r.lda,
-    r.b,
-    r.bOffset,
-    r.ldb,
-    r.beta,
-    r.c,
-    r.cOffset,
-    r.ldc,
+    ...([transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc] as const),
     batch,
     strideA,
     strideB,
     strideC,
   );
-  return r.c;
+  return c;
+}
+
+/**
+ * C = alpha · op(A) · op(B) + beta · C on the native kernels, in float64 (products accumulate in double;
+ * only the order of the additions differs from a plain k loop). Returns `c`.
+ */
+export function dgemm(options: DgemmOptions): Float64Array {
+  const op = 'dgemm';
+  const r = resolve(op, options, FLOAT64);
+  checkBuffers(op, r, 1, 0, 0, 0);
+  const { transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc } = r;
+  requireNative(op).dgemm(
+    transA,
+    transB,
+    m,
+    n,
+    k,
+    alpha,
+    a,
+    aOffset,
+    lda,
+    b,
+    bOffset,
+    ldb,
+    beta,
+    c,
+    cOffset,
+    ldc,
+  );
+  return c;
+}
+
+/** sgemmStridedBatched in float64. Returns `c`. */
+export function dgemmStridedBatched(options: DgemmStridedBatchedOptions): Float64Array {
+  const op = 'dgemmStridedBatched';
+  const r = resolve(op, options, FLOAT64);
+  const { batch, strideA, strideB, strideC } = batchStrides(op, r, options);
+  const { transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc } = r;
+  requireNative(op).dgemmStridedBatched(
+    ...([transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc] as const),
+    batch,
+    strideA,
+    strideB,
+    strideC,
+  );
+  return c;
 }

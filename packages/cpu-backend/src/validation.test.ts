@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GemmArgumentError } from './errors.js';
-import { sgemm, sgemmStridedBatched } from './sgemm.js';
+import { dgemm, dgemmStridedBatched, sgemm, sgemmStridedBatched } from './sgemm.js';
 
 // Validation runs before the addon is touched, so these hold with or without the native build.
 const f = (length: number) => new Float32Array(length);
@@ -109,6 +109,63 @@ describe('sgemmStridedBatched validation', () => {
     );
     expect(message(() => sgemmStridedBatched({ ...ok, c: f(11) }))).toBe(
       '[sgemmStridedBatched] c is too short: C (2 × 3) with ldc 3 at offset 0, 2 matrices strideC 6 apart needs 12 elements, but c has 11',
+    );
+  });
+});
+
+describe('dgemm validation', () => {
+  const d = (length: number) => new Float64Array(length);
+  const ok = { m: 2, n: 3, k: 4, a: d(8), b: d(12), c: d(6) };
+
+  it('wants Float64Arrays and checks dims and scalars like sgemm', () => {
+    expect(message(() => dgemm({ ...ok, a: f(8) as unknown as Float64Array }))).toBe(
+      '[dgemm] a must be a Float64Array, received Float32Array',
+    );
+    expect(message(() => dgemm({ ...ok, c: [0] as unknown as Float64Array }))).toBe(
+      '[dgemm] c must be a Float64Array, received Array',
+    );
+    expect(message(() => dgemm({ ...ok, m: -1 }))).toBe(
+      '[dgemm] m must be a non-negative integer, received -1',
+    );
+    expect(message(() => dgemm({ ...ok, beta: Number.NaN }))).toBe(
+      '[dgemm] beta must be a number, received NaN',
+    );
+    expect(message(() => dgemm({ ...ok, transB: true, ldb: 3 }))).toBe(
+      '[dgemm] ldb must be >= k when B is transposed, received ldb 3 with k 4',
+    );
+  });
+
+  it('checks buffer lengths and overlap in doubles', () => {
+    expect(message(() => dgemm({ ...ok, aOffset: 1 }))).toBe(
+      '[dgemm] a is too short: A (2 × 4) with lda 4 at offset 1 needs 9 elements, but a has 8',
+    );
+    expect(message(() => dgemm({ ...ok, ldc: 5 }))).toBe(
+      '[dgemm] c is too short: C (2 × 3) with ldc 5 at offset 0 needs 8 elements, but c has 6',
+    );
+    // Byte ranges: a at doubles [0, 8), c at doubles [7, 13) of one buffer intersect.
+    const buffer = new ArrayBuffer(8 * 13);
+    const a = new Float64Array(buffer, 0, 8);
+    const c = new Float64Array(buffer, 8 * 7, 6);
+    expect(message(() => dgemm({ ...ok, a, c }))).toBe(
+      '[dgemm] c must not overlap a: they share an ArrayBuffer and their ranges intersect',
+    );
+    // Adjacent, not overlapping: accepted by validation.
+    const apart = new Float64Array(buffer, 8 * 8, 5);
+    expect(message(() => dgemm({ ...ok, a, c: apart }))).toBe(
+      '[dgemm] c is too short: C (2 × 3) with ldc 3 at offset 0 needs 6 elements, but c has 5',
+    );
+  });
+
+  it('checks batch strides', () => {
+    const batched = { ...ok, a: d(16), b: d(24), c: d(12), batch: 2 };
+    expect(message(() => dgemmStridedBatched({ ...batched, strideC: 5 }))).toBe(
+      '[dgemmStridedBatched] strideC must be >= 6 so that the 2 C matrices (2 × 3, ldc 3) do not overlap, received 5',
+    );
+    expect(message(() => dgemmStridedBatched({ ...batched, b: d(23) }))).toBe(
+      '[dgemmStridedBatched] b is too short: B (4 × 3) with ldb 3 at offset 0, 2 matrices strideB 12 apart needs 24 elements, but b has 23',
+    );
+    expect(message(() => dgemmStridedBatched({ ...batched, batch: 1.5 }))).toBe(
+      '[dgemmStridedBatched] batch must be a non-negative integer, received 1.5',
     );
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Batched float32 matrix products on the native GEMM. Every operand view is mapped onto BLAS
+ * Batched float32 and float64 matrix products on the native GEMM (sgemm, dgemm). Every operand view is mapped onto BLAS
  * arguments without copying when it can be: a matrix whose columns are contiguous is op(X) = X with
  * ld = its row stride, one whose rows are contiguous is op(X) = Xᵀ with ld = its column stride (a
  * transposed weight is never copied). Batch dims are merged where their strides allow it and run as one
@@ -7,10 +7,17 @@
  * row-contiguous left one folds the whole batch into the rows of a single GEMM. Only a matrix that BLAS
  * cannot describe (both strides ≠ 1, or negative) is copied first.
  *
- * Other dtypes run on the JavaScript kernel (float64 products there accumulate in float64).
+ * Mixed or other dtypes run on the JavaScript kernel.
  */
 import type { Backend, Dtype, JsStorage, View } from '@lorakit/tensor';
-import { sgemm, sgemmStridedBatched } from '../sgemm.js';
+import {
+  dgemm,
+  dgemmStridedBatched,
+  type GemmOptions,
+  type GemmStridedBatchedOptions,
+  sgemm,
+  sgemmStridedBatched,
+} from '../sgemm.js';
 import { allocateOutput } from './allocator.js';
 import { checkView, coalesce, rowMajor, sizeOf } from './layout.js';
 
@@ -45,30 +52,34 @@ export function matrixLayout(
 }
 
 interface Operand {
-  readonly data: Float32Array;
+  readonly data: Float32Array | Float64Array;
   readonly offset: number;
   readonly layout: MatrixLayout;
   /** Element strides of the batch dims (0 where broadcast). */
   readonly batchStrides: readonly number[];
 }
 
+// sgemm or dgemm, whose operands all have the output's dtype (checked by the wrappers).
+type Gemm = (options: GemmOptions<Float32Array | Float64Array>) => unknown;
+type GemmStridedBatched = (options: GemmStridedBatchedOptions<Float32Array | Float64Array>) => unknown;
+
 export function matmulKernel(
   js: Backend<JsStorage>,
   copy: (x: View<JsStorage>, dtype: Dtype) => JsStorage,
 ): Backend<JsStorage>['matmul'] {
   // A view as a GEMM operand, copied to contiguous first when BLAS cannot describe it.
-  function operand(view: View<JsStorage>, rows: number, cols: number): Operand {
+  function operand(view: View<JsStorage>, rows: number, cols: number, dtype: 'float32' | 'float64'): Operand {
     const rank = view.shape.length;
     const direct = matrixLayout(rows, cols, view.strides[rank - 2]!, view.strides[rank - 1]!);
     if (direct && view.strides.every((s) => s >= 0)) {
       return {
-        data: view.storage as Float32Array,
+        data: view.storage as Float32Array | Float64Array,
         offset: view.offset,
         layout: direct,
         batchStrides: view.strides.slice(0, -2),
       };
     }
-    const data = copy(view, 'float32') as Float32Array;
+    const data = copy(view, dtype) as Float32Array | Float64Array;
     const strides = rowMajor(view.shape);
     return {
       data,
@@ -79,9 +90,14 @@ export function matmulKernel(
   }
 
   return function matmul(a: View<JsStorage>, b: View<JsStorage>, outDtype: Dtype): JsStorage {
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || outDtype !== 'float32') {
+    const dtype = outDtype;
+    if ((dtype !== 'float32' && dtype !== 'float64') || a.dtype !== dtype || b.dtype !== dtype) {
       return js.matmul(a, b, outDtype);
     }
+    const [single, batched] =
+      dtype === 'float32'
+        ? [sgemm as Gemm, sgemmStridedBatched as GemmStridedBatched]
+        : [dgemm as Gemm, dgemmStridedBatched as GemmStridedBatched];
     const rank = a.shape.length;
     const m = a.shape[rank - 2]!;
     const k = a.shape[rank - 1]!;
@@ -89,12 +105,12 @@ export function matmulKernel(
     const batchShape = a.shape.slice(0, -2);
     const size = sizeOf(batchShape) * m * n;
     // An empty inner dimension gives zeros; otherwise the GEMM (beta = 0) writes every element.
-    if (size === 0 || k === 0) return new Float32Array(size);
-    const out = allocateOutput('float32', size) as Float32Array;
+    if (size === 0 || k === 0) return dtype === 'float32' ? new Float32Array(size) : new Float64Array(size);
+    const out = allocateOutput(dtype, size) as Float32Array | Float64Array;
     checkView('matmul', a);
     checkView('matmul', b);
-    const left = operand(a, m, k);
-    const right = operand(b, k, n);
+    const left = operand(a, m, k, dtype);
+    const right = operand(b, k, n, dtype);
     const product = { m, n, k, transA: left.layout.trans, transB: right.layout.trans, lda: left.layout.ld };
     const gemm = { ...product, ldb: right.layout.ld, a: left.data, b: right.data, c: out };
 
@@ -105,14 +121,14 @@ export function matmulKernel(
     ]);
     const dims = batch.shape.length;
     if (dims === 0) {
-      sgemm({ ...gemm, aOffset: left.offset, bOffset: right.offset });
+      single({ ...gemm, aOffset: left.offset, bOffset: right.offset });
       return out;
     }
     const [strideA, strideB, strideC] = batch.strides.map((s) => s[dims - 1]!) as [number, number, number];
     const count = batch.shape[dims - 1]!;
     // One B for every product and A's row-major matrices back to back: a single GEMM of count·m rows.
     if (dims === 1 && strideB === 0 && !left.layout.trans && strideA === m * left.layout.ld) {
-      sgemm({ ...gemm, m: count * m, aOffset: left.offset, bOffset: right.offset });
+      single({ ...gemm, m: count * m, aOffset: left.offset, bOffset: right.offset });
       return out;
     }
     const outerShape = batch.shape.slice(0, -1);
@@ -127,7 +143,7 @@ export function matmulKernel(
         bOffset += position[d]! * batch.strides[1]![d]!;
         cOffset += position[d]! * batch.strides[2]![d]!;
       }
-      sgemmStridedBatched({ ...gemm, batch: count, strideA, strideB, strideC, aOffset, bOffset, cOffset });
+      batched({ ...gemm, batch: count, strideA, strideB, strideC, aOffset, bOffset, cOffset });
       for (let d = outerShape.length - 1; d >= 0; d--) {
         if (++position[d]! < outerShape[d]!) break;
         position[d] = 0;
