@@ -22,8 +22,8 @@ describe('svdLowrankSeededFromSvd', () => {
     [32, 32, 10, 3],
     [60, 10, 14, 1],
   ];
-  // Importing @lorakit/cpu-backend registers `cpu` when its addon is built (products there are broadcast
-  // sums, see product64); tensors name their backend explicitly.
+  // Importing @lorakit/cpu-backend registers `cpu` when its addon is built; tensors name their backend
+  // explicitly.
   const backends = nativeAvailable ? ['js', 'cpu'] : ['js'];
   for (const [m, n, q, niter] of shapes)
     for (const backend of backends) {
@@ -52,14 +52,15 @@ describe('svdLowrankSeededFromSvd', () => {
 });
 
 describe('lowrankFromSvdIsCheaper', () => {
-  it('takes the decompositions for narrow layers on the cpu backend, the sketch for wide ones and on js', () => {
-    // Measured on the cpu backend (2 threads), sketch vs decompositions. EVA on a hidden-256 model (977
-    // rows, q 32): 37 vs 27 ms; its 688-wide down_proj: 75 vs 137 ms; 100 × 256: 5.2 vs 3.0 ms.
-    expect(lowrankFromSvdIsCheaper(977, 256, 32, 4, 'cpu')).toBe(true);
+  it('takes the sketch on the cpu backend for layer-sized matrices, the decompositions for narrow ones', () => {
+    // Measured on the cpu backend (2 threads, native float64 GEMM), sketch vs decompositions: EVA on a
+    // hidden-256 model (977 rows, q 32) 5.7 vs 21.8 ms; its 688-wide down_proj 10.0 vs 130.8 ms;
+    // 100 × 256 2.7 vs 2.9 ms; 2100 × 2048 (q 64) 91 vs 2757 ms; 300 × 24 (q 32) 1.9 vs 0.7 ms.
+    expect(lowrankFromSvdIsCheaper(977, 256, 32, 4, 'cpu')).toBe(false);
     expect(lowrankFromSvdIsCheaper(977, 688, 32, 4, 'cpu')).toBe(false);
-    expect(lowrankFromSvdIsCheaper(100, 256, 32, 4, 'cpu')).toBe(true);
-    // 2100 × 2048, q 32: 505 vs 3080 ms.
-    expect(lowrankFromSvdIsCheaper(2100, 2048, 32, 4, 'cpu')).toBe(false);
+    expect(lowrankFromSvdIsCheaper(100, 256, 32, 4, 'cpu')).toBe(false);
+    expect(lowrankFromSvdIsCheaper(2100, 2048, 64, 4, 'cpu')).toBe(false);
+    expect(lowrankFromSvdIsCheaper(300, 24, 32, 4, 'cpu')).toBe(true);
     // js backend: 977 × 256 207 vs 202 ms (a tie), 977 × 688 307 vs 1330 ms.
     expect(lowrankFromSvdIsCheaper(977, 688, 32, 4, 'js')).toBe(false);
   });

@@ -1,5 +1,4 @@
 import { qr, svd, type Tensor, tensor } from '@lorakit/tensor';
-import { product64 } from './float64-product.js';
 import { torchRandn } from './torch-randn.js';
 
 /**
@@ -29,13 +28,13 @@ export function svdLowrankSeeded(
     dtype,
     backend: a.backend.name,
   });
-  let basis = qr(product64(tall, sketch)).q;
+  let basis = qr(tall.matmul(sketch)).q;
   for (let i = 0; i < niter; i++) {
-    basis = qr(product64(tall.T, basis)).q;
-    basis = qr(product64(tall, basis)).q;
+    basis = qr(tall.T.matmul(basis)).q;
+    basis = qr(tall.matmul(basis)).q;
   }
-  const { u, s, vh } = svd(product64(basis.T, tall));
-  const left = product64(basis, u);
+  const { u, s, vh } = svd(basis.T.matmul(tall));
+  const left = basis.matmul(u);
   const right = vh.T;
   return wide ? { u: right, s, v: left } : { u: left, s, v: right };
 }
@@ -43,11 +42,11 @@ export function svdLowrankSeeded(
 /**
  * Work of the decomposition path relative to the sketch's, per unit of the counts in
  * {@link lowrankFromSvdIsCheaper}, by backend: measured over shapes from 100 × 256 to 2100 × 2048 (q 16
- * to 64, niter 4) at 0.43–1.3, mostly 0.5–0.8, on the `cpu` backend (native QR and SVD, float64
- * products as native broadcast sums, see {@link product64}) and 1.0–1.4 on the `js` reference backend
- * (everything in JavaScript). Backends not listed get the `js` value.
+ * to 64, niter 4) at 2.2–4.8, mostly 3.3–4.1, on the `cpu` backend (native QR, SVD and float64 GEMM,
+ * which makes the sketch's products cheap: the sketch wins for every EVA shape measured) and 1.0–1.4
+ * on the `js` reference backend (everything in JavaScript). Backends not listed get the `js` value.
  */
-const DECOMPOSITION_COST: Readonly<Record<string, number>> = { cpu: 0.75 };
+const DECOMPOSITION_COST: Readonly<Record<string, number>> = { cpu: 3.5 };
 const DECOMPOSITION_COST_DEFAULT = 1.4;
 
 /**
@@ -122,7 +121,7 @@ export function svdLowrankSeededFromSvd(
     dtype: 'float64',
     backend: a.backend.name,
   });
-  let basis = qr(product64(vt, sketch).mul(scale)).q;
+  let basis = qr(vt.matmul(sketch).mul(scale)).q;
   for (let i = 0; i < niter; i++) {
     basis = qr(basis.mul(scale)).q;
     basis = qr(basis.mul(scale)).q;
@@ -130,7 +129,7 @@ export function svdLowrankSeededFromSvd(
   const projected = svd(basis.mul(scale).T);
   const k = projected.s.shape[0]!;
   const kept = Math.min(rows ?? k, k);
-  if (!wide) return { s: projected.s, vh: product64(projected.vh.narrow(0, 0, kept), vt) };
+  if (!wide) return { s: projected.s, vh: projected.vh.narrow(0, 0, kept).matmul(vt) };
   // Wide: the randomized SVD's right vectors are the left ones of the tall orientation, U·basis·u_B.
-  return { s: projected.s, vh: product64(u!, product64(basis, projected.u.narrow(1, 0, kept))).T };
+  return { s: projected.s, vh: u!.matmul(basis.matmul(projected.u.narrow(1, 0, kept))).T };
 }
