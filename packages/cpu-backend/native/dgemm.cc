@@ -20,88 +20,20 @@
 #include <new>
 #include <vector>
 
+#include "gemm_workspace.h"
 #include "thread_pool.h"
 
 namespace lorakit {
 namespace {
 
-inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
-inline int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
-
-// Below this many multiply-adds per thread another thread is not worth waking (as for the SGEMM).
-constexpr int64_t kMinMacsPerThread = int64_t{1} << 18;
-
-// Packing memory, 64-byte aligned, grown on demand and kept between calls.
-class DoubleBuffer {
- public:
-  DoubleBuffer() = default;
-  DoubleBuffer(const DoubleBuffer&) = delete;
-  DoubleBuffer& operator=(const DoubleBuffer&) = delete;
-  DoubleBuffer(DoubleBuffer&& other) noexcept : data_(other.data_), size_(other.size_) {
-    other.data_ = nullptr;
-    other.size_ = 0;
-  }
-  ~DoubleBuffer() { std::free(data_); }
-
-  // Throws std::bad_alloc (called on the JavaScript thread before any worker starts).
-  void reserve(int64_t doubles) {
-    if (doubles <= size_) return;
-    std::free(data_);
-    data_ = nullptr;
-    size_ = 0;
-    const size_t bytes = static_cast<size_t>(round_up(doubles * int64_t{sizeof(double)}, 64));
-    data_ = static_cast<double*>(std::aligned_alloc(64, bytes));
-    if (data_ == nullptr) throw std::bad_alloc();
-    size_ = doubles;
-  }
-  double* data() const { return data_; }
-
- private:
-  double* data_ = nullptr;
-  int64_t size_ = 0;
-};
-
-struct Scratch {
-  DoubleBuffer a;
-  DoubleBuffer b;
-};
-
-// One Scratch per pool thread, used only while ThreadPool::try_acquire() is held.
-std::vector<Scratch>& pool_scratch() {
-  static std::vector<Scratch> scratch;
-  return scratch;
-}
-
-struct Workspace {
-  std::unique_lock<std::mutex> lock;
-  std::vector<Scratch> local;
-  Scratch* slots = nullptr;
-  int threads = 1;
-};
-
-Workspace acquire_workspace(int wanted_threads) {
-  Workspace ws;
-  ws.lock = ThreadPool::instance().try_acquire();
-  if (ws.lock.owns_lock()) {
-    auto& scratch = pool_scratch();
-    if (static_cast<int>(scratch.size()) < wanted_threads) scratch.resize(wanted_threads);
-    ws.slots = scratch.data();
-    ws.threads = wanted_threads;
-  } else {
-    // Another thread of this process is inside a GEMM: run on this thread alone.
-    ws.local.resize(1);
-    ws.slots = ws.local.data();
-    ws.threads = 1;
-  }
-  return ws;
-}
-
-void run_threads(int threads, const std::function<void(int)>& task) {
-  if (threads <= 1) {
-    task(0);
-  } else {
-    ThreadPool::instance().run(threads, task);
-  }
+using gemm_workspace::ceil_div;
+using gemm_workspace::kMinMacsPerThread;
+using gemm_workspace::round_up;
+using gemm_workspace::run_threads;
+using Scratch = gemm_workspace::Scratch<double>;
+using Workspace = gemm_workspace::Workspace<double>;
+inline Workspace acquire_workspace(int wanted_threads) {
+  return gemm_workspace::acquire_workspace<double>(wanted_threads);
 }
 
 struct Problem {

@@ -28,6 +28,7 @@
 #include "cpu_features.h"
 #include "dgemm.h"
 #include "kernels.h"
+#include "gemm_workspace.h"
 #include "thread_pool.h"
 #include "vector_kernels.h"
 
@@ -61,8 +62,10 @@ std::atomic<const KernelSet*>& current_kernels() {
   return kernels;
 }
 
-inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
-inline int64_t ceil_div(int64_t x, int64_t y) { return (x + y - 1) / y; }
+using gemm_workspace::ceil_div;
+using gemm_workspace::kMinMacsPerThread;
+using gemm_workspace::round_up;
+using gemm_workspace::run_threads;
 
 // ---------------------------------------------------------------------------------------------------------
 // Blocking parameters
@@ -105,91 +108,16 @@ Blocking blocking(const KernelSet& ks) {
   return b;
 }
 
-// Work below this many multiply-adds per thread is not worth waking another thread for (a wake-up and
-// the final join cost a few microseconds; 2^18 multiply-adds take about 3 µs on one AVX2 core).
-constexpr int64_t kMinMacsPerThread = int64_t{1} << 18;
 
 // The skinny path handles C = A · Bᵀ with n up to this many columns (LoRA's x · Aᵀ has n = r).
 constexpr int64_t kDotMaxN = 32;
 // ... and products with at most this many rows when B is stored n × k.
 constexpr int64_t kDotMaxM = 2;
 
-// ---------------------------------------------------------------------------------------------------------
-// Scratch memory for packed panels, 64-byte aligned, grown on demand and kept between calls.
-
-class AlignedBuffer {
- public:
-  AlignedBuffer() = default;
-  AlignedBuffer(const AlignedBuffer&) = delete;
-  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  AlignedBuffer(AlignedBuffer&& other) noexcept : data_(other.data_), size_(other.size_) {
-    other.data_ = nullptr;
-    other.size_ = 0;
-  }
-  ~AlignedBuffer() { std::free(data_); }
-
-  // Throws std::bad_alloc on failure (called on the JavaScript thread, before any worker starts).
-  float* reserve(int64_t floats) {
-    if (floats > size_) {
-      std::free(data_);
-      data_ = nullptr;
-      size_ = 0;
-      const size_t bytes = static_cast<size_t>(round_up(floats * int64_t{sizeof(float)}, 64));
-      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (data_ == nullptr) throw std::bad_alloc();
-      size_ = floats;
-    }
-    return data_;
-  }
-  float* data() const { return data_; }
-
- private:
-  float* data_ = nullptr;
-  int64_t size_ = 0;
-};
-
-struct Scratch {
-  AlignedBuffer a;
-  AlignedBuffer b;
-};
-
-// One Scratch per pool thread, used only while ThreadPool::try_acquire() is held.
-std::vector<Scratch>& pool_scratch() {
-  static std::vector<Scratch> scratch;
-  return scratch;
-}
-
-// A caller-owned view of "a pool slot or a private buffer set".
-struct Workspace {
-  std::unique_lock<std::mutex> lock;
-  std::vector<Scratch> local;
-  Scratch* slots = nullptr;
-  int threads = 1;
-};
-
-Workspace acquire_workspace(int wanted_threads) {
-  Workspace ws;
-  ws.lock = ThreadPool::instance().try_acquire();
-  if (ws.lock.owns_lock()) {
-    auto& scratch = pool_scratch();
-    if (static_cast<int>(scratch.size()) < wanted_threads) scratch.resize(wanted_threads);
-    ws.slots = scratch.data();
-    ws.threads = wanted_threads;
-  } else {
-    // Another thread of this process is inside a GEMM: run on this thread alone.
-    ws.local.resize(1);
-    ws.slots = ws.local.data();
-    ws.threads = 1;
-  }
-  return ws;
-}
-
-void run_threads(int threads, const std::function<void(int)>& task) {
-  if (threads <= 1) {
-    task(0);
-  } else {
-    ThreadPool::instance().run(threads, task);
-  }
+using Scratch = gemm_workspace::Scratch<float>;
+using Workspace = gemm_workspace::Workspace<float>;
+inline Workspace acquire_workspace(int wanted_threads) {
+  return gemm_workspace::acquire_workspace<float>(wanted_threads);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,5 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { BROADCASTS, type Layout, layoutOf, TRANSPOSES } from '../test/reference.js';
+import {
+  BROADCASTS,
+  checkAgainstReference,
+  FLOAT64_BOUND,
+  type Layout,
+  layoutOf,
+  TRANSPOSES,
+} from '../test/reference.js';
 import { nativeAvailable, nativeLoadError } from './native.js';
 import { availableKernels, getNumThreads, setKernel, setNumThreads } from './runtime.js';
 import { dgemm, dgemmStridedBatched } from './sgemm.js';
@@ -55,11 +62,7 @@ function operands(layout: Layout, seed: number) {
   };
 }
 
-/**
- * Largest |got − want| / tolerance over C against a plain k loop in float64, with tolerance
- * (k + 4) · 2⁻⁵² · (|alpha| Σ|a·b| + |beta · c0|) (a dot product's rounding bound), and the number of
- * elements outside C that changed.
- */
+/** The product against the float64 reference, with float64's rounding bound (see test/reference.ts). */
 function compare(
   layout: Layout,
   alpha: number,
@@ -69,38 +72,7 @@ function compare(
   c0: Float64Array,
   c: Float64Array,
 ) {
-  const { m, n, k, transA, transB, lda, ldb, ldc, aOffset, bOffset, cOffset } = layout;
-  const opA = (i: number, p: number) => a[aOffset + (transA ? p * lda + i : i * lda + p)]!;
-  const opB = (p: number, j: number) => b[bOffset + (transB ? j * ldb + p : p * ldb + j)]!;
-  let worst = 0;
-  const inside = new Uint8Array(c.length);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      const at = cOffset + i * ldc + j;
-      inside[at] = 1;
-      let sum = 0;
-      let magnitude = 0;
-      if (alpha !== 0) {
-        for (let p = 0; p < k; p++) {
-          const product = opA(i, p) * opB(p, j);
-          sum += product;
-          magnitude += Math.abs(product);
-        }
-      }
-      const old = beta === 0 ? 0 : beta * c0[at]!;
-      const want = alpha * sum + old;
-      const tolerance = (k + 4) * 2 ** -52 * (Math.abs(alpha) * magnitude + Math.abs(old)) + 1e-300;
-      const got = c[at]!;
-      const ratio =
-        Number.isNaN(got) || Number.isNaN(want) ? Number.POSITIVE_INFINITY : Math.abs(got - want) / tolerance;
-      worst = Math.max(worst, ratio);
-    }
-  }
-  let touched = 0;
-  for (let i = 0; i < c.length; i++) {
-    if (!inside[i] && !Object.is(c[i], c0[i])) touched++;
-  }
-  return { worst, touched };
+  return checkAgainstReference(layout, alpha, beta, a, b, c0, c, FLOAT64_BOUND);
 }
 
 function run(layout: Layout, alpha: number, beta: number, seed: number, cInit?: (c: Float64Array) => void) {

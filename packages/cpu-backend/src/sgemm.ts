@@ -319,31 +319,19 @@ function batchStrides<T extends GemmArray>(
   return { batch, strideA, strideB, strideC };
 }
 
+/** A resolved product as the native binding's leading arguments, in its order. */
+function nativeArgs<T extends GemmArray>(r: Resolved<T>) {
+  const { transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc } = r;
+  return [transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc] as const;
+}
+
 /** C = alpha · op(A) · op(B) + beta · C on the native kernels, in float32. Returns `c`. */
 export function sgemm(options: SgemmOptions): Float32Array {
   const op = 'sgemm';
   const r = resolve(op, options, FLOAT32);
   checkBuffers(op, r, 1, 0, 0, 0);
-  const { transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc } = r;
-  requireNative(op).sgemm(
-    transA,
-    transB,
-    m,
-    n,
-    k,
-    alpha,
-    a,
-    aOffset,
-    lda,
-    b,
-    bOffset,
-    ldb,
-    beta,
-    c,
-    cOffset,
-    ldc,
-  );
-  return c;
+  requireNative(op).sgemm(...nativeArgs(r));
+  return r.c;
 }
 
 /**
@@ -355,15 +343,8 @@ export function sgemmStridedBatched(options: SgemmStridedBatchedOptions): Float3
   const op = 'sgemmStridedBatched';
   const r = resolve(op, options, FLOAT32);
   const { batch, strideA, strideB, strideC } = batchStrides(op, r, options);
-  const { transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc } = r;
-  requireNative(op).sgemmStridedBatched(
-    ...([transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc] as const),
-    batch,
-    strideA,
-    strideB,
-    strideC,
-  );
-  return c;
+  requireNative(op).sgemmStridedBatched(...nativeArgs(r), batch, strideA, strideB, strideC);
+  return r.c;
 }
 
 /**
@@ -374,26 +355,8 @@ export function dgemm(options: DgemmOptions): Float64Array {
   const op = 'dgemm';
   const r = resolve(op, options, FLOAT64);
   checkBuffers(op, r, 1, 0, 0, 0);
-  const { transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc } = r;
-  requireNative(op).dgemm(
-    transA,
-    transB,
-    m,
-    n,
-    k,
-    alpha,
-    a,
-    aOffset,
-    lda,
-    b,
-    bOffset,
-    ldb,
-    beta,
-    c,
-    cOffset,
-    ldc,
-  );
-  return c;
+  requireNative(op).dgemm(...nativeArgs(r));
+  return r.c;
 }
 
 /** sgemmStridedBatched in float64. Returns `c`. */
@@ -401,13 +364,6 @@ export function dgemmStridedBatched(options: DgemmStridedBatchedOptions): Float6
   const op = 'dgemmStridedBatched';
   const r = resolve(op, options, FLOAT64);
   const { batch, strideA, strideB, strideC } = batchStrides(op, r, options);
-  const { transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc } = r;
-  requireNative(op).dgemmStridedBatched(
-    ...([transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc] as const),
-    batch,
-    strideA,
-    strideB,
-    strideC,
-  );
-  return c;
+  requireNative(op).dgemmStridedBatched(...nativeArgs(r), batch, strideA, strideB, strideC);
+  return r.c;
 }

@@ -102,19 +102,24 @@ export interface Check {
   touched: number;
 }
 
+/** Unit roundoff and absolute floor of the tolerance in {@link checkAgainstReference}, per precision. */
+export const FLOAT32_BOUND = { unit: 2 ** -23, floor: 1e-30 } as const;
+export const FLOAT64_BOUND = { unit: 2 ** -52, floor: 1e-300 } as const;
+
 /**
  * Compares c (after the product) with the float64 reference computed from a, b and c0 (C before).
- * Tolerance per element: (k + 4) · 2⁻²³ · (|alpha| Σ|a||b| + |beta c0|), a standard float32 dot-product
- * error bound, plus a tiny absolute floor.
+ * Tolerance per element: (k + 4) · u · (|alpha| Σ|a||b| + |beta c0|), a standard dot-product error bound
+ * for unit roundoff u (2⁻²³ for float32, the default; 2⁻⁵² for float64), plus a tiny absolute floor.
  */
-export function checkAgainstReference(
+export function checkAgainstReference<T extends Float32Array | Float64Array>(
   layout: Layout,
   alpha: number,
   beta: number,
-  a: Float32Array,
-  b: Float32Array,
-  c0: Float32Array,
-  c: Float32Array,
+  a: T,
+  b: T,
+  c0: T,
+  c: T,
+  bound: { readonly unit: number; readonly floor: number } = FLOAT32_BOUND,
 ): Check {
   const { m, n, k, transA, transB, lda, ldb, ldc, aOffset, bOffset, cOffset } = layout;
   const opA = (i: number, p: number) => a[aOffset + (transA ? p * lda + i : i * lda + p)]!;
@@ -136,7 +141,7 @@ export function checkAgainstReference(
       }
       const old = beta === 0 ? 0 : beta * c0[at]!;
       const want = alpha * sum + old;
-      const tolerance = (k + 4) * 2 ** -23 * (Math.abs(alpha) * magnitude + Math.abs(old)) + 1e-30;
+      const tolerance = (k + 4) * bound.unit * (Math.abs(alpha) * magnitude + Math.abs(old)) + bound.floor;
       const got = c[at]!;
       const ratio =
         Number.isNaN(got) || Number.isNaN(want) ? Number.POSITIVE_INFINITY : Math.abs(got - want) / tolerance;
