@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   BROADCASTS,
   checkAgainstReference,
+  expectStridedBatch,
   FLOAT64_BOUND,
   type Layout,
   layoutOf,
@@ -192,26 +193,7 @@ describe.each(configurations)('dgemm, $kernel kernel, $threads thread(s)', ({ ke
             strideB: broadcastB ? 0 : bSize,
             strideC: cSize,
           });
-          for (let i = 0; i < batch; i++) {
-            const check = compare(
-              {
-                ...layout,
-                aOffset: broadcastA ? 0 : i * aSize,
-                bOffset: broadcastB ? 0 : i * bSize,
-                cOffset: i * cSize,
-              },
-              0.5,
-              -1,
-              a,
-              b,
-              c0,
-              c,
-            );
-            expect(check.worst, `batch ${i} of ${m} × ${n} × ${k}`).toBeLessThanOrEqual(1);
-            // The two doubles between C blocks are left alone.
-            expect(c[i * cSize + m * n]).toBe(c0[i * cSize + m * n]);
-            expect(c[i * cSize + m * n + 1]).toBe(c0[i * cSize + m * n + 1]);
-          }
+          expectStridedBatch(layout, batch, [broadcastA, broadcastB], a, b, c0, c, FLOAT64_BOUND);
         }
       }
     }

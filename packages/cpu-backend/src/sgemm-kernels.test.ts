@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   BROADCASTS,
   checkAgainstReference,
+  expectStridedBatch,
   type Layout,
   layoutOf,
   makeOperands,
@@ -154,27 +155,8 @@ describe.skipIf(fast.length === 0)(
                   });
                   return c;
                 });
-                for (const c of results) {
-                  for (let i = 0; i < batch; i++) {
-                    const check = checkAgainstReference(
-                      {
-                        ...layout,
-                        aOffset: broadcastA ? 0 : i * aSize,
-                        bOffset: broadcastB ? 0 : i * bSize,
-                        cOffset: i * cSize,
-                      },
-                      0.5,
-                      -1,
-                      a,
-                      b,
-                      c0,
-                      c,
-                    );
-                    expect(check.worst, `batch ${i} of ${m} × ${n} × ${k}`).toBeLessThanOrEqual(1);
-                    expect(c[i * cSize + m * n]).toBe(c0[i * cSize + m * n]);
-                    expect(c[i * cSize + m * n + 1]).toBe(c0[i * cSize + m * n + 1]);
-                  }
-                }
+                for (const c of results)
+                  expectStridedBatch(layout, batch, [broadcastA, broadcastB], a, b, c0, c);
               }
             }
           }

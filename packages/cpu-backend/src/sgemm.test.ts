@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   BROADCASTS,
   checkAgainstReference,
+  expectStridedBatch,
   type Layout,
   layoutOf,
   makeOperands,
@@ -228,28 +229,7 @@ describe.each(configurations)('sgemm, $kernel kernel, $threads thread(s)', ({ ke
             strideB: broadcastB ? 0 : bSize,
             strideC: cSize,
           });
-          for (let i = 0; i < batch; i++) {
-            const check = checkAgainstReference(
-              {
-                ...layout,
-                aOffset: broadcastA ? 0 : i * aSize,
-                bOffset: broadcastB ? 0 : i * bSize,
-                cOffset: i * cSize,
-              },
-              0.5,
-              -1,
-              a,
-              b,
-              c0,
-              c,
-            );
-            expect(check.worst, `batch ${i} of ${m} × ${n} × ${k}`).toBeLessThanOrEqual(1);
-          }
-          // The two floats between C blocks are left alone.
-          for (let i = 0; i < batch; i++) {
-            expect(c[i * cSize + m * n]).toBe(c0[i * cSize + m * n]);
-            expect(c[i * cSize + m * n + 1]).toBe(c0[i * cSize + m * n + 1]);
-          }
+          expectStridedBatch(layout, batch, [broadcastA, broadcastB], a, b, c0, c);
         }
       }
     }

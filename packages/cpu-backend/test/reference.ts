@@ -2,6 +2,7 @@
  * Float64 reference GEMM and test-data helpers. The reference follows the BLAS definition literally,
  * including beta = 0 ignoring C and alpha = 0 not reading A or B.
  */
+import { expect } from 'vitest';
 
 export interface Layout {
   m: number;
@@ -153,4 +154,34 @@ export function checkAgainstReference<T extends Float32Array | Float64Array>(
     if (!inside[i] && !Object.is(c[i], c0[i])) touched++;
   }
   return { worst, touched };
+}
+
+/**
+ * Checks every product of a strided batch run with alpha 0.5 and beta −1 on dense matrices (strides
+ * m·k, k·n and m·n + 2; 0 for a broadcast A or B) against the reference, and that the two elements
+ * after each C block are left alone.
+ */
+export function expectStridedBatch<T extends Float32Array | Float64Array>(
+  layout: Layout,
+  batch: number,
+  [broadcastA, broadcastB]: readonly [boolean, boolean],
+  a: T,
+  b: T,
+  c0: T,
+  c: T,
+  bound: { readonly unit: number; readonly floor: number } = FLOAT32_BOUND,
+): void {
+  const { m, n, k } = layout;
+  const cSize = m * n + 2;
+  for (let i = 0; i < batch; i++) {
+    const offsets = {
+      aOffset: broadcastA ? 0 : i * m * k,
+      bOffset: broadcastB ? 0 : i * k * n,
+      cOffset: i * cSize,
+    };
+    const check = checkAgainstReference({ ...layout, ...offsets }, 0.5, -1, a, b, c0, c, bound);
+    expect(check.worst, `batch ${i} of ${m} × ${n} × ${k}`).toBeLessThanOrEqual(1);
+    expect(c[i * cSize + m * n]).toBe(c0[i * cSize + m * n]);
+    expect(c[i * cSize + m * n + 1]).toBe(c0[i * cSize + m * n + 1]);
+  }
 }

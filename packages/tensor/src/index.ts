@@ -87,7 +87,7 @@ export {
   randn,
   randperm,
 } from './random/sampling.js';
-export { broadcastShapes, type Shape, sizeOf } from './shape.js';
+export { broadcastShapes, isContiguous, type Shape, sizeOf } from './shape.js';
 export { tidy } from './storage.js';
 export { Tensor, type TensorLike } from './tensor.js';
 

@@ -5,17 +5,14 @@
  * (`attentionSoftmaxBackward`). Rows are split across the thread pool. Scores and gradients come from
  * matrix products and are contiguous; other layouts, and other dtypes, run on the JavaScript references.
  */
-import type { Backend, JsStorage, View } from '@lorakit/tensor';
+import { type Backend, isContiguous, type JsStorage, type View } from '@lorakit/tensor';
 import type { NativeBinding } from '../native.js';
 import { allocateOutput } from './allocator.js';
-import { checkView, rowMajor, sizeOf } from './layout.js';
+import { checkView, sizeOf } from './layout.js';
 
 type Attention = Required<Pick<Backend<JsStorage>, 'attentionSoftmax' | 'attentionSoftmaxBackward'>>;
 
-const contiguous = (v: View<JsStorage>) => {
-  const expected = rowMajor(v.shape);
-  return v.shape.every((d, i) => d === 1 || v.strides[i] === expected[i]);
-};
+const contiguous = (v: View<JsStorage>) => isContiguous(v.shape, v.strides);
 
 export function attentionKernels(native: NativeBinding, js: Backend<JsStorage>): Attention {
   function attentionSoftmax(
