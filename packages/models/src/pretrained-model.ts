@@ -64,6 +64,15 @@ export abstract class PreTrainedModel<C extends BaseModelConfig = BaseModelConfi
     return this.config.modelType;
   }
 
+  /**
+   * The transformers module that defines `architecture` (e.g. "transformers.models.llama.modeling_llama");
+   * a saved adapter names it as `auto_mapping.parent_library`. A family whose module is not named after
+   * its `model_type` overrides this.
+   */
+  get transformersModule(): string {
+    return `transformers.models.${this.modelType}.modeling_${this.modelType}`;
+  }
+
   /** Path of the input embedding module (e.g. "model.embed_tokens"). */
   abstract getInputEmbeddings(): string;
 

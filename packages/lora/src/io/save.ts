@@ -20,19 +20,6 @@ import { adapterTensors } from './adapter-keys.js';
 export const CONFIG_NAME = 'adapter_config.json';
 export const WEIGHTS_NAME = 'adapter_model.safetensors';
 
-/** transformers module paths of the architectures @lorakit/models provides (for `auto_mapping`). */
-const PARENT_LIBRARY: Readonly<Record<string, string>> = {
-  LlamaForCausalLM: 'transformers.models.llama.modeling_llama',
-  LlamaModel: 'transformers.models.llama.modeling_llama',
-  MistralForCausalLM: 'transformers.models.mistral.modeling_mistral',
-  Qwen2ForCausalLM: 'transformers.models.qwen2.modeling_qwen2',
-  GPT2LMHeadModel: 'transformers.models.gpt2.modeling_gpt2',
-  GPT2Model: 'transformers.models.gpt2.modeling_gpt2',
-  BertModel: 'transformers.models.bert.modeling_bert',
-  BertForMaskedLM: 'transformers.models.bert.modeling_bert',
-  BertForSequenceClassification: 'transformers.models.bert.modeling_bert',
-};
-
 export interface SaveOptions {
   /** Adapters to save (default: all). "default" goes to `dir`, any other to `dir/<name>`. */
   readonly selectedAdapters?: readonly string[];
@@ -44,6 +31,16 @@ export interface SaveOptions {
 export function architectureOf(model: unknown): string {
   const m = model as { architecture?: string; constructor: { name: string } };
   return m.architecture ?? m.constructor.name;
+}
+
+/**
+ * The transformers module that defines a model's class, as the model reports it (`transformersModule`,
+ * set by @lorakit/models); `__main__` for a model that names none, as PEFT writes for a class it cannot
+ * place in a module.
+ */
+export function transformersModuleOf(model: unknown): string {
+  const m = (model as { transformersModule?: unknown }).transformersModule;
+  return typeof m === 'string' && m !== '' ? m : '__main__';
 }
 
 /** The adapter_config.json text PEFT would write for one adapter. */
@@ -58,7 +55,7 @@ export function adapterConfigJson(peft: PeftModel, adapter: string, override?: L
   if (dict.base_model_name_or_path === '') dict.base_model_name_or_path = null;
   if (config.taskType === null && dict.auto_mapping === null) {
     const name = architectureOf(peft.model);
-    dict.auto_mapping = { base_model_class: name, parent_library: PARENT_LIBRARY[name] ?? '__main__' };
+    dict.auto_mapping = { base_model_class: name, parent_library: transformersModuleOf(peft.model) };
   }
   return dumpPythonJson(dict);
 }
