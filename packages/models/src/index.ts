@@ -36,8 +36,10 @@ export {
   BertModel,
 } from './models/bert.js';
 export { GPT2LMHeadModel, GPT2Model } from './models/gpt2.js';
+export { type CausalLmOptions, DecoderForCausalLM } from './models/causal-lm.js';
 export { LlamaForCausalLM, LlamaModel } from './models/llama.js';
 export {
+  DecoderForSequenceClassification,
   GPT2ForSequenceClassification,
   LlamaForSequenceClassification,
   lastTokenLogits,

@@ -1,20 +1,11 @@
-import {
-  ACTIVATIONS,
-  Conv1D,
-  causalLmLoss,
-  Dropout,
-  Embedding,
-  LayerNorm,
-  Linear,
-  Module,
-  ModuleList,
-} from '@lorakit/nn';
+import { ACTIVATIONS, Conv1D, Dropout, Embedding, LayerNorm, Module, ModuleList } from '@lorakit/nn';
 import type { Tensor } from '@lorakit/tensor';
 import { type AttentionBias, causalAttentionBias } from '../attention/masks.js';
 import { scaledDotProductAttention } from '../attention/sdpa.js';
 import type { Gpt2Config } from '../config/gpt2-config.js';
 import type { KVCache } from '../kv-cache.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
+import { DecoderForCausalLM } from './causal-lm.js';
 import { checkInputIds, defaultPositionIds } from './inputs.js';
 
 interface Gpt2Context {
@@ -155,47 +146,10 @@ const GPT2_IGNORED = [
 ];
 
 /** GPT-2 with `lm_head` tied to `transformer.wte` (the default `tie_word_embeddings: true`). */
-export class GPT2LMHeadModel extends PreTrainedModel<Gpt2Config> {
+export class GPT2LMHeadModel extends DecoderForCausalLM<Gpt2Config> {
   readonly architecture = 'GPT2LMHeadModel';
-  readonly basePrefix = 'transformer';
 
   constructor(config: Gpt2Config) {
-    super(config);
-    this.registerModule('transformer', new GPT2Model(config));
-    this.registerModule(
-      'lm_head',
-      new Linear(config.hiddenSize, config.vocabSize, { bias: false, init: false }),
-    );
-    this.tieWeights();
-  }
-
-  getInputEmbeddings(): string {
-    return 'transformer.wte';
-  }
-  getOutputEmbeddings(): string {
-    return 'lm_head';
-  }
-  override get canGenerate(): boolean {
-    return true;
-  }
-  protected override declaredTies(): readonly (readonly [string, string])[] {
-    return this.config.tieWordEmbeddings ? [['lm_head.weight', 'transformer.wte.weight']] : [];
-  }
-  override ignoredCheckpointKeys(): readonly RegExp[] {
-    return GPT2_IGNORED;
-  }
-
-  forward(inputs: ModelInputs): ModelOutput {
-    const base = this.child<GPT2Model>('transformer').call({ ...inputs, labels: undefined });
-    const logits = this.child('lm_head').call(base.logits);
-    const loss = inputs.labels
-      ? causalLmLoss(logits, inputs.labels, { numItemsInBatch: inputs.numItemsInBatch })
-      : undefined;
-    return {
-      logits,
-      lastHiddenState: base.logits,
-      ...(loss ? { loss } : {}),
-      ...(base.cache ? { cache: base.cache } : {}),
-    };
+    super(config, 'transformer', new GPT2Model(config));
   }
 }

@@ -1,4 +1,4 @@
-import { ACTIVATIONS, causalLmLoss, Embedding, Linear, Module, ModuleList, RMSNorm } from '@lorakit/nn';
+import { ACTIVATIONS, Embedding, Linear, Module, ModuleList, RMSNorm } from '@lorakit/nn';
 import { swiglu, type Tensor, tensor } from '@lorakit/tensor';
 import { type AttentionBias, causalAttentionBias } from '../attention/masks.js';
 import { applyRotary, rotaryCosSin } from '../attention/rotary.js';
@@ -7,6 +7,7 @@ import type { AttentionLayerType, LlamaConfig } from '../config/llama-config.js'
 import { ropeInverseFrequencies } from '../config/rope.js';
 import type { KVCache } from '../kv-cache.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
+import { DecoderForCausalLM } from './causal-lm.js';
 import { checkInputIds, defaultPositionIds } from './inputs.js';
 
 /** What every decoder layer of one forward shares. */
@@ -184,52 +185,15 @@ export class LlamaModel extends PreTrainedModel<LlamaConfig> {
 }
 
 /** Llama/Mistral/Qwen2 with the LM head `lm_head` (tied to `model.embed_tokens` when configured). */
-export class LlamaForCausalLM extends PreTrainedModel<LlamaConfig> {
+export class LlamaForCausalLM extends DecoderForCausalLM<LlamaConfig> {
   readonly architecture: string;
-  readonly basePrefix = 'model';
 
   constructor(config: LlamaConfig) {
-    super(config);
+    super(config, 'model', new LlamaModel(config));
     this.architecture = `${familyPrefix(config)}ForCausalLM`;
-    this.registerModule('model', new LlamaModel(config));
-    this.registerModule(
-      'lm_head',
-      new Linear(config.hiddenSize, config.vocabSize, { bias: false, init: false }),
-    );
-    this.tieWeights();
-  }
-
-  getInputEmbeddings(): string {
-    return 'model.embed_tokens';
-  }
-  getOutputEmbeddings(): string {
-    return 'lm_head';
-  }
-  override get canGenerate(): boolean {
-    return true;
-  }
-  protected override declaredTies(): readonly (readonly [string, string])[] {
-    return this.config.tieWordEmbeddings ? [['lm_head.weight', 'model.embed_tokens.weight']] : [];
-  }
-  override ignoredCheckpointKeys(): readonly RegExp[] {
-    return [/(^|\.)rotary_emb\.inv_freq$/];
-  }
-
-  forward(inputs: ModelInputs): ModelOutput {
-    const base = this.child<LlamaModel>('model').call({ ...inputs, labels: undefined });
-    const logits = this.child('lm_head').call(base.logits);
-    const loss = inputs.labels
-      ? causalLmLoss(logits, inputs.labels, { numItemsInBatch: inputs.numItemsInBatch })
-      : undefined;
-    return {
-      logits,
-      lastHiddenState: base.logits,
-      ...(loss ? { loss } : {}),
-      ...(base.cache ? { cache: base.cache } : {}),
-    };
   }
 }
 
-function familyPrefix(config: LlamaConfig): string {
+export function familyPrefix(config: LlamaConfig): string {
   return { llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2' }[config.modelType];
 }

@@ -1,12 +1,13 @@
 import { Linear } from '@lorakit/nn';
 import { arange, type Tensor } from '@lorakit/tensor';
+import type { BaseModelConfig } from '../config/base-config.js';
 import type { Gpt2Config } from '../config/gpt2-config.js';
 import type { LlamaConfig } from '../config/llama-config.js';
 import { ModelError } from '../errors.js';
 import { inferProblemType, sequenceClassificationLoss } from '../losses.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
 import { GPT2Model } from './gpt2.js';
-import { LlamaModel } from './llama.js';
+import { familyPrefix, LlamaModel } from './llama.js';
 
 /**
  * The score of each row's last token that is not padding (transformers' GenericForSequenceClassification:
@@ -34,9 +35,7 @@ export function lastTokenLogits(
 }
 
 /** A decoder with a bias-free `score` head read at each row's last token. */
-abstract class DecoderForSequenceClassification<
-  C extends LlamaConfig | Gpt2Config,
-> extends PreTrainedModel<C> {
+export abstract class DecoderForSequenceClassification<C extends BaseModelConfig> extends PreTrainedModel<C> {
   readonly basePrefix: string;
 
   constructor(config: C, basePrefix: string, base: PreTrainedModel<C>) {
@@ -49,8 +48,14 @@ abstract class DecoderForSequenceClassification<
     );
   }
 
+  getInputEmbeddings(): string {
+    return `${this.basePrefix}.${this.child<PreTrainedModel<C>>(this.basePrefix).getInputEmbeddings()}`;
+  }
   getOutputEmbeddings(): null {
     return null;
+  }
+  override ignoredCheckpointKeys(): readonly RegExp[] {
+    return this.child<PreTrainedModel<C>>(this.basePrefix).ignoredCheckpointKeys();
   }
 
   forward(inputs: ModelInputs): ModelOutput {
@@ -79,13 +84,7 @@ export class LlamaForSequenceClassification extends DecoderForSequenceClassifica
   readonly architecture: string;
   constructor(config: LlamaConfig) {
     super(config, 'model', new LlamaModel(config));
-    this.architecture = `${{ llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2' }[config.modelType]}ForSequenceClassification`;
-  }
-  getInputEmbeddings(): string {
-    return 'model.embed_tokens';
-  }
-  override ignoredCheckpointKeys(): readonly RegExp[] {
-    return [/(^|\.)rotary_emb\.inv_freq$/];
+    this.architecture = `${familyPrefix(config)}ForSequenceClassification`;
   }
 }
 
@@ -93,11 +92,5 @@ export class GPT2ForSequenceClassification extends DecoderForSequenceClassificat
   readonly architecture = 'GPT2ForSequenceClassification';
   constructor(config: Gpt2Config) {
     super(config, 'transformer', new GPT2Model(config));
-  }
-  getInputEmbeddings(): string {
-    return 'transformer.wte';
-  }
-  override ignoredCheckpointKeys(): readonly RegExp[] {
-    return [/(^|\.)attn\.bias$/, /(^|\.)attn\.masked_bias$/];
   }
 }
