@@ -1,13 +1,7 @@
-/**
- * Errors of @lorakit/cpu-backend. Until the tensor package provides `LorakitError`, the base class is
- * local; subclasses let callers catch by kind.
- */
-export class CpuBackendError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+import { LorakitError } from '@lorakit/tensor';
+
+/** Errors of @lorakit/cpu-backend; subclasses let callers catch by kind. */
+export class CpuBackendError extends LorakitError {}
 
 /** Arguments that do not describe a valid product (dims, leading dimensions, lengths, overlap). */
 export class GemmArgumentError extends CpuBackendError {}

@@ -22,11 +22,11 @@ import {
   LLAMA_BENCH_SEQUENCE,
   printTable,
 } from '@lorakit/bench-tools';
+import { cpuFeatures, nativeAvailable, nativeLoadError, setNumThreads } from '@lorakit/cpu-backend';
 import { getPeftModel, LoraConfig } from '@lorakit/lora';
 import { createModel } from '@lorakit/models';
 import { AdamW } from '@lorakit/nn';
 import { Generator, getBackend, noGrad, randint, type Tensor } from '@lorakit/tensor';
-import { cpuFeatures, nativeAvailable, nativeLoadError, setNumThreads } from '../src/index.js';
 
 const CONFIG = LLAMA_BENCH_CONFIG;
 const BATCH = LLAMA_BENCH_BATCH;
