@@ -19,8 +19,23 @@ export class FileByteSource implements ByteSource {
   #fd: number | undefined;
 
   constructor(readonly label: string) {
-    this.#fd = openSync(label, 'r');
-    this.size = fstatSync(this.#fd).size;
+    let fd: number;
+    try {
+      fd = openSync(label, 'r');
+    } catch (cause) {
+      throw new SafetensorsFormatError(`[safetensors] cannot open ${label}: ${describeFsError(cause)}`, {
+        cause,
+      });
+    }
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) {
+      closeSync(fd);
+      throw new SafetensorsFormatError(
+        `[safetensors] ${label} is ${stat.isDirectory() ? 'a folder' : 'not a regular file'}; expected a .safetensors file`,
+      );
+    }
+    this.#fd = fd;
+    this.size = stat.size;
   }
 
   #descriptor(): number {
@@ -66,6 +81,21 @@ export class FileByteSource implements ByteSource {
     if (this.#fd !== undefined) closeSync(this.#fd);
     this.#fd = undefined;
   }
+}
+
+/** A Node file-system error as a short phrase ("no such file or directory"), else its message. */
+export function describeFsError(error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException;
+  const phrases: Record<string, string> = {
+    ENOENT: 'it does not exist',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EISDIR: 'it is a folder',
+    ENOTDIR: 'a part of the path is not a folder',
+    EROFS: 'the file system is read-only',
+    ENOSPC: 'no space left on the device',
+  };
+  return (code && phrases[code]) ?? message;
 }
 
 /** Reads from memory; results are views into the buffer, not copies. */

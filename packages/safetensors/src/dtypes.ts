@@ -67,10 +67,16 @@ export function isDtype(value: unknown): value is Dtype {
   return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);
 }
 
-export function assertDtype(value: unknown, tensorName: string): Dtype {
+/** The dtype of a header entry; `describe` renders a bad value briefly (it may be hostile and huge). */
+export function assertDtype(
+  value: unknown,
+  tensorName: string,
+  source: string,
+  describe: (value: unknown) => string = (v) => String(JSON.stringify(v)),
+): Dtype {
   if (!isDtype(value)) {
     throw new SafetensorsFormatError(
-      `[safetensors] tensor "${tensorName}" has unknown dtype ${JSON.stringify(value)}; valid dtypes: ${DTYPES.join(', ')}`,
+      `[safetensors] ${source}: tensor ${describe(tensorName)} has unknown dtype ${describe(value)}; valid dtypes: ${DTYPES.join(', ')}`,
     );
   }
   return value;

@@ -1,5 +1,6 @@
 import { assertDtype, DTYPE_SIZE, type Dtype, shapeSize } from './dtypes.js';
 import { SafetensorsFormatError } from './errors.js';
+import { HeaderJsonError, JsonNumber, type JsonValue, parseHeaderJson, preview } from './header-json.js';
 
 /** What the header says about one tensor. Offsets are absolute positions in the file. */
 export interface TensorInfo {
@@ -65,22 +66,24 @@ export function readHeaderLength(prefix: Uint8Array, fileSize: number, source: s
 
 /**
  * Parses and validates a header. `fileSize` is the size of the whole file; the data section must hold
- * exactly the tensors, contiguously, without holes or overlaps (the format's invariant).
+ * exactly the tensors, contiguously, without holes or overlaps (the format's invariant). The JSON rules
+ * are the Rust crate's (see {@link parseHeaderJson}); every message names `source`.
  */
 export function parseHeader(headerBytes: Uint8Array, fileSize: number, source: string): SafetensorsHeader {
   const headerLength = headerBytes.length;
-  let raw: unknown;
+  let raw: JsonValue;
   try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+    raw = parseHeaderJson(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(headerBytes));
   } catch (cause) {
+    const reason = cause instanceof HeaderJsonError ? cause.message : 'it is not valid UTF-8';
     throw new SafetensorsFormatError(
-      `[safetensors] ${source} has a ${headerLength}-byte header that is not valid UTF-8 JSON: ${(cause as Error).message}`,
+      `[safetensors] ${source} has a ${headerLength}-byte header that is not valid safetensors JSON: ${reason}`,
       { cause },
     );
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || raw instanceof JsonNumber) {
     throw new SafetensorsFormatError(
-      `[safetensors] ${source}: the header must be a JSON object, received ${Array.isArray(raw) ? 'an array' : typeof raw}`,
+      `[safetensors] ${source}: the header must be a JSON object, received ${Array.isArray(raw) ? 'an array' : preview(raw)}`,
     );
   }
 
@@ -88,7 +91,7 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, source: s
   let hasMetadata = false;
   const tensors: TensorInfo[] = [];
   const dataStart = 8 + headerLength;
-  for (const [name, entry] of Object.entries(raw as Record<string, unknown>)) {
+  for (const [name, entry] of Object.entries(raw)) {
     if (name === METADATA_KEY) {
       metadata = parseMetadata(entry, source);
       hasMetadata = entry !== null;
@@ -96,22 +99,20 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, source: s
     }
     tensors.push(parseEntry(name, entry, dataStart, source));
   }
-  // JSON.parse keeps the last of duplicate keys silently; detect duplicates on the raw text.
-  rejectDuplicateNames(headerBytes, tensors.length + (METADATA_KEY in (raw as object) ? 1 : 0), source);
 
   tensors.sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]);
   let expected = 0;
-  for (const t of tensors) {
+  for (const [index, t] of tensors.entries()) {
     const [start, end] = t.dataOffsets;
     if (start < expected) {
-      const previous = tensors[tensors.indexOf(t) - 1]!;
+      const previous = tensors[index - 1]!;
       throw new SafetensorsFormatError(
-        `[safetensors] ${source}: tensor "${t.name}" starts at data byte ${start} but "${previous.name}" ends at ${previous.dataOffsets[1]} (overlapping tensors)`,
+        `[safetensors] ${source}: tensor ${quote(t.name)} starts at data byte ${start} but ${quote(previous.name)} ends at ${previous.dataOffsets[1]} (overlapping tensors)`,
       );
     }
     if (start > expected) {
       throw new SafetensorsFormatError(
-        `[safetensors] ${source}: tensor "${t.name}" starts at data byte ${start} but the previous tensor ends at ${expected} (a hole of ${start - expected} bytes)`,
+        `[safetensors] ${source}: tensor ${quote(t.name)} starts at data byte ${start} but the previous tensor ends at ${expected} (a hole of ${start - expected} bytes)`,
       );
     }
     expected = end;
@@ -121,7 +122,7 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, source: s
   if (dataLength > available) {
     const last = tensors[tensors.length - 1]!;
     throw new SafetensorsFormatError(
-      `[safetensors] ${source}: tensor "${last.name}" ends at byte ${dataLength} but the file has ${available} data bytes (truncated file?)`,
+      `[safetensors] ${source}: tensor ${quote(last.name)} ends at byte ${dataLength} but the file has ${available} data bytes (truncated file?)`,
     );
   }
   if (dataLength < available) {
@@ -132,18 +133,29 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, source: s
   return { tensors, metadata, hasMetadata, headerLength, dataStart, dataLength };
 }
 
-function parseMetadata(entry: unknown, source: string): Record<string, string> {
+/** A tensor name for messages: quoted, and cut when a hostile file makes it very long. */
+function quote(name: string): string {
+  return preview(name);
+}
+
+function isRecord(value: JsonValue): value is { [key: string]: JsonValue } {
+  return (
+    value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof JsonNumber)
+  );
+}
+
+function parseMetadata(entry: JsonValue, source: string): Record<string, string> {
   if (entry === null) return {};
-  if (typeof entry !== 'object' || Array.isArray(entry)) {
+  if (!isRecord(entry)) {
     throw new SafetensorsFormatError(
-      `[safetensors] ${source}: __metadata__ must be an object of strings, received ${JSON.stringify(entry)}`,
+      `[safetensors] ${source}: __metadata__ must be an object of strings, received ${preview(entry)}`,
     );
   }
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(entry as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(entry)) {
     if (typeof value !== 'string') {
       throw new SafetensorsFormatError(
-        `[safetensors] ${source}: __metadata__["${key}"] must be a string, received ${JSON.stringify(value)}`,
+        `[safetensors] ${source}: __metadata__[${quote(key)}] must be a string, received ${preview(value)}`,
       );
     }
     out[key] = value;
@@ -151,89 +163,53 @@ function parseMetadata(entry: unknown, source: string): Record<string, string> {
   return out;
 }
 
-function parseEntry(name: string, entry: unknown, dataStart: number, source: string): TensorInfo {
-  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+/** The integers of a JSON array when every element is spelled as a non-negative safe integer. */
+function integers(value: JsonValue | undefined): number[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const out: number[] = [];
+  for (const v of value) {
+    if (!(v instanceof JsonNumber) || !v.isInteger || !Number.isSafeInteger(v.value) || v.value < 0) {
+      return undefined;
+    }
+    out.push(v.value);
+  }
+  return out;
+}
+
+function parseEntry(name: string, entry: JsonValue, dataStart: number, source: string): TensorInfo {
+  if (!isRecord(entry)) {
     throw new SafetensorsFormatError(
-      `[safetensors] ${source}: tensor "${name}" must be an object with dtype, shape and data_offsets, received ${JSON.stringify(entry)}`,
+      `[safetensors] ${source}: tensor ${quote(name)} must be an object with dtype, shape and data_offsets, received ${preview(entry)}`,
     );
   }
-  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-  const checkedDtype = assertDtype(dtype, name);
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+  const { dtype, shape: rawShape, data_offsets: rawOffsets } = entry;
+  const checkedDtype = assertDtype(dtype, name, source, preview);
+  const shape = integers(rawShape);
+  if (!shape) {
     throw new SafetensorsFormatError(
-      `[safetensors] ${source}: tensor "${name}" has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`,
+      `[safetensors] ${source}: tensor ${quote(name)} has shape ${preview(rawShape)}; expected an array of non-negative integers`,
     );
   }
-  if (
-    !Array.isArray(offsets) ||
-    offsets.length !== 2 ||
-    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
-    offsets[1] < offsets[0]
-  ) {
+  const offsets = integers(rawOffsets);
+  if (offsets?.length !== 2 || offsets[1]! < offsets[0]!) {
     throw new SafetensorsFormatError(
-      `[safetensors] ${source}: tensor "${name}" has data_offsets ${JSON.stringify(offsets)}; expected [start, end] with 0 <= start <= end`,
+      `[safetensors] ${source}: tensor ${quote(name)} has data_offsets ${preview(rawOffsets)}; expected [start, end], integers with 0 <= start <= end`,
     );
   }
   const [start, end] = offsets as [number, number];
-  const elements = shapeSize(shape as number[]);
+  const elements = shapeSize(shape);
   const expectedBytes = elements * DTYPE_SIZE[checkedDtype];
   if (!Number.isSafeInteger(expectedBytes) || expectedBytes !== end - start) {
     throw new SafetensorsFormatError(
-      `[safetensors] ${source}: tensor "${name}" is ${checkedDtype} [${(shape as number[]).join(', ')}] = ${expectedBytes} bytes but its data_offsets [${start}, ${end}] span ${end - start} bytes`,
+      `[safetensors] ${source}: tensor ${quote(name)} is ${checkedDtype} [${shape.join(', ')}] = ${Number.isSafeInteger(expectedBytes) ? expectedBytes : 'too many'} bytes but its data_offsets [${start}, ${end}] span ${end - start} bytes`,
     );
   }
   return {
     name,
     dtype: checkedDtype,
-    shape: Object.freeze([...(shape as number[])]),
+    shape: Object.freeze(shape),
     dataOffsets: [start, end],
     fileOffset: dataStart + start,
     byteLength: end - start,
   };
-}
-
-/**
- * JSON.parse silently keeps the last duplicate key. A duplicated tensor name is a corrupt file, so we
- * count top-level keys with a small scanner over the header text and compare.
- */
-function rejectDuplicateNames(headerBytes: Uint8Array, parsedKeys: number, source: string): void {
-  const text = new TextDecoder().decode(headerBytes);
-  const keys = topLevelKeys(text);
-  if (keys.length === parsedKeys) return;
-  const seen = new Set<string>();
-  for (const key of keys) {
-    if (seen.has(key)) {
-      throw new SafetensorsFormatError(
-        `[safetensors] ${source}: tensor "${key}" appears twice in the header`,
-      );
-    }
-    seen.add(key);
-  }
-}
-
-/** The keys of the outermost JSON object, in order (the text is already known to be valid JSON). */
-function topLevelKeys(text: string): string[] {
-  const keys: string[] = [];
-  let depth = 0;
-  let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      let j = i + 1;
-      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      if (depth === 1 && expectKey) {
-        keys.push(JSON.parse(text.slice(i, j + 1)) as string);
-        expectKey = false;
-      }
-      i = j;
-    } else if (c === '{' || c === '[') {
-      depth++;
-      if (depth === 1) expectKey = true;
-    } else if (c === '}' || c === ']') {
-      depth--;
-    } else if (c === ',' && depth === 1) {
-      expectKey = true;
-    }
-  }
-  return keys;
 }

@@ -19,9 +19,16 @@ export {
   encodeFloat16,
 } from './float-codecs.js';
 export { MAX_HEADER_LENGTH, type SafetensorsHeader, type TensorInfo } from './header.js';
+export { MAX_HEADER_DEPTH } from './header-json.js';
 export { openTensorSource } from './open.js';
 export { SafetensorsFile } from './reader.js';
-export { ShardedSafetensors, type ShardIndex } from './sharded.js';
+export {
+  interruptedBackup,
+  makeFolders,
+  type ReplaceFolderOptions,
+  replaceFolder,
+} from './replace-folder.js';
+export { SAVE_ID_KEY, ShardedSafetensors, type ShardIndex } from './sharded.js';
 export type { TensorSource } from './tensor-source.js';
 export {
   serializeSafetensors,

@@ -34,11 +34,15 @@ describe('malformed files give a clear SafetensorsFormatError', () => {
       file({}, 0, 2n ** 40n),
       'bad.safetensors declares a 1099511627776-byte header; the limit is 100000000 bytes (corrupt or not a safetensors file?)',
     ],
-    ['invalid JSON', file('{"a":'), 'bad.safetensors has a 5-byte header that is not valid UTF-8 JSON'],
+    [
+      'invalid JSON',
+      file('{"a":'),
+      'bad.safetensors has a 5-byte header that is not valid safetensors JSON: unexpected end of the header (at character 5)',
+    ],
     [
       'header not an object',
       file('[1,2]'),
-      'bad.safetensors: the header must be a JSON object, received an array',
+      'bad.safetensors has a 5-byte header that is not valid safetensors JSON: the header starts with "["; it must start with "{"',
     ],
     [
       'unknown dtype',
@@ -58,7 +62,7 @@ describe('malformed files give a clear SafetensorsFormatError', () => {
     [
       'reversed offsets',
       file({ w: { dtype: 'U8', shape: [0], data_offsets: [4, 2] } }, 4),
-      'tensor "w" has data_offsets [4,2]; expected [start, end] with 0 <= start <= end',
+      'bad.safetensors: tensor "w" has data_offsets [4,2]; expected [start, end], integers with 0 <= start <= end',
     ],
     [
       'offsets out of bounds (truncated data)',
@@ -98,7 +102,7 @@ describe('malformed files give a clear SafetensorsFormatError', () => {
         '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}',
         2,
       ),
-      'tensor "a" appears twice in the header',
+      'bad.safetensors has a 105-byte header that is not valid safetensors JSON: key "a" appears twice in one object (at character 53)',
     ],
     [
       'metadata that is not strings',

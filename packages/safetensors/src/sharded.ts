@@ -6,6 +6,13 @@ import type { TensorInfo } from './header.js';
 import { SafetensorsFile } from './reader.js';
 import type { TensorSource } from './tensor-source.js';
 
+/**
+ * The metadata key that ties the files of one sharded save together: writers that know it put the same
+ * random id into the index's `metadata` and every shard's `__metadata__`, and the reader refuses a shard
+ * whose id differs from the index's.
+ */
+export const SAVE_ID_KEY = 'lorakit_save_id';
+
 /** The `*.safetensors.index.json` that transformers writes beside sharded checkpoints. */
 export interface ShardIndex {
   readonly metadata?: Record<string, unknown>;
@@ -89,6 +96,12 @@ export class ShardedSafetensors implements TensorSource {
     let shard = this.#shards.get(file);
     if (!shard) {
       shard = SafetensorsFile.open(join(dirname(this.indexPath), file));
+      try {
+        this.#checkSameSave(file, shard);
+      } catch (error) {
+        shard.close();
+        throw error;
+      }
       this.#shards.set(file, shard);
     }
     if (!shard.has(name)) {
@@ -97,6 +110,29 @@ export class ShardedSafetensors implements TensorSource {
       );
     }
     return shard;
+  }
+
+  /**
+   * Refuses a shard from another save than the index: the save ids differ (when the index has one,
+   * see {@link SAVE_ID_KEY}), or the shard holds tensors the index places elsewhere or not at all.
+   */
+  #checkSameSave(file: string, shard: SafetensorsFile): void {
+    const id = this.metadata[SAVE_ID_KEY];
+    const shardId = shard.metadata[SAVE_ID_KEY];
+    if (id !== undefined && shardId !== id) {
+      throw new SafetensorsFormatError(
+        `[safetensors] ${file} is from another save than ${this.indexPath} (${SAVE_ID_KEY} ${shardId === undefined ? 'missing' : JSON.stringify(shardId)} in the shard, ${JSON.stringify(id)} in the index): the checkpoint mixes files of two saves`,
+      );
+    }
+    const foreign = shard.names().filter((n) => {
+      const mapped = this.#weightMap.get(n);
+      return mapped !== undefined && mapped !== file;
+    });
+    if (foreign.length) {
+      throw new SafetensorsFormatError(
+        `[safetensors] ${file} holds tensors that ${this.indexPath} does not place in it (${listNames(foreign, 5)}): the checkpoint mixes files of two saves`,
+      );
+    }
   }
 
   info(name: string): TensorInfo {

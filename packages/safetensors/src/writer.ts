@@ -1,9 +1,11 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { describeFsError } from './byte-source.js';
 import type { TensorArray } from './decode.js';
 import { DTYPE_ORDER, DTYPE_SIZE, DTYPES, type Dtype, isDtype, RAW_ARRAY, shapeSize } from './dtypes.js';
 import { SafetensorsWriteError } from './errors.js';
 import { encodeBFloat16, encodeFloat8E4M3, encodeFloat8E5M2, encodeFloat16 } from './float-codecs.js';
+import { removeStaleTemporaries, temporaryName } from './temp-names.js';
 
 /** The values of a tensor to write, or a function producing them when the writer reaches it. */
 export type TensorValues = TensorArray | (() => TensorArray | Promise<TensorArray>);
@@ -47,18 +49,32 @@ const FLOAT_DTYPES = new Set<Dtype>(['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8
  * compact and padded with spaces to a multiple of 8 bytes.
  */
 export function planLayout(entries: readonly TensorEntry[], options: WriteOptions = {}): Plan {
+  if (!Array.isArray(entries as unknown)) {
+    throw new SafetensorsWriteError(
+      `[safetensors.write] tensors must be an array of { name, dtype, shape, data }, received ${describe(entries)}`,
+    );
+  }
   const seen = new Set<string>();
-  for (const entry of entries) validateEntry(entry, seen);
+  for (const [index, entry] of entries.entries()) validateEntry(entry, index, seen);
   const ordered = [...entries].sort(
     (a, b) =>
       DTYPE_ORDER[b.dtype] - DTYPE_ORDER[a.dtype] || Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)),
   );
   const parts: string[] = [];
-  if (options.metadata !== undefined) {
-    const meta = Object.entries(options.metadata).map(([key, value]) => {
+  const { metadata } = options;
+  if (
+    metadata !== undefined &&
+    (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))
+  ) {
+    throw new SafetensorsWriteError(
+      `[safetensors.write] metadata must be an object of string values, received ${describe(metadata)}`,
+    );
+  }
+  if (metadata !== undefined) {
+    const meta = Object.entries(metadata).map(([key, value]) => {
       if (typeof value !== 'string') {
         throw new SafetensorsWriteError(
-          `[safetensors.write] metadata["${key}"] must be a string, received ${JSON.stringify(value)}`,
+          `[safetensors.write] metadata[${describe(key)}] must be a string, received ${describe(value)}`,
         );
       }
       return `${JSON.stringify(key)}:${JSON.stringify(value)}`;
@@ -83,23 +99,51 @@ export function planLayout(entries: readonly TensorEntry[], options: WriteOption
   return { header, tensors, dataLength: offset };
 }
 
-function validateEntry(entry: TensorEntry, seen: Set<string>): void {
+/** A value for an error message: short, never throwing (NaN stays NaN, functions and cycles are named). */
+function describe(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint' || value === undefined) return String(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) {
+    const items = value.slice(0, 8).map((v) => (typeof v === 'object' && v !== null ? '…' : describe(v)));
+    return `[${items.join(', ')}${value.length > 8 ? ', …' : ''}]`;
+  }
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 80)}… (${text.length} characters)` : text;
+}
+
+function validateEntry(entry: TensorEntry, index: number, seen: Set<string>): void {
+  if (entry === null || typeof entry !== 'object') {
+    throw new SafetensorsWriteError(
+      `[safetensors.write] tensor ${index} must be an object { name, dtype, shape, data }, received ${describe(entry)}`,
+    );
+  }
   const { name, dtype, shape } = entry;
   if (typeof name !== 'string' || name.length === 0 || name === '__metadata__') {
     throw new SafetensorsWriteError(
-      `[safetensors.write] tensor name must be a non-empty string other than "__metadata__", received ${JSON.stringify(name)}`,
+      `[safetensors.write] tensor name must be a non-empty string other than "__metadata__", received ${describe(name)}`,
     );
   }
   if (seen.has(name)) throw new SafetensorsWriteError(`[safetensors.write] tensor "${name}" is given twice`);
   seen.add(name);
   if (!isDtype(dtype)) {
     throw new SafetensorsWriteError(
-      `[safetensors.write] tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}; valid dtypes: ${DTYPES.join(', ')}`,
+      `[safetensors.write] tensor "${name}" has unknown dtype ${describe(dtype)}; valid dtypes: ${DTYPES.join(', ')}`,
     );
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw new SafetensorsWriteError(
-      `[safetensors.write] tensor "${name}" has shape ${JSON.stringify(shape)}; expected an array of non-negative integers`,
+      `[safetensors.write] tensor "${name}" has shape ${describe(shape)}; expected an array of non-negative integers`,
+    );
+  }
+  const bytes = shapeSize(shape) * DTYPE_SIZE[dtype];
+  if (!Number.isSafeInteger(bytes)) {
+    throw new SafetensorsWriteError(
+      `[safetensors.write] tensor "${name}" has shape [${shape.join(', ')}], more than ${Number.MAX_SAFE_INTEGER} bytes`,
     );
   }
   if (typeof entry.data !== 'function') toBytes(entry, entry.data);
@@ -204,18 +248,29 @@ export async function writeSafetensors(
 
 /**
  * Runs `produce` against a temporary file beside `path`, then fsyncs and renames it over `path`. On any
- * error the temporary file is removed and the error rethrown. Exported for other writers that must not
- * leave a truncated file behind (JSON configs, adapters).
+ * error the temporary file is removed and the error rethrown. Temporary files of earlier writes to the
+ * same path whose process was killed are removed first (see `temp-names.ts` for the names). Exported
+ * for other writers that must not leave a truncated file behind (JSON configs, adapters).
  */
 export async function writeAtomically(
   path: string,
   produce: (write: (bytes: Uint8Array) => void) => Promise<void> | void,
 ): Promise<void> {
-  const temporary = join(
-    dirname(path),
-    `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`,
-  );
-  const fd = openSync(temporary, 'wx');
+  const folder = dirname(path);
+  const name = basename(path);
+  removeStaleTemporaries(folder, name, ['tmp']);
+  const temporary = join(folder, temporaryName(name, 'tmp'));
+  let fd: number;
+  try {
+    fd = openSync(temporary, 'wx');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? `the folder ${folder} does not exist`
+        : `cannot create a file in ${folder} (${describeFsError(cause)})`;
+    throw new SafetensorsWriteError(`[safetensors.write] cannot write ${path}: ${reason}`, { cause });
+  }
   let closed = false;
   try {
     await produce((bytes) => {
