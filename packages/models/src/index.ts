@@ -35,8 +35,8 @@ export {
   BertForSequenceClassification,
   BertModel,
 } from './models/bert.js';
-export { GPT2LMHeadModel, GPT2Model } from './models/gpt2.js';
 export { type CausalLmOptions, DecoderForCausalLM } from './models/causal-lm.js';
+export { GPT2LMHeadModel, GPT2Model } from './models/gpt2.js';
 export { LlamaForCausalLM, LlamaModel } from './models/llama.js';
 export {
   DecoderForSequenceClassification,

@@ -3,20 +3,32 @@ import type { Dtype } from '@lorakit/tensor';
 import type { BaseModelConfig } from './config/base-config.js';
 import { type BertConfig, parseBertConfig } from './config/bert-config.js';
 import type { RawConfig } from './config/fields.js';
+import { type Gemma2Config, parseGemma2Config } from './config/gemma2-config.js';
 import { type Gpt2Config, parseGpt2Config } from './config/gpt2-config.js';
+import { type GptjConfig, parseGptjConfig } from './config/gptj-config.js';
 import { type LlamaConfig, parseLlamaConfig } from './config/llama-config.js';
+import { type Phi3Config, parsePhi3Config } from './config/phi3-config.js';
 import { ConfigError, ModelError } from './errors.js';
 import { type InitializeOptions, initializeWeights } from './init.js';
 import { BertForMaskedLM, BertForSequenceClassification, BertModel } from './models/bert.js';
+import { Gemma2ForCausalLM, Gemma2ForSequenceClassification, Gemma2Model } from './models/gemma2.js';
 import { GPT2LMHeadModel, GPT2Model } from './models/gpt2.js';
+import { GPTJForCausalLM, GPTJForSequenceClassification, GPTJModel } from './models/gptj.js';
 import { LlamaForCausalLM, LlamaModel } from './models/llama.js';
+import { Phi3ForCausalLM, Phi3ForSequenceClassification, Phi3Model } from './models/phi3.js';
 import {
   GPT2ForSequenceClassification,
   LlamaForSequenceClassification,
 } from './models/sequence-classification.js';
 import type { PreTrainedModel } from './pretrained-model.js';
 
-export type ModelConfig = LlamaConfig | Gpt2Config | BertConfig;
+export type ModelConfig =
+  | LlamaConfig
+  | Gpt2Config
+  | BertConfig
+  | GptjConfig
+  | Gemma2Config
+  | Phi3Config;
 
 /** How one `model_type` reads its config and builds each of its architectures. */
 export interface ModelTypeEntry<C extends BaseModelConfig = BaseModelConfig> {
@@ -154,4 +166,31 @@ registerModelType<BertConfig>('bert', {
     BertForSequenceClassification: (c) => new BertForSequenceClassification(c),
   },
   defaultArchitecture: 'BertModel',
+});
+registerModelType<GptjConfig>('gptj', {
+  parseConfig: parseGptjConfig,
+  architectures: {
+    GPTJForCausalLM: (c) => new GPTJForCausalLM(c),
+    GPTJModel: (c) => new GPTJModel(c),
+    GPTJForSequenceClassification: (c) => new GPTJForSequenceClassification(c),
+  },
+  defaultArchitecture: 'GPTJForCausalLM',
+});
+registerModelType<Gemma2Config>('gemma2', {
+  parseConfig: parseGemma2Config,
+  architectures: {
+    Gemma2ForCausalLM: (c) => new Gemma2ForCausalLM(c),
+    Gemma2Model: (c) => new Gemma2Model(c),
+    Gemma2ForSequenceClassification: (c) => new Gemma2ForSequenceClassification(c),
+  },
+  defaultArchitecture: 'Gemma2ForCausalLM',
+});
+registerModelType<Phi3Config>('phi3', {
+  parseConfig: parsePhi3Config,
+  architectures: {
+    Phi3ForCausalLM: (c) => new Phi3ForCausalLM(c),
+    Phi3Model: (c) => new Phi3Model(c),
+    Phi3ForSequenceClassification: (c) => new Phi3ForSequenceClassification(c),
+  },
+  defaultArchitecture: 'Phi3ForCausalLM',
 });

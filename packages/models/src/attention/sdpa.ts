@@ -15,6 +15,8 @@ export interface AttentionOptions {
   readonly dropout?: number;
   readonly training?: boolean;
   readonly generator?: Generator;
+  /** Gemma 2's attention soft-capping: scores become cap·tanh(scores / cap) before the mask. */
+  readonly softcap?: number | null;
 }
 
 /**
@@ -25,7 +27,7 @@ export interface AttentionOptions {
  * are stacked along the sequence: q becomes [B, KVH, (H/KVH)·T, D], one matmul per group against the
  * shared keys. Nothing is copied when q is contiguous. Returns [B, H, T, D].
  *
- * Without left-padded rows or attention dropout this is @lorakit/tensor's `scaledDotProductAttention`:
+ * Without left-padded rows, attention dropout or soft-capping this is @lorakit/tensor's `scaledDotProductAttention`:
  * one recorded op whose softmax scales, masks and normalizes in one pass (natively on the cpu backend)
  * and whose backward needs no intermediate but the probabilities.
  */
@@ -43,7 +45,8 @@ export function scaledDotProductAttention(
   }
   const groups = heads / kvHeads;
   const { bias, rowScale, causal } = options.mask;
-  if (!rowScale && !(options.training && options.dropout)) {
+  const softcap = options.softcap ?? null;
+  if (!rowScale && !(options.training && options.dropout) && softcap === null) {
     // One recorded op with a fused softmax (and the causal limit applied directly when the bias is just
     // the causal mask); the composition below handles left-padded rows and attention dropout.
     return attention(q, k, v, { scale: options.scale, bias: causal ? null : bias, causal: causal ?? false });
@@ -53,11 +56,11 @@ export function scaledDotProductAttention(
   const scaled = q.mul(options.scale);
   let scores: Tensor;
   if (groups === 1) {
-    scores = scaled.matmul(k.transpose(-2, -1));
+    scores = capped(scaled.matmul(k.transpose(-2, -1)), softcap);
     if (bias) scores = scores.add(bias);
   } else {
     const stacked = scaled.reshape(batch, kvHeads, groups * queries, headDim);
-    scores = stacked.matmul(k.transpose(-2, -1));
+    scores = capped(stacked.matmul(k.transpose(-2, -1)), softcap);
     scores = scores.reshape(batch, kvHeads, groups, queries, keys);
     if (bias) scores = scores.add(bias.unsqueeze(2));
   }
@@ -69,4 +72,9 @@ export function scaledDotProductAttention(
   if (groups === 1) return probs.matmul(v);
   const out = probs.reshape(batch, kvHeads, groups * queries, keys).matmul(v);
   return out.reshape(batch, heads, queries, headDim);
+}
+
+/** cap·tanh(x / cap) (identity without a cap). */
+export function capped(x: Tensor, cap: number | null): Tensor {
+  return cap === null ? x : x.div(cap).tanh().mul(cap);
 }
