@@ -41,7 +41,7 @@ function expectGolden(layers: Map<string, LoraLayer>): void {
 
 describe('init_lora_weights="loftq" on quantized layers', () => {
   it('re-reads the unquantized weight of a loadQuantizedModel layer; the layer stores the requantized Q', async () => {
-    const model = await loadQuantizedModel(join(golden, 'base'), { quantize: '4bit' });
+    const model = await loadQuantizedModel(join(golden, 'base'), { quantize: '4bit', load: loadModel });
     const peft = getPeftModel(model, loftq());
     expectGolden(new Map(peft.loraLayers()));
   });
@@ -55,7 +55,7 @@ describe('init_lora_weights="loftq" on quantized layers', () => {
   });
 
   it('uses the bit width of the layer', async () => {
-    const model = await loadQuantizedModel(join(golden, 'base'), { quantize: '8bit' });
+    const model = await loadQuantizedModel(join(golden, 'base'), { quantize: '8bit', load: loadModel });
     expect(() => getPeftModel(model, loftq(4))).toThrow(
       '[loftq] loftq_bits=4 does not match the 8-bit base layer model.layers.0.self_attn.q_proj',
     );

@@ -24,7 +24,7 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 describe('QLoRA training on a 4-bit base', () => {
   it('20 AdamW steps of LoRA on the 4-bit tiny Llama lower the loss; only the adapter trains', async () => {
     const rssBefore = process.memoryUsage().rss;
-    const model = await loadQuantizedModel(base, { quantize: '4bit' });
+    const model = await loadQuantizedModel(base, { quantize: '4bit', load: loadModel });
     prepareModelForKbitTraining(model);
     const peft = getPeftModel(model, new LoraConfig({ r: 8, loraAlpha: 16, targetModules: TARGETS }));
     peft.train();
@@ -59,7 +59,10 @@ describe('QLoRA training on a 4-bit base', () => {
     const dir = mkdtempSync(join(tmpdir(), 'loftq-adapter-'));
     try {
       await saveAdapter(peft, dir);
-      const again = loadAdapter(await loadQuantizedModel(base, { quantize: '4bit' }), dir).eval();
+      const again = loadAdapter(
+        await loadQuantizedModel(base, { quantize: '4bit', load: loadModel }),
+        dir,
+      ).eval();
       peft.eval();
       const logits = (m: { call(x: unknown): unknown }) =>
         (m.call({ inputIds }) as { logits: Tensor }).logits;
@@ -76,8 +79,11 @@ describe('QLoRA training on a 4-bit base', () => {
     const float = (await loadModel(base)).eval();
     const reference = lossOf(float);
     const options = { r: 16, loraAlpha: 16, targetModules: TARGETS };
-    const qlora = getPeftModel(await loadQuantizedModel(base, { quantize: '4bit' }), options).eval();
-    const loftq = getPeftModel(await loadQuantizedModel(base, { quantize: '4bit' }), {
+    const qlora = getPeftModel(
+      await loadQuantizedModel(base, { quantize: '4bit', load: loadModel }),
+      options,
+    ).eval();
+    const loftq = getPeftModel(await loadQuantizedModel(base, { quantize: '4bit', load: loadModel }), {
       ...options,
       initLoraWeights: 'loftq',
       loftqConfig: { loftq_bits: 4, loftq_iter: 5 },

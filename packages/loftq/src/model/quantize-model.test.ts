@@ -68,18 +68,37 @@ describe('quantizeModel', () => {
     expect(() => quantizeModel(model, { bits: 3 as 4 })).toThrow(
       '[quantizeModel] bits must be 4 or 8, received 3',
     );
-    await expect(loadQuantizedModel(base, { quantize: '2bit' as '4bit' })).rejects.toThrow(
+    await expect(loadQuantizedModel(base, { quantize: '2bit' as '4bit', load: loadModel })).rejects.toThrow(
       `[loadQuantizedModel] quantize must be '4bit' or '8bit', received "2bit"`,
+    );
+  });
+
+  it('takes the loader from the caller and rejects a missing one', async () => {
+    const loaded: string[] = [];
+    const model = await loadQuantizedModel(base, {
+      quantize: '8bit',
+      load: (dir) => {
+        loaded.push(dir);
+        return loadModel(dir);
+      },
+    });
+    expect(loaded).toEqual([base]);
+    expect(quantizedLayers(model).map(([p]) => p)).toEqual(LINEARS);
+    await expect(
+      loadQuantizedModel(base, { quantize: '4bit' } as unknown as Parameters<typeof loadQuantizedModel>[1]),
+    ).rejects.toThrow(
+      '[loadQuantizedModel] load must be a function that loads the float model from a folder (e.g. loadModel of @lorakit/models), received undefined',
     );
   });
 });
 
 describe('allLinearTargets', () => {
   it("lists what PEFT's all-linear targets on a quantized model, and lora's 'all-linear' selects the same", async () => {
-    const model = await loadQuantizedModel(base, { quantize: '4bit' });
+    const model = await loadQuantizedModel(base, { quantize: '4bit', load: loadModel });
     expect(
-      getPeftModel(await loadQuantizedModel(base, { quantize: '4bit' }), { targetModules: 'all-linear' })
-        .targetedModuleNames,
+      getPeftModel(await loadQuantizedModel(base, { quantize: '4bit', load: loadModel }), {
+        targetModules: 'all-linear',
+      }).targetedModuleNames,
     ).toEqual(LINEARS);
     expect(allLinearTargets(model)).toEqual(LINEARS);
     const peft = getPeftModel(model, { targetModules: allLinearTargets(model) });
@@ -89,7 +108,7 @@ describe('allLinearTargets', () => {
 
 describe('loadQuantizedModel', () => {
   it('loads, quantizes and records where each unquantized weight lives', async () => {
-    const model = await loadQuantizedModel(base, { quantize: '8bit' });
+    const model = await loadQuantizedModel(base, { quantize: '8bit', load: loadModel });
     const layers = quantizedLayers(model);
     expect(layers.map(([p]) => p)).toEqual(LINEARS);
     expect(layers[0]![1].originalWeight).toEqual({
@@ -102,7 +121,10 @@ describe('loadQuantizedModel', () => {
 
 describe('prepareModelForKbitTraining', () => {
   it('freezes the base and casts bf16 norms, embeddings and head to float32, keeping ties', async () => {
-    const model = await loadQuantizedModel(base, { quantize: '4bit', dtype: 'bfloat16' });
+    const model = await loadQuantizedModel(base, {
+      quantize: '4bit',
+      load: (dir) => loadModel(dir, { dtype: 'bfloat16' }),
+    });
     const { upcast, hook } = prepareModelForKbitTraining(model);
     expect(hook).toBeUndefined();
     expect(upcast).toContain('model.norm.weight');
@@ -112,7 +134,7 @@ describe('prepareModelForKbitTraining', () => {
   });
 
   it('optionally makes the input embeddings’ output require grad', async () => {
-    const model = await loadQuantizedModel(base, { quantize: '4bit' });
+    const model = await loadQuantizedModel(base, { quantize: '4bit', load: loadModel });
     const { hook } = prepareModelForKbitTraining(model, { inputRequireGrads: true });
     const hidden = model.getSubmodule('model.embed_tokens').call(inputIds);
     expect(hidden.requiresGrad).toBe(true);

@@ -1,4 +1,3 @@
-import { type LoadModelOptions, loadModel, type PreTrainedModel } from '@lorakit/models';
 import { type AnyModule, Conv1D, Linear, type Parameter } from '@lorakit/nn';
 import { noGrad } from '@lorakit/tensor';
 import { QuantizationError } from '../errors.js';
@@ -76,37 +75,54 @@ export function quantizeModel<M extends AnyModule>(
   return { quantized };
 }
 
-export interface LoadQuantizedModelOptions extends LoadModelOptions {
+export interface LoadQuantizedModelOptions<M extends AnyModule> {
   /** '4bit' (NF4) or '8bit' (int8). */
   readonly quantize: '4bit' | '8bit';
+  /**
+   * Loads the float model from the folder, e.g. `loadModel` of `@lorakit/models`, or
+   * `(dir) => loadModel(dir, { dtype: 'bfloat16' })` with options. loftq loads no model itself, so it
+   * works with any model family and depends on no model package.
+   */
+  readonly load: (dir: string) => M | Promise<M>;
   readonly skipModules?: readonly string[];
   readonly blocksize?: number;
 }
 
 /**
- * `loadModel` + {@link quantizeModel} (transformers' `from_pretrained(…, quantization_config=…)`). Each
- * quantized layer remembers the checkpoint, so LoftQ can re-read its unquantized weight later. The float
- * model exists in memory until the layers are quantized (one pass, right after loading).
+ * Loads a model with the caller's loader and quantizes it with {@link quantizeModel} (transformers'
+ * `from_pretrained(…, quantization_config=…)`). Each quantized layer remembers the checkpoint, so LoftQ
+ * can re-read its unquantized weight later. The float model exists in memory until the layers are
+ * quantized (one pass, right after loading).
+ *
+ * @example
+ * ```ts
+ * import { loadModel } from '@lorakit/models';
+ * const model = await loadQuantizedModel('./llama', { quantize: '4bit', load: loadModel });
+ * ```
  */
-export async function loadQuantizedModel(
+export async function loadQuantizedModel<M extends AnyModule>(
   dir: string,
-  options: LoadQuantizedModelOptions,
-): Promise<PreTrainedModel> {
-  const { quantize, skipModules, blocksize, ...loadOptions } = options;
+  options: LoadQuantizedModelOptions<M>,
+): Promise<M> {
+  const { quantize, load, skipModules, blocksize } = options;
   if (quantize !== '4bit' && quantize !== '8bit') {
     throw new QuantizationError(
       `[loadQuantizedModel] quantize must be '4bit' or '8bit', received ${JSON.stringify(quantize)}`,
     );
   }
-  const model = await loadModel(dir, loadOptions);
+  if (typeof load !== 'function') {
+    throw new QuantizationError(
+      `[loadQuantizedModel] load must be a function that loads the float model from a folder (e.g. loadModel of @lorakit/models), received ${load === undefined ? 'undefined' : typeof load}`,
+    );
+  }
+  const model = await load(dir);
   quantizeModel(model, { bits: quantize === '4bit' ? 4 : 8, skipModules, blocksize });
+  // Where the model's own weights sit in the checkpoint (transformers' base_model_prefix), when it says.
+  const prefix = (model as { basePrefix?: unknown }).basePrefix;
+  const basePrefix = typeof prefix === 'string' && prefix !== '' ? prefix : undefined;
   for (const [path, module] of model.namedModules()) {
     if (module instanceof QuantizedLinear) {
-      module.originalWeight = {
-        path: dir,
-        name: `${path}.weight`,
-        basePrefix: model.basePrefix || undefined,
-      };
+      module.originalWeight = { path: dir, name: `${path}.weight`, basePrefix };
     }
   }
   return model;

@@ -20,7 +20,10 @@ const MODULES = [
 ];
 
 async function quantizedPeft(): Promise<PeftModel> {
-  return getPeftModel(await loadQuantizedModel(join(golden, 'base'), { quantize: '4bit' }), config);
+  return getPeftModel(
+    await loadQuantizedModel(join(golden, 'base'), { quantize: '4bit', load: loadModel }),
+    config,
+  );
 }
 
 function layer(peft: PeftModel, module: string) {
@@ -102,7 +105,10 @@ describe('replaceLoraWeightsLoftq', () => {
   });
 
   it('handles 8-bit bases the same way', async () => {
-    const peft = getPeftModel(await loadQuantizedModel(join(golden, 'base'), { quantize: '8bit' }), config);
+    const peft = getPeftModel(
+      await loadQuantizedModel(join(golden, 'base'), { quantize: '8bit', load: loadModel }),
+      config,
+    );
     await replaceLoraWeightsLoftq(peft);
     const l = layer(peft, MODULES[0]!);
     const original = readTensorFile(join(golden, 'base', 'model.safetensors')).get(`${MODULES[0]}.weight`)!;
