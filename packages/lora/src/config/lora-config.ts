@@ -1,4 +1,5 @@
 import { LoraConfigError, UnsupportedFeatureError } from '../errors.js';
+import { checkOptionTypes } from './config-schema.js';
 import { PyFloat } from './python-json.js';
 
 export type InitLoraWeights = boolean | string;
@@ -57,7 +58,7 @@ export interface LoraConfigOptions {
   inferenceMode?: boolean;
   // Read and written for PEFT compatibility; rejected when set (lorakit does not implement them).
   megatronConfig?: SubConfig | null;
-  megatronCore?: string;
+  megatronCore?: string | null;
   trainableTokenIndices?: readonly number[] | Record<string, readonly number[]> | null;
   loraGaConfig?: SubConfig | null;
   veloraConfig?: SubConfig | null;
@@ -196,6 +197,7 @@ export class LoraConfig {
   readonly floatPaths = new Set<string>(['lora_dropout']);
 
   constructor(options: LoraConfigOptions = {}) {
+    checkOptionTypes(options, FIELD_KEYS);
     const o = options;
     this.r = o.r ?? 8;
     this.targetModules = Array.isArray(o.targetModules)
