@@ -9,6 +9,7 @@ export type {
   Backend,
   BinaryOp,
   ConvGeometry,
+  IndexBoundsCheck,
   Kernels,
   RandomSpec,
   ReduceOp,
@@ -56,6 +57,14 @@ export {
   zeros,
   zerosLike,
 } from './ops/creation.js';
+export {
+  type Dequantize4bitOptions,
+  type DequantizeInt8Options,
+  dequantize4bit,
+  dequantize4bitComposed,
+  dequantizeInt8,
+  dequantizeInt8Composed,
+} from './ops/dequantize.js';
 export { where } from './ops/elementwise.js';
 export { embedding } from './ops/indexing.js';
 export { eigh, qr, svd, svdLowrank } from './ops/linalg-ops.js';

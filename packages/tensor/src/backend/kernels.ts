@@ -264,6 +264,93 @@ export interface FusedKernels<S = unknown> {
     maxExpAvgSq: View<S> | null,
     options: AdamWStepOptions,
   ): void;
+  /**
+   * Checks on the device that every value of an integer index (int64 or int32, any shape and strides)
+   * lies in `[check.low, check.high)` or equals `check.allowed`, without reading it to the host. Ops
+   * call it instead of their host bounds check when a backend has it; backends whose data is on the
+   * host (js, cpu) leave it out, and the op reads the index and throws at once.
+   *
+   * Contract:
+   * - It is enqueued like any kernel and returns nothing; it never synchronizes.
+   * - When a value fails, the backend remembers one failing value `v` (which one is unspecified
+   *   when several fail; the opaque test backend takes the first in logical order) and, at its next
+   *   `toHost`, throws `check.error(v)` instead of returning data. With several failed checks
+   *   pending, the one enqueued first is thrown. That `toHost` also forgets every check enqueued
+   *   before it, failed or not, so the calls after it work again. A backend may throw sooner (a
+   *   mode that synchronizes after every launch, for debugging).
+   * - `check.error` is a host function: call it on the host, at that `toHost`, with the value as a
+   *   number (int64 values are indices, exact as numbers).
+   * - An empty index passes.
+   * - The kernels that consume the index (gather, indexSelect, scatterAdd, indexAdd,
+   *   scatterAddInPlace, softmaxCrossEntropyBackward, …) may run before the error surfaces, so they
+   *   must stay memory-safe for out-of-range values (skip or clamp them); what they compute from such
+   *   values is unspecified and is thrown away with the error.
+   */
+  checkIndexBounds?(index: View<S>, check: IndexBoundsCheck): void;
+  /**
+   * Lookup-table dequantization of 4-bit codes, as bitsandbytes' `dequantize_4bit` (NF4 or FP4,
+   * without double quantization) computes it. Inputs, all contiguous and 1-D (the op makes them so):
+   *
+   * - `packed`: int32 words holding the code bytes little-endian, two codes per byte, ⌈size/8⌉
+   *   words. Byte k is `(packed[k >> 2] >>> (8·(k & 3))) & 0xff`; element i's code is the high nibble
+   *   of byte i >> 1 when i is even, the low nibble when i is odd. Bits past element size − 1 are
+   *   ignored.
+   * - `absmax`: float32, one scale per block of `blocksize` consecutive elements, ⌈size/blocksize⌉
+   *   values (a partial last block has its own). `blocksize` is a positive even integer, so a byte
+   *   never straddles two blocks.
+   * - `codebook`: float32 [16], the value of each code.
+   *
+   * Returns a contiguous [size] storage of `outDtype` (a float dtype):
+   * `out[i] = round_outDtype(fl32(codebook[code(i)] · absmax[⌊i / blocksize⌋]))` — one float32
+   * product, correctly rounded, then one rounding to `outDtype` (nearest even; exact for float64).
+   * Without it, ops compose the same values from required kernels (`dequantize4bitComposed`).
+   */
+  dequantize4bit?(
+    packed: View<S>,
+    absmax: View<S>,
+    codebook: View<S>,
+    size: number,
+    blocksize: number,
+    outDtype: Dtype,
+  ): S;
+  /**
+   * Row-wise int8 dequantization, as bitsandbytes' `int8_vectorwise_dequant` computes it. Inputs, all
+   * contiguous and 1-D (the op makes them so):
+   *
+   * - `codes`: int32 words holding one signed byte per element little-endian, row-major
+   *   [rows, columns], ⌈rows·columns/4⌉ words. Byte k is `(codes[k >> 2] >>> (8·(k & 3))) & 0xff`,
+   *   read as two's complement (128…255 stand for −128…−1). Bytes past rows·columns are ignored.
+   * - `absmax`: float32 [rows], one scale per row.
+   * - `scale`: a float32 value (the op rounds it to float32 first).
+   *
+   * Returns a contiguous [rows·columns] storage of `outDtype` (a float dtype):
+   * `out[r·columns + j] = round_outDtype(fl32(fl32(q[r, j] · absmax[r]) · scale))` — two float32
+   * products, each correctly rounded (no FMA contraction), then one rounding to `outDtype`.
+   * Without it, ops compose the same values from required kernels (`dequantizeInt8Composed`).
+   */
+  dequantizeInt8?(
+    codes: View<S>,
+    absmax: View<S>,
+    rows: number,
+    columns: number,
+    scale: number,
+    outDtype: Dtype,
+  ): S;
+}
+
+/**
+ * A device-side bounds check of integer indices (see {@link FusedKernels.checkIndexBounds}): valid
+ * values are `low ≤ v < high`, and `allowed` when given.
+ */
+export interface IndexBoundsCheck {
+  /** The smallest valid value. */
+  readonly low: number;
+  /** One past the largest valid value. */
+  readonly high: number;
+  /** One more value that passes although outside [low, high) (crossEntropy's ignore_index). */
+  readonly allowed?: number;
+  /** The error for a failing value, made on the host when the failure surfaces (the op's message). */
+  readonly error: (value: number) => Error;
 }
 
 /** Hyperparameters of one AdamW update (see {@link FusedKernels.adamwStep}). */

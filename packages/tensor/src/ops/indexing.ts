@@ -13,16 +13,24 @@ function assertIndex(op: string, index: Tensor): void {
   }
 }
 
-/** Host-side bounds check; indices come from data (token ids, labels), so bad ones are common. */
+/**
+ * Bounds check of an index along dimension `axis` of size `size`; indices come from data (token ids,
+ * labels), so bad ones are common. A backend with `checkIndexBounds` checks on the device and raises
+ * the same error at its next host read (no synchronization per step); otherwise the index is read to
+ * the host (two reductions) and the error is thrown here.
+ */
 function checkBounds(op: string, index: Tensor, size: number, axis: number): void {
   if (index.size === 0) return;
+  const error = (value: number) =>
+    new ShapeError(`[${op}] index ${value} is out of range for dimension ${axis} of size ${size}`);
+  const backend = index.backend;
+  if (backend.checkIndexBounds) {
+    backend.checkIndexBounds(index.view(), { low: 0, high: size, error });
+    return;
+  }
   const lo = index.min().item();
   const hi = index.max().item();
-  if (lo < 0 || hi >= size) {
-    throw new ShapeError(
-      `[${op}] index ${lo < 0 ? lo : hi} is out of range for dimension ${axis} of size ${size}`,
-    );
-  }
+  if (lo < 0 || hi >= size) throw error(lo < 0 ? lo : hi);
 }
 
 /** out[i][j] = x[index[i][j]][j] (dim 0) — PyTorch's gather. */

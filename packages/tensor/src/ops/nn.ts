@@ -155,20 +155,9 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
       `[crossEntropy] logits ${fmtShape(logits.shape)} and target ${fmtShape(target.shape)} disagree outside the class dim`,
     );
   }
-  // One host read checks every target (instead of min/max reductions and their syncs).
-  const targets = target.toArray();
-  let valid = 0;
-  for (let i = 0; i < targets.length; i++) {
-    const t = Number(targets[i]);
-    if (t === ignoreIndex) continue;
-    valid++;
-    if (t < 0 || t >= classes) {
-      throw new ShapeError(
-        `[crossEntropy] target ${t} is out of range for ${classes} classes (ignore_index is ${ignoreIndex})`,
-      );
-    }
-  }
-  const isValid = valid === targets.length ? null : target.ne(ignoreIndex);
+  const checked = checkTargets(target, classes, ignoreIndex);
+  // Known on the host: no mask when nothing is ignored. On the device: always a mask and a count.
+  const isValid = checked && checked.valid === target.size ? null : target.ne(ignoreIndex);
   const safeTarget = isValid ? where(isValid, target, 0) : target;
   let loss: Tensor;
   if (smoothing === 0 && scores.rank === 2) {
@@ -189,7 +178,34 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
   if (reduction === 'none') return loss;
   const total = loss.sum();
   if (reduction === 'sum') return total;
-  return total.div(valid);
+  return total.div(checked ? checked.valid : isValid!.sum());
+}
+
+/**
+ * Checks that every target is a class index or `ignoreIndex`. A backend with `checkIndexBounds`
+ * checks on the device (the error surfaces at its next host read) and this returns null; otherwise
+ * one host read checks every target, throws on the first bad one and returns how many are not ignored.
+ */
+function checkTargets(target: Tensor, classes: number, ignoreIndex: number): { valid: number } | null {
+  const error = (t: number) =>
+    new ShapeError(
+      `[crossEntropy] target ${t} is out of range for ${classes} classes (ignore_index is ${ignoreIndex})`,
+    );
+  const backend = target.backend;
+  if (backend.checkIndexBounds) {
+    if (target.size > 0)
+      backend.checkIndexBounds(target.view(), { low: 0, high: classes, allowed: ignoreIndex, error });
+    return null;
+  }
+  const targets = target.toArray();
+  let valid = 0;
+  for (let i = 0; i < targets.length; i++) {
+    const t = Number(targets[i]);
+    if (t === ignoreIndex) continue;
+    valid++;
+    if (t < 0 || t >= classes) throw error(t);
+  }
+  return { valid };
 }
 
 /**

@@ -1,4 +1,10 @@
-import { type Backend, createJsBackend, type JsStorage, type View } from '@lorakit/tensor';
+import {
+  type Backend,
+  createJsBackend,
+  type IndexBoundsCheck,
+  type JsStorage,
+  type View,
+} from '@lorakit/tensor';
 
 /** A storage handle that reveals nothing: only the opaque backend can turn it into memory. */
 export interface OpaqueHandle {
@@ -13,6 +19,11 @@ export interface TransferCounts {
 /**
  * A test-only backend whose storages are opaque handles rather than typed arrays, counting host
  * transfers. Running the op suite on it proves that nothing outside a backend touches a buffer.
+ *
+ * It behaves like a device in one more way: it has `checkIndexBounds`, so ops check indices without a
+ * host read, and a failed check is thrown at the next `toHost` (the first failing value in logical
+ * order; the earliest failed check first), as a GPU backend raises its error flag at the next
+ * synchronization.
  */
 export function createOpaqueBackend(name = 'opaque'): Backend<OpaqueHandle> & {
   readonly transfers: TransferCounts;
@@ -33,6 +44,8 @@ export function createOpaqueBackend(name = 'opaque'): Backend<OpaqueHandle> & {
     return storage;
   };
   const unwrap = (view: View<OpaqueHandle>): View<JsStorage> => ({ ...view, storage: get(view.storage) });
+  // Failed index checks waiting for the next toHost, oldest first.
+  let pending: { check: IndexBoundsCheck; value: number }[] = [];
 
   return {
     name,
@@ -44,7 +57,21 @@ export function createOpaqueBackend(name = 'opaque'): Backend<OpaqueHandle> & {
     },
     toHost(x) {
       transfers.toHost++;
+      const failed = pending[0];
+      pending = [];
+      if (failed) throw failed.check.error(failed.value);
       return inner.toHost(unwrap(x));
+    },
+    checkIndexBounds(index, check) {
+      // The "device" reads its own memory: no transfer is counted.
+      const values = inner.toHost(unwrap(index));
+      for (const value of values) {
+        const v = Number(value);
+        if ((v < check.low || v >= check.high) && v !== check.allowed) {
+          pending.push({ check, value: v });
+          return;
+        }
+      }
     },
     dispose(handle) {
       memory.delete(handle.id);
@@ -107,6 +134,10 @@ export function createOpaqueBackend(name = 'opaque'): Backend<OpaqueHandle> & {
     scatterAddInPlace(dst, axis, index, src) {
       inner.scatterAddInPlace!(unwrap(dst), axis, unwrap(index), unwrap(src));
     },
+    dequantize4bit: (packed, absmax, codebook, size, blocksize, outDtype) =>
+      put(inner.dequantize4bit!(unwrap(packed), unwrap(absmax), unwrap(codebook), size, blocksize, outDtype)),
+    dequantizeInt8: (codes, absmax, rows, columns, scale, outDtype) =>
+      put(inner.dequantizeInt8!(unwrap(codes), unwrap(absmax), rows, columns, scale, outDtype)),
     adamwStep(param, grad, expAvg, expAvgSq, maxExpAvgSq, options) {
       inner.adamwStep!(
         unwrap(param),

@@ -3,6 +3,7 @@ import { fillRandom } from '../../random/philox.js';
 import { attentionSoftmax, attentionSoftmaxBackward } from './attention.js';
 import { col2im, im2col } from './conv.js';
 import { softmaxCrossEntropyBackward } from './cross-entropy.js';
+import { dequantize4bit, dequantizeInt8 } from './dequantize.js';
 import { assign, binary, copy, gatherLogical, unary, where } from './elementwise.js';
 import { layerNorm, loraLinear, rmsNorm } from './fused.js';
 import { gather, indexAdd, indexSelect, scatterAdd, scatterAddInPlace, sort } from './indexing.js';
@@ -74,5 +75,7 @@ export function createJsBackend(name = 'js'): Backend<JsStorage> {
     attentionSoftmax,
     attentionSoftmaxBackward,
     softmaxCrossEntropyBackward,
+    dequantize4bit,
+    dequantizeInt8,
   };
 }
