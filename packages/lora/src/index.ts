@@ -33,7 +33,14 @@ export {
   unregisterInitStrategy,
 } from './inits/init-registry.js';
 export { adapterTensors, KEY_PREFIX } from './io/adapter-keys.js';
-export { type LoadAdapterOptions, loadAdapter, loadAdapterWeights, readAdapterConfig } from './io/load.js';
+export {
+  type AdapterTensorListing,
+  checkAdapterFit,
+  type LoadAdapterOptions,
+  loadAdapter,
+  loadAdapterWeights,
+  readAdapterConfig,
+} from './io/load.js';
 export {
   adapterConfigJson,
   architectureOf,
