@@ -19,6 +19,14 @@ import { TrainingError } from '../errors.js';
  * @param normType - the p of the p-norm: a positive number or `Infinity` (max |g|); default 2
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType = 2): number {
+  return clipGradNormOnDevice(params, maxNorm, normType)?.item() ?? 0;
+}
+
+/**
+ * {@link clipGradNorm} without the host read: returns the total norm as a 0-d tensor (null when no
+ * parameter has a gradient), so a training step need not wait for the device.
+ */
+export function clipGradNormOnDevice(params: Iterable<Tensor>, maxNorm: number, normType = 2): Tensor | null {
   if (typeof maxNorm !== 'number' || !(maxNorm >= 0)) {
     throw new TrainingError(`[clipGradNorm] maxNorm must be a non-negative number, received ${maxNorm}`);
   }
@@ -28,7 +36,7 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType
     );
   }
   const withGrad = [...params].filter((p) => p.grad !== null);
-  if (withGrad.length === 0) return 0;
+  if (withGrad.length === 0) return null;
   return noGrad(() => {
     const dtype = withGrad.some((p) => p.grad!.dtype === 'float64') ? 'float64' : 'float32';
     const norms = withGrad.map((p) => p.grad!.cast(dtype).norm(normType));
@@ -38,6 +46,6 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, normType
       const g = p.grad!;
       p.grad = g.mul(coef.cast(g.dtype));
     }
-    return total.item();
+    return total;
   });
 }

@@ -1,7 +1,7 @@
 import { noGradAsync, Tensor, tidy } from '@lorakit/tensor';
 import { TrainingError } from '../errors.js';
 import type { AnyModule } from '../module.js';
-import { clipGradNorm } from '../optim/clip-grad-norm.js';
+import { clipGradNormOnDevice } from '../optim/clip-grad-norm.js';
 import type { LrScheduler } from '../optim/lr-scheduler.js';
 import type { Optimizer } from '../optim/optimizer.js';
 
@@ -25,7 +25,10 @@ export interface MicroBatchContext<B = unknown> {
   readonly window: readonly B[];
 }
 
-/** Reported after every optimizer step (for logs and progress bars). */
+/**
+ * Reported after every optimizer step (for logs and progress bars). `loss` and `gradNorm` stay on the
+ * device until first read: a callback that does not read them costs the step no host round trip.
+ */
 export interface StepInfo {
   /** Optimizer steps done (1-based), counting resumed ones. */
   readonly step: number;
@@ -33,11 +36,11 @@ export interface StepInfo {
   readonly totalSteps: number | undefined;
   /** 0-based epoch. */
   readonly epoch: number;
-  /** Mean of the micro-batch losses of this step, before scaling for accumulation. */
+  /** Mean of the micro-batch losses of this step, before scaling for accumulation (read on first access). */
   readonly loss: number;
   /** Learning rate of the first parameter group used by this step. */
   readonly lr: number;
-  /** Gradient norm before clipping (only with maxGradNorm). */
+  /** Gradient norm before clipping (only with maxGradNorm; read on first access). */
   readonly gradNorm: number | undefined;
   /** Tokens in this step's batches (only with countTokens). */
   readonly tokens: number | undefined;
@@ -127,7 +130,7 @@ export interface TrainResult {
   /** Epochs started. */
   readonly epochs: number;
   readonly stopReason: 'completed' | 'maxSteps' | 'aborted';
-  /** Loss of the last step, if any ran. */
+  /** Loss of the last step, if any ran (read from the device on first access). */
   readonly loss: number | undefined;
   readonly elapsedMs: number;
   /** Tokens processed (with countTokens). */
@@ -168,8 +171,24 @@ function knownTotalSteps<B>(
   return fromData === undefined ? options.maxSteps : Math.min(fromData, options.maxSteps);
 }
 
-/** Checks a micro-batch's loss, backpropagates it divided by `divisor` and returns its value. */
-function backwardMicroBatch(loss: unknown, divisor: number): number {
+/**
+ * A number computed on the device, read to the host once, on first use: the loop never waits for the
+ * device to report a value nobody reads.
+ */
+function readOnce(value: Tensor): () => number {
+  let host: number | undefined;
+  return () => {
+    host ??= value.item();
+    return host;
+  };
+}
+
+/**
+ * Checks a micro-batch's loss, backpropagates it divided by `divisor` and returns its value as a
+ * float64 tensor cut from the graph (kept on the device; float64 so that the window's sum and mean are
+ * the float64 arithmetic of the host values).
+ */
+function backwardMicroBatch(loss: unknown, divisor: number): Tensor {
   if (!(loss instanceof Tensor)) {
     throw new TrainingError(
       `[train] computeLoss must return a scalar loss Tensor, received ${loss === null ? 'null' : typeof loss}`,
@@ -185,7 +204,7 @@ function backwardMicroBatch(loss: unknown, divisor: number): number {
       '[train] the loss does not require grad: no trainable parameter took part in computeLoss (all parameters frozen, or it ran under noGrad?)',
     );
   }
-  const value = loss.item();
+  const value = loss.detach().cast('float64');
   (divisor > 1 ? loss.div(divisor) : loss).backward();
   return value;
 }
@@ -238,7 +257,7 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
   const started = performance.now();
   let step = startStep;
   let windowsSeen = 0;
-  let lastLoss: number | undefined;
+  let lastLoss: (() => number) | undefined;
   let totalTokens = options.countTokens ? 0 : undefined;
   let epoch = 0;
   let stopReason: TrainResult['stopReason'] = 'completed';
@@ -247,7 +266,9 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
     step,
     epochs: epoch,
     stopReason,
-    loss: lastLoss,
+    get loss() {
+      return lastLoss?.();
+    },
     elapsedMs: performance.now() - started,
     tokens: totalTokens,
   });
@@ -284,7 +305,7 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
       windowsSeen += 1;
       if (windowsSeen <= startStep) continue;
 
-      let lossSum = 0;
+      let lossSum: Tensor | undefined;
       let tokens = options.countTokens ? 0 : undefined;
       for (const [microStep, batch] of window.entries()) {
         if (signal?.aborted) {
@@ -299,8 +320,9 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
           windowSize: window.length,
           window,
         };
+        let value: Tensor;
         if (options.tidy) {
-          lossSum += tidy(() => {
+          value = tidy(() => {
             const loss = options.computeLoss(batch, context);
             if (loss instanceof Promise) {
               // Its tensors would be disposed before the promise settles; drop the rejection too.
@@ -313,20 +335,23 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
           });
         } else {
           const loss = await options.computeLoss(batch, context);
-          lossSum += backwardMicroBatch(loss, scale && window.length > 1 ? window.length : 1);
+          value = backwardMicroBatch(loss, scale && window.length > 1 ? window.length : 1);
         }
+        lossSum = lossSum ? lossSum.add(value) : value;
         if (tokens !== undefined) tokens += options.countTokens!(batch);
       }
       const gradNorm =
         options.maxGradNorm !== undefined
-          ? clipGradNorm(optimizer.parameters(), options.maxGradNorm)
+          ? clipGradNormOnDevice(optimizer.parameters(), options.maxGradNorm)
           : undefined;
+      const readGradNorm = gradNorm ? readOnce(gradNorm) : undefined;
       const lr = optimizer.paramGroups[0]!.lr;
       optimizer.step();
       scheduler?.step();
       optimizer.zeroGrad();
       step += 1;
-      lastLoss = lossSum / window.length;
+      const stepLoss = readOnce(window.length > 1 ? lossSum!.div(window.length) : lossSum!);
+      lastLoss = stepLoss;
       if (tokens !== undefined) totalTokens! += tokens;
       // Let timers and signal handlers (an AbortSignal wired to SIGINT) run between steps.
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -335,9 +360,14 @@ export async function train<B>(options: TrainOptions<B>): Promise<TrainResult> {
         step,
         totalSteps,
         epoch: epoch - 1,
-        loss: lastLoss,
+        get loss() {
+          return stepLoss();
+        },
         lr,
-        gradNorm,
+        get gradNorm() {
+          // undefined without maxGradNorm; 0 when no parameter had a gradient.
+          return gradNorm === undefined ? undefined : (readGradNorm?.() ?? 0);
+        },
         tokens,
         stepMs: now - stepStarted,
         elapsedMs: now - started,
