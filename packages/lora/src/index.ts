@@ -24,6 +24,18 @@ export {
   UnsupportedFeatureError,
 } from './errors.js';
 export {
+  getInitMethod,
+  type InitCalibration,
+  type InitMethod,
+  type InitMethodInput,
+  type InitMethodRun,
+  type InitMethodValues,
+  type InitProgress,
+  registeredInitMethods,
+  registerInitMethod,
+  unregisterInitMethod,
+} from './inits/init-methods.js';
+export {
   findInitStrategy,
   type InitContext,
   type InitStrategy,
@@ -32,6 +44,7 @@ export {
   registerInitStrategy,
   unregisterInitStrategy,
 } from './inits/init-registry.js';
+export { initPackageHint } from './inits/plugin-hints.js';
 export { adapterTensors, KEY_PREFIX } from './io/adapter-keys.js';
 export {
   type AdapterTensorListing,

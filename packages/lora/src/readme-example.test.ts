@@ -63,11 +63,11 @@ describe('README: a third-party init strategy', () => {
 });
 
 describe('inits from plugins that are not imported', () => {
-  it('name the package to import, for new adapters and for loading base-mutating ones', () => {
+  it('name the package to import, for new adapters and for loading ones', () => {
     expect(() =>
       getPeftModel(new Attention(), new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: 'pissa' })),
     ).toThrow(
-      "[lora] init_lora_weights='pissa' is provided by @lorakit/inits-svd; import '@lorakit/inits-svd' before creating or loading this adapter",
+      "[lora] Unknown initialization init_lora_weights='pissa' for linear layer q_proj; registered strategies: kaiming, gaussian, false; it is provided by @lorakit/inits-svd: import '@lorakit/inits-svd' first",
     );
     expect(() =>
       getPeftModel(
@@ -81,13 +81,42 @@ describe('inits from plugins that are not imported', () => {
           initWeights: false,
         },
       ),
-    ).toThrow("import '@lorakit/loftq'");
-    // EVA does not touch the base weight: loading its adapter needs no plugin.
+    ).toThrow(
+      "[lora] init_lora_weights='loftq' is not a registered init strategy, so loading this adapter cannot tell whether its init rewrote the base weight; it is provided by @lorakit/loftq: import '@lorakit/loftq' first; registered strategies: kaiming, gaussian, false",
+    );
+  });
+
+  it('refuse to load an adapter whose init nobody registered, since only the strategy knows whether it rewrote the base', () => {
+    // Even EVA (which leaves the base alone): lora has no list of which inits rewrite the base weight.
     expect(() =>
       getPeftModel(new Attention(), new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: 'eva' }), {
         initWeights: false,
       }),
-    ).not.toThrow();
+    ).toThrow("import '@lorakit/eva' first");
+    expect(() =>
+      getPeftModel(new Attention(), new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: 'mine' }), {
+        initWeights: false,
+      }),
+    ).toThrow(
+      "[lora] init_lora_weights='mine' is not a registered init strategy, so loading this adapter cannot tell whether its init rewrote the base weight; import the package that registers it first; registered strategies: kaiming, gaussian, false",
+    );
+    // Once registered, the strategy's modifiesBaseWeight decides: false → loading skips the init.
+    let runs = 0;
+    registerInitStrategy({
+      name: 'mine',
+      kinds: ['linear'],
+      initialize: () => {
+        runs++;
+      },
+    });
+    try {
+      getPeftModel(new Attention(), new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: 'mine' }), {
+        initWeights: false,
+      });
+      expect(runs).toBe(0);
+    } finally {
+      unregisterInitStrategy('mine');
+    }
   });
 
   it('match case-sensitively like PEFT: "PiSSA" is an unknown initialization, not a missing plugin', () => {

@@ -3,6 +3,7 @@ import { type Generator, getDefaultGenerator, type Tensor } from '@lorakit/tenso
 import type { InitLoraWeights, LoraConfig } from '../config/lora-config.js';
 import { LoraConfigError, RegistryError } from '../errors.js';
 import type { AdapterSpec, LoraLayer, LoraLayerKind } from '../layers/lora-layer.js';
+import { initPackageHint } from './plugin-hints.js';
 
 /**
  * What an init strategy sees for one adapter of one layer. Factors are the adapter's parameters in
@@ -60,22 +61,6 @@ export interface InitStrategy {
 
 const registry = new Map<string, InitStrategy>();
 
-/** The lorakit packages that provide PEFT's other inits (named in errors when they are not imported). */
-const PLUGINS: readonly { prefix: string; name: string; modifiesBaseWeight: boolean }[] = [
-  { prefix: 'pissa', name: '@lorakit/inits-svd', modifiesBaseWeight: true },
-  { prefix: 'olora', name: '@lorakit/inits-svd', modifiesBaseWeight: true },
-  { prefix: 'corda', name: '@lorakit/inits-svd', modifiesBaseWeight: true },
-  { prefix: 'orthogonal', name: '@lorakit/inits-svd', modifiesBaseWeight: false },
-  { prefix: 'eva', name: '@lorakit/eva', modifiesBaseWeight: false },
-  { prefix: 'loftq', name: '@lorakit/loftq', modifiesBaseWeight: true },
-];
-
-function pluginFor(value: InitLoraWeights): (typeof PLUGINS)[number] | undefined {
-  return typeof value === 'string'
-    ? PLUGINS.find((p) => value.startsWith(p.prefix)) // case-sensitive, like PEFT
-    : undefined;
-}
-
 export function registerInitStrategy(strategy: InitStrategy): void {
   if (registry.has(strategy.name)) {
     throw new RegistryError(
@@ -108,14 +93,14 @@ export function findInitStrategy(value: InitLoraWeights): InitStrategy | undefin
 export function initializeAdapter(layer: LoraLayer, spec: AdapterSpec): void {
   const value = spec.config.initLoraWeights;
   let strategy = findInitStrategy(value);
-  if (!strategy) {
-    const plugin = pluginFor(value);
-    // Loading a base-mutating adapter must rebuild the residual base; silently skipping it gives wrong outputs.
-    if (plugin && (spec.initWeights !== false || plugin.modifiesBaseWeight)) {
-      throw new LoraConfigError(
-        `[lora] init_lora_weights='${String(value)}' is provided by ${plugin.name}; import '${plugin.name}' before creating or loading this adapter`,
-      );
-    }
+  const hint = strategy ? undefined : initPackageHint(value);
+  const remedy = hint ? `; it is provided by ${hint}: import '${hint}' first` : '';
+  if (!strategy && spec.initWeights === false && typeof value === 'string' && value !== 'lora_ga') {
+    // Loading: an init that rewrote the base weight must run again to rebuild the residual base, and only
+    // its registered strategy says whether it did — without one, refuse rather than guess.
+    throw new LoraConfigError(
+      `[lora] init_lora_weights='${value}' is not a registered init strategy, so loading this adapter cannot tell whether its init rewrote the base weight${remedy || '; import the package that registers it first'}; registered strategies: ${registeredInitStrategies().join(', ')}`,
+    );
   }
   if (spec.initWeights === false && !(strategy?.modifiesBaseWeight && strategy.kinds.includes(layer.kind)))
     return;
@@ -123,7 +108,7 @@ export function initializeAdapter(layer: LoraLayer, spec: AdapterSpec): void {
     if (layer.kind === 'embedding' || value === 'lora_ga') strategy = findInitStrategy(true);
     else {
       throw new LoraConfigError(
-        `[lora] Unknown initialization init_lora_weights='${String(value)}' for ${layer.kind} layer ${spec.modulePath}; registered strategies: ${registeredInitStrategies().join(', ')}${strategy ? ` (${strategy.name} supports ${strategy.kinds.join(', ')} layers)` : ''}`,
+        `[lora] Unknown initialization init_lora_weights='${String(value)}' for ${layer.kind} layer ${spec.modulePath}; registered strategies: ${registeredInitStrategies().join(', ')}${strategy ? ` (${strategy.name} supports ${strategy.kinds.join(', ')} layers)` : remedy}`,
       );
     }
   }
