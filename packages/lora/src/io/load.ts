@@ -35,14 +35,61 @@ export function readAdapterConfig(dir: string): LoraConfig {
       cause,
     });
   }
-  if (!dict || typeof dict !== 'object' || Array.isArray(dict))
-    throw new AdapterFormatError(`[loadAdapter] ${path} must hold a JSON object`);
+  if (!dict || typeof dict !== 'object' || Array.isArray(dict)) {
+    const received = Array.isArray(dict) ? 'an array' : dict === null ? 'null' : typeof dict;
+    throw new AdapterFormatError(`[loadAdapter] ${path} must hold a JSON object, received ${received}`);
+  }
   return LoraConfig.fromPeftDict(dict as Record<string, unknown>);
 }
 
+/** What the fit check needs of an adapter file: its tensor names, shapes and dtypes. */
+export interface AdapterTensorListing {
+  names(): string[];
+  info(name: string): { readonly shape: readonly number[]; readonly dtype: string };
+}
+
+const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2']);
+
 /**
- * Loads the weights in `dir` into an adapter that already exists on `peft` (the key set must match
- * exactly: missing keys, unexpected keys and shape mismatches are one error listing them).
+ * The one check that an adapter file fits a model, shared by `loadAdapter` and the CLI's streaming
+ * merge: the key set must match `expected` exactly (missing keys, unexpected keys and shape
+ * mismatches are one error listing them), and every tensor must be a float dtype (integer factors
+ * would be cast silently and give a different adapter). `path` is named in the error; `operation`
+ * names the caller (`loadAdapter`, `merge`).
+ */
+export function checkAdapterFit(
+  expected: ReadonlyMap<string, { readonly shape: readonly number[] }>,
+  file: AdapterTensorListing,
+  path: string,
+  operation = 'loadAdapter',
+): void {
+  const present = new Set(file.names());
+  const missing = [...expected.keys()].filter((k) => !present.has(k));
+  const unexpected = [...present].filter((k) => !expected.has(k));
+  const mismatched: string[] = [];
+  const integer: string[] = [];
+  for (const [key, param] of expected) {
+    if (!present.has(key)) continue;
+    const { shape, dtype } = file.info(key);
+    if (shape.length !== param.shape.length || shape.some((d, i) => d !== param.shape[i])) {
+      mismatched.push(`${key}: file [${shape.join(', ')}] vs model [${param.shape.join(', ')}]`);
+    }
+    if (!FLOAT_DTYPES.has(dtype)) integer.push(`${key} (${dtype})`);
+  }
+  if (missing.length || unexpected.length || mismatched.length || integer.length) {
+    const parts: string[] = [];
+    if (present.size === 0) parts.push('the file has no tensors');
+    if (mismatched.length) parts.push(`shape mismatches: ${listNames(mismatched)}`);
+    if (missing.length) parts.push(`missing keys: ${listNames(missing)}`);
+    if (unexpected.length) parts.push(`unexpected keys: ${listNames(unexpected)}`);
+    if (integer.length) parts.push(`tensors that are not floating point: ${listNames(integer)}`);
+    throw new AdapterFormatError(`[${operation}] ${path} does not fit the model: ${parts.join('; ')}`);
+  }
+}
+
+/**
+ * Loads the weights in `dir` into an adapter that already exists on `peft` (checked by
+ * {@link checkAdapterFit} before any parameter is written).
  */
 export function loadAdapterWeights(peft: PeftModel, dir: string, adapterName: string): void {
   const path = join(dir, WEIGHTS_NAME);
@@ -50,24 +97,7 @@ export function loadAdapterWeights(peft: PeftModel, dir: string, adapterName: st
   const file = SafetensorsFile.open(path);
   try {
     const expected = adapterTensors(peft, adapterName);
-    const present = new Set(file.names());
-    const missing = [...expected.keys()].filter((k) => !present.has(k));
-    const unexpected = [...present].filter((k) => !expected.has(k));
-    const mismatched: string[] = [];
-    for (const [key, param] of expected) {
-      if (!present.has(key)) continue;
-      const shape = file.info(key).shape;
-      if (shape.length !== param.shape.length || shape.some((d, i) => d !== param.shape[i])) {
-        mismatched.push(`${key}: file [${shape.join(', ')}] vs model [${param.shape.join(', ')}]`);
-      }
-    }
-    if (missing.length || unexpected.length || mismatched.length) {
-      const parts: string[] = [];
-      if (mismatched.length) parts.push(`shape mismatches: ${listNames(mismatched)}`);
-      if (missing.length) parts.push(`missing keys: ${listNames(missing)}`);
-      if (unexpected.length) parts.push(`unexpected keys: ${listNames(unexpected)}`);
-      throw new AdapterFormatError(`[loadAdapter] ${path} does not fit the model: ${parts.join('; ')}`);
-    }
+    checkAdapterFit(expected, file, path);
     noGrad(() => {
       for (const [key, param] of expected) {
         const { data, shape } = file.readSync(key);
@@ -94,11 +124,15 @@ export function loadAdapter(
   config.inferenceMode = !options.isTrainable;
   const peft = model instanceof PeftModel ? model : new PeftModel(model);
   const fresh = peft.peftConfig.size === 0;
+  // A first adapter freezes the base model; a failed load must give the caller's flags back.
+  const trainable = fresh ? new Map(peft.parameters().map((p) => [p, p.requiresGrad])) : undefined;
   peft.addAdapter(name, config, { initWeights: false, generator: options.generator });
   try {
     loadAdapterWeights(peft, dir, name);
   } catch (error) {
-    if (!fresh) peft.deleteAdapter(name);
+    // The caller's model must look as it did before: LoRA layers of this adapter are unwrapped again.
+    peft.discardAdapter(name);
+    if (trainable) for (const [p, flag] of trainable) p.requiresGrad = flag;
     throw error;
   }
   if (fresh && !options.isTrainable) peft.eval();

@@ -176,7 +176,7 @@ describe('PeftModel', () => {
     const before = array(layer.baseWeight());
     expect(() => peft.merge({ safeMerge: true })).toThrow(MergeError);
     expect(() => peft.merge({ safeMerge: true })).toThrow(
-      '[lora] NaNs detected in the merged weights. The adapter default seems to be broken',
+      '[lora] NaNs detected in the merged weights of layers.0.q_proj. The adapter default seems to be broken; nothing was merged',
     );
     expect(array(layer.baseWeight())).toEqual(before);
     expect(layer.merged).toBe(false);

@@ -1,7 +1,7 @@
 import { type AnyModule, Module, type Parameter } from '@lorakit/nn';
 import { type Generator, noGrad } from '@lorakit/tensor';
 import { LoraConfig, type LoraConfigOptions } from '../config/lora-config.js';
-import { AdapterError, listNames } from '../errors.js';
+import { AdapterError, listNames, MergeError } from '../errors.js';
 import { BASE_ADAPTER, withAdapterNames } from '../layers/adapter-context.js';
 import { LoraLayer } from '../layers/lora-layer.js';
 import { addWeightedAdapter } from '../merges/add-weighted-adapter.js';
@@ -150,6 +150,20 @@ export class PeftModel extends Module<unknown[], unknown> {
     return adapterConfig;
   }
 
+  /**
+   * Removes an adapter that failed to load: its config, its LoRA layers (a layer left without adapters
+   * is replaced by its base layer again) and its modules_to_save copies, so the wrapped model is as it
+   * was before `addAdapter`. The active adapters are those of before.
+   */
+  discardAdapter(name: string): void {
+    this.peftConfig.delete(name);
+    this.#rollback(name);
+    this.#activeAdapters = this.#activeAdapters.filter((a) => a !== name);
+    this.#targeted = this.#targeted.filter((t) =>
+      this.loraLayers().some(([path, layer]) => path === t && layer.adapterNames().length > 0),
+    );
+  }
+
   #rollback(name: string): void {
     for (const [, layer] of this.loraLayers()) if (layer.hasAdapter(name)) layer.deleteAdapter(name);
     for (const [path, layer] of this.loraLayers())
@@ -260,9 +274,42 @@ export class PeftModel extends Module<unknown[], unknown> {
     }
   }
 
+  /**
+   * Safe merge checks every layer before any is changed: each layer is merged with PEFT's NaN/Inf check
+   * and its base parameters are put back bit for bit, so a broken module fails the whole merge with the
+   * model untouched, and the error names the module.
+   */
+  #checkSafeMerge(layers: readonly [string, LoraLayer][], adapterNames?: readonly string[]): void {
+    noGrad(() => {
+      for (const [path, layer] of layers) {
+        const params = layer.baseLayer.parameters();
+        const saved = params.map((p) => p.clone());
+        const mergedBefore = layer.mergedAdapters.length;
+        try {
+          layer.merge({ safeMerge: true, adapterNames });
+        } catch (error) {
+          if (!(error instanceof MergeError)) throw error;
+          const adapter = /The adapter (.+) seems to be broken/.exec(error.message)?.[1];
+          throw new MergeError(
+            adapter === undefined
+              ? `[lora] safe merge of ${path} failed, nothing was merged: ${error.message.replace(/^\[lora\] /, '')}`
+              : `[lora] NaNs detected in the merged weights of ${path}. The adapter ${adapter} seems to be broken; nothing was merged`,
+            { cause: error },
+          );
+        } finally {
+          params.forEach((p, i) => {
+            p.assign(saved[i]!);
+          });
+          layer.mergedAdapters.length = mergedBefore;
+        }
+      }
+    });
+  }
+
   /** Merges adapters into the base weights (kept in memory; unmerge() undoes it). */
   merge(options: MergeOptions = {}): void {
     const layers = this.loraLayers();
+    if (options.safeMerge) this.#checkSafeMerge(layers, options.adapterNames);
     layers.forEach(([, layer], i) => {
       layer.merge({ safeMerge: options.safeMerge, adapterNames: options.adapterNames });
       options.onProgress?.(i + 1, layers.length);
@@ -285,6 +332,7 @@ export class PeftModel extends Module<unknown[], unknown> {
 
   #unload(merge: boolean, options: MergeOptions): AnyModule {
     const layers = this.loraLayers();
+    if (merge && options.safeMerge) this.#checkSafeMerge(layers, options.adapterNames);
     noGrad(() => {
       layers.forEach(([path, layer], i) => {
         if (merge) layer.merge({ safeMerge: options.safeMerge, adapterNames: options.adapterNames });
