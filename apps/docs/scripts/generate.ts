@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { generateApiReference } from './api.js';
 import { generateCliReference } from './cli-reference.js';
+import { generateLoraConfigTable } from './lora-config-table.js';
 import { generated } from './paths.js';
 
 /** Everything the site builds from the code: API pages, the CLI reference, tables, figures and plots. */
@@ -23,3 +24,4 @@ await step(
   (r) => `${r.commands.join(', ')}; --backend ${r.backendChoices.join('|')}`,
 );
 await step('API reference', generateApiReference, (r) => r.packages.join(', '));
+await step('LoraConfig table', generateLoraConfigTable, (r) => `${r.fields} fields`);
