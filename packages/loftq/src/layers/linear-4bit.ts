@@ -1,6 +1,6 @@
 import { Conv1D, type Linear } from '@lorakit/nn';
-import { type Tensor, tensor } from '@lorakit/tensor';
-import { nf4DequantizeValues, nf4QuantizeValues } from '../quant/nf4.js';
+import { dequantize4bit, type Tensor, tensor } from '@lorakit/tensor';
+import { nf4Codebook, nf4DequantizeValues, nf4QuantizeValues } from '../quant/nf4.js';
 import { bytesToWords, QuantizedLinear, type QuantizedStorage, wordsToBytes } from './quantized-linear.js';
 
 export interface Linear4bitOptions {
@@ -38,8 +38,10 @@ export class Linear4bit extends QuantizedLinear {
   }
 
   private registerBuffers(packed: Uint8Array, absmax: Float32Array): void {
-    this.registerBuffer('packed_weight', tensor(bytesToWords(packed), { dtype: 'int32' }));
+    const words = this.registerBuffer('packed_weight', tensor(bytesToWords(packed), { dtype: 'int32' }))!;
     this.registerBuffer('absmax', tensor(absmax));
+    // Upload the code book now, so that no forward pass has to.
+    nf4Codebook(words.backend.name);
   }
 
   /** The packed NF4 codes, exactly as bitsandbytes stores them (`weight.data` of `Params4bit`, flattened). */
@@ -57,6 +59,14 @@ export class Linear4bit extends QuantizedLinear {
       { packed: this.packedCodes(), absmax: this.absmax(), blocksize: this.blocksize },
       this.weightCount,
     );
+  }
+
+  protected dequantizeOnDevice(): Tensor {
+    const packed = this.buffer('packed_weight')!;
+    return dequantize4bit(packed, this.buffer('absmax')!, nf4Codebook(packed.backend.name), {
+      shape: [this.outFeatures, this.inFeatures],
+      blocksize: this.blocksize,
+    });
   }
 
   protected storeValues(values: Float32Array): void {

@@ -1,6 +1,6 @@
 import { Conv1D, type Linear } from '@lorakit/nn';
-import { tensor } from '@lorakit/tensor';
-import { int8DequantizeValues, int8QuantizeValues } from '../quant/int8.js';
+import { dequantizeInt8, type Tensor, tensor } from '@lorakit/tensor';
+import { INV_127, int8DequantizeValues, int8QuantizeValues } from '../quant/int8.js';
 import { bytesToWords, QuantizedLinear, type QuantizedStorage, wordsToBytes } from './quantized-linear.js';
 
 export interface Linear8bitLtOptions {
@@ -49,6 +49,13 @@ export class Linear8bitLt extends QuantizedLinear {
 
   dequantizeValues(): Float32Array {
     return int8DequantizeValues({ codes: this.codes(), absmax: this.absmax() }, this.inFeatures);
+  }
+
+  protected dequantizeOnDevice(): Tensor {
+    return dequantizeInt8(this.buffer('packed_weight')!, this.buffer('absmax')!, {
+      shape: [this.outFeatures, this.inFeatures],
+      scale: INV_127,
+    });
   }
 
   protected storeValues(values: Float32Array): void {

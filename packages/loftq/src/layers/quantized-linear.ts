@@ -38,8 +38,10 @@ export function wordsToBytes(words: Tensor, length: number): Uint8Array {
 
 /**
  * A linear layer whose weight is stored quantized: codes and scales in buffers (`packed_weight` as int32
- * words holding the codes' bytes, `absmax` as float32), no `weight` parameter. The forward pass
- * dequantizes into a temporary float32 weight — gradients flow to the input (and a trainable bias), never
+ * words holding the codes' bytes little-endian, `absmax` as float32), no `weight` parameter. The forward
+ * pass dequantizes into a temporary float32 weight on the buffers' backend, with tensor's
+ * `dequantize4bit`/`dequantizeInt8` ops (a fused kernel where the backend has one), so a forward reads
+ * nothing to the host and uploads nothing — gradients flow to the input (and a trainable bias), never
  * to the codes. Implements lora's {@link WeightAccess}, so LoRA merging and residual inits read the
  * dequantized weight and write by requantizing.
  */
@@ -77,8 +79,11 @@ export abstract class QuantizedLinear extends Module implements WeightAccess {
     return this.inFeatures * this.outFeatures;
   }
 
-  /** The dequantized weight values, row-major [out, in], float32 (host). */
+  /** The dequantized weight values, row-major [out, in], float32 (host; computed on the host). */
   abstract dequantizeValues(): Float32Array;
+
+  /** The dequantized weight [out, in], float32, computed on the backend that holds the buffers. */
+  protected abstract dequantizeOnDevice(): Tensor;
 
   /** Quantizes and stores `values` (row-major [out, in]). */
   protected abstract storeValues(values: Float32Array): void;
@@ -88,9 +93,13 @@ export abstract class QuantizedLinear extends Module implements WeightAccess {
 
   abstract storage(): QuantizedStorage;
 
-  /** The dequantized weight [out, in] as a float32 tensor (on `backend`, default: the default backend). */
+  /**
+   * The dequantized weight [out, in] as a float32 tensor, computed where the buffers live; moved to
+   * `backend` when one is named and differs (a host round trip).
+   */
   dequantize(backend?: string): Tensor {
-    return tensor(this.dequantizeValues(), { shape: [this.outFeatures, this.inFeatures], backend });
+    const weight = this.dequantizeOnDevice();
+    return backend === undefined || weight.backend.name === backend ? weight : weight.toBackend(backend);
   }
 
   /** Quantizes a float weight [out, in] into this layer. */

@@ -90,7 +90,7 @@ describe('LoRA on quantized linears', () => {
     const codes = Array.from((layer.baseLayer as Linear4bit).packedCodes());
     layer.factorParameters('default').b.assign(Number.NaN);
     expect(() => peft.merge({ safeMerge: true })).toThrow(
-      '[lora] NaNs detected in the merged weights. The adapter default seems to be broken',
+      '[lora] NaNs detected in the merged weights of proj. The adapter default seems to be broken; nothing was merged',
     );
     expect(Array.from((layer.baseLayer as Linear4bit).packedCodes())).toEqual(codes);
   });

@@ -4,7 +4,7 @@ import { QuantizationError } from '../errors.js';
 import { asFloat32, f32, roundHalfEven } from './float32.js';
 
 /** bitsandbytes' reciprocal of 127 used by `int8_vectorwise_dequant`, as the float32 it multiplies by. */
-const INV_127 = f32(7.874015718698502e-3);
+export const INV_127: number = f32(7.874015718698502e-3);
 
 /** A row-wise int8-quantized matrix in bitsandbytes' layout (LLM.int8()'s `CB` and `SCB`). */
 export interface Int8Weight {

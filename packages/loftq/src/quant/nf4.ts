@@ -1,4 +1,4 @@
-import { type Tensor, tensor } from '@lorakit/tensor';
+import { type Backend, getBackend, type Tensor, tensor } from '@lorakit/tensor';
 import { QuantizationError } from '../errors.js';
 import { asFloat32, f32 } from './float32.js';
 
@@ -12,6 +12,22 @@ export const NF4_CODE: Float32Array = Float32Array.from([
   -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
   0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0,
 ]);
+
+const codebooks = new WeakMap<Backend, Tensor>();
+
+/**
+ * {@link NF4_CODE} as a float32 [16] tensor on `backend` (default: the default backend), uploaded once
+ * per backend and kept (exempt from `tidy`): the code book the `dequantize4bit` op reads on the device.
+ */
+export function nf4Codebook(backend?: string): Tensor {
+  const target = getBackend(backend);
+  let book = codebooks.get(target);
+  if (!book || book.disposed) {
+    book = tensor(NF4_CODE, { backend: target.name }).keep();
+    codebooks.set(target, book);
+  }
+  return book;
+}
 
 /**
  * Decision boundaries between neighbouring codes, `(code[i] + code[i+1]) / 2` in float32 — the midpoints
