@@ -45,3 +45,12 @@ export class KVCache {
     return { keys, values: this.#values[layer]! };
   }
 }
+
+/**
+ * The cache of an encoder-decoder model (transformers' EncoderDecoderCache): the decoder's self-attention
+ * keys/values grow by step as in {@link KVCache}; the cross-attention keys/values are computed once from
+ * the encoder output and kept in `crossAttention`.
+ */
+export class EncoderDecoderCache extends KVCache {
+  readonly crossAttention = new KVCache();
+}

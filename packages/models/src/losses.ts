@@ -50,3 +50,17 @@ function checkLabels(task: string, labels: Tensor, expected: readonly number[]):
     );
   }
 }
+
+/**
+ * Sequence-to-sequence LM loss: cross-entropy of each decoder position against `labels` [batch, target]
+ * (no shift: the decoder input is already shifted), -100 ignored; the mean, or the sum divided by
+ * `numItemsInBatch` when given.
+ */
+export function seq2seqLmLoss(logits: Tensor, labels: Tensor, numItemsInBatch?: number): Tensor {
+  const [batch, length, vocab] = logits.shape as [number, number, number];
+  checkLabels('sequence-to-sequence', labels, [batch, length]);
+  const flat = logits.reshape(-1, vocab);
+  const targets = labels.cast('int64').reshape(-1);
+  if (numItemsInBatch === undefined) return crossEntropy(flat, targets, { ignoreIndex: IGNORE_INDEX });
+  return crossEntropy(flat, targets, { ignoreIndex: IGNORE_INDEX, reduction: 'sum' }).div(numItemsInBatch);
+}

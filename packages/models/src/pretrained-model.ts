@@ -27,6 +27,15 @@ export interface ModelInputs {
   readonly numItemsInBatch?: number | undefined;
   /** Key/value cache of the causal LMs; updated in place and returned. */
   readonly cache?: KVCache | undefined;
+  /**
+   * Encoder-decoder models (T5): the decoder's token ids [batch, target]. Without them, `labels` shifted
+   * right (the decoder start token first) are used, as transformers does.
+   */
+  readonly decoderInputIds?: Tensor | undefined;
+  /** Encoder-decoder models: [batch, cached + target] 1 for decoder tokens, 0 for padding. */
+  readonly decoderAttentionMask?: Tensor | undefined;
+  /** Encoder-decoder models: the encoder's last hidden state from an earlier call (the encoder is skipped). */
+  readonly encoderOutput?: Tensor | undefined;
 }
 
 export interface ModelOutput {
@@ -42,6 +51,8 @@ export interface ModelOutput {
   readonly lastHiddenState?: Tensor;
   /** BERT's pooled [CLS] output [batch, hidden]. */
   readonly pooledOutput?: Tensor;
+  /** Encoder-decoder models: the encoder's last hidden state (pass it back as `encoderOutput`). */
+  readonly encoderLastHiddenState?: Tensor;
 }
 
 /**
@@ -79,8 +90,13 @@ export abstract class PreTrainedModel<C extends BaseModelConfig = BaseModelConfi
   /** Path of the output embedding (LM head) module, e.g. "lm_head"; null for models without one. */
   abstract getOutputEmbeddings(): string | null;
 
-  /** Whether `generate` can drive this model (causal LMs with a KV cache). */
+  /** Whether `generate` can drive this model (causal LMs with a KV cache, encoder-decoder LMs). */
   get canGenerate(): boolean {
+    return false;
+  }
+
+  /** Whether `inputIds` feed an encoder and a decoder produces the logits (T5); see `decoderInputIds`. */
+  get isEncoderDecoder(): boolean {
     return false;
   }
 

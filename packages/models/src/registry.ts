@@ -8,6 +8,7 @@ import { type Gpt2Config, parseGpt2Config } from './config/gpt2-config.js';
 import { type GptjConfig, parseGptjConfig } from './config/gptj-config.js';
 import { type LlamaConfig, parseLlamaConfig } from './config/llama-config.js';
 import { type Phi3Config, parsePhi3Config } from './config/phi3-config.js';
+import { parseT5Config, type T5Config } from './config/t5-config.js';
 import { ConfigError, ModelError } from './errors.js';
 import { type InitializeOptions, initializeWeights } from './init.js';
 import { BertForMaskedLM, BertForSequenceClassification, BertModel } from './models/bert.js';
@@ -20,6 +21,7 @@ import {
   GPT2ForSequenceClassification,
   LlamaForSequenceClassification,
 } from './models/sequence-classification.js';
+import { T5EncoderModel, T5ForConditionalGeneration } from './models/t5/t5.js';
 import type { PreTrainedModel } from './pretrained-model.js';
 
 export type ModelConfig =
@@ -28,7 +30,8 @@ export type ModelConfig =
   | BertConfig
   | GptjConfig
   | Gemma2Config
-  | Phi3Config;
+  | Phi3Config
+  | T5Config;
 
 /** How one `model_type` reads its config and builds each of its architectures. */
 export interface ModelTypeEntry<C extends BaseModelConfig = BaseModelConfig> {
@@ -193,4 +196,12 @@ registerModelType<Phi3Config>('phi3', {
     Phi3ForSequenceClassification: (c) => new Phi3ForSequenceClassification(c),
   },
   defaultArchitecture: 'Phi3ForCausalLM',
+});
+registerModelType<T5Config>('t5', {
+  parseConfig: parseT5Config,
+  architectures: {
+    T5ForConditionalGeneration: (c) => new T5ForConditionalGeneration(c),
+    T5EncoderModel: (c) => new T5EncoderModel(c),
+  },
+  defaultArchitecture: 'T5ForConditionalGeneration',
 });
