@@ -1,3 +1,4 @@
+import { registerEvaInitMethod } from './init-method.js';
 import { registerEvaInit } from './strategy.js';
 
 export type { EvaDataloader } from './dataloader.js';
@@ -9,6 +10,7 @@ export {
   type EvaStateDictOptions,
   getEvaStateDict,
 } from './get-eva-state-dict.js';
+export { evaInitMethod, registerEvaInitMethod } from './init-method.js';
 export {
   type EvaInitialization,
   type InitializeEvaOptions,
@@ -30,3 +32,4 @@ export { loadEvaStateDictFile, saveEvaStateDict } from './state-dict-file.js';
 export { evaStrategy, registerEvaInit } from './strategy.js';
 
 registerEvaInit();
+registerEvaInitMethod();

@@ -1,3 +1,4 @@
+import { registerSvdInitMethods } from './init-methods.js';
 import { registerSvdInits } from './register.js';
 
 export {
@@ -32,6 +33,7 @@ export {
 } from './corda/preprocess-corda.js';
 export { ConversionError, CordaError, InitError } from './errors.js';
 export { initGenerator, withInitGenerator } from './init-generator.js';
+export { registerSvdInitMethods, SVD_INIT_METHODS } from './init-methods.js';
 export { checkCordaEigens, cordaInit, cordaStrategy } from './inits/corda.js';
 export { oloraInit, oloraStrategy } from './inits/olora.js';
 export { orthogonalInit, orthogonalStrategy } from './inits/orthogonal.js';
@@ -41,3 +43,4 @@ export { type ResidualInit, splitSingularTriplets } from './inits/residual-split
 export { registerSvdInits, SVD_INIT_STRATEGIES } from './register.js';
 
 registerSvdInits();
+registerSvdInitMethods();

@@ -1,6 +1,8 @@
+import { registerLoftqInitMethod } from './init-method.js';
 import { registerLoftq } from './register.js';
 
 export { LoftqError, QuantizationError } from './errors.js';
+export { loftqInitMethod, registerLoftqInitMethod } from './init-method.js';
 export { Linear4bit, type Linear4bitOptions } from './layers/linear-4bit.js';
 export { Linear8bitLt, type Linear8bitLtOptions } from './layers/linear-8bit.js';
 export {
@@ -67,3 +69,4 @@ export { normalQuantile } from './quant/normal-quantile.js';
 export { registerLoftq } from './register.js';
 
 registerLoftq();
+registerLoftqInitMethod();
