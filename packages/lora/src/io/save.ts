@@ -10,7 +10,13 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { type TensorEntry, writeSafetensors } from '@lorakit/safetensors';
+import {
+  removeStaleTemporaries,
+  replaceFolder,
+  type TensorEntry,
+  temporaryName,
+  writeSafetensors,
+} from '@lorakit/safetensors';
 import type { LoraConfig } from '../config/lora-config.js';
 import { dumpPythonJson } from '../config/python-json.js';
 import { AdapterError, AdapterFormatError, listNames } from '../errors.js';
@@ -62,9 +68,14 @@ export function adapterConfigJson(peft: PeftModel, adapter: string, override?: L
 
 /**
  * Saves adapters in PEFT's format: `adapter_model.safetensors` (metadata `{"format": "pt"}`) and
- * `adapter_config.json`, for "default" in `dir` and for other adapters in `dir/<name>`. Each file is
- * written to a temporary name and renamed into place; the weights are written before the config, so a
- * failure never leaves a config pointing at missing or truncated weights.
+ * `adapter_config.json`, for "default" in `dir` and for other adapters in `dir/<name>`.
+ *
+ * The folder is replaced as a whole (`replaceFolder` of @lorakit/safetensors): every selected adapter is
+ * written into a sibling `.<dir>.lorakit-new-<pid>-<tag>` folder, fsynced, and swapped in with two
+ * renames, so a reader — or a process killed at any moment — sees the previous weights and config
+ * together or the new ones together, never a config of one save beside weights of another. Other files
+ * in `dir` (a README, adapters not selected) are kept. Temporaries of killed saves are removed by the
+ * next save into the same place.
  */
 export async function saveAdapter(
   peft: PeftModel,
@@ -81,38 +92,47 @@ export async function saveAdapter(
       `[saveAdapter] unknown adapter(s) ${unknown.join(', ')}; adapters: ${listNames([...peft.peftConfig.keys()])}`,
     );
   }
-  const written: string[] = [];
-  for (const adapter of adapters) {
-    const target = adapter === 'default' ? dir : join(dir, adapter);
-    mkdirSync(target, { recursive: true });
-    const tensors = adapterTensors(peft, adapter, { saveEmbeddingLayers: options.saveEmbeddingLayers });
-    const entries: TensorEntry[] = [...tensors].map(([name, param]) => ({
-      name,
-      dtype:
-        param.dtype === 'float64'
-          ? 'F64'
-          : param.dtype === 'bfloat16'
-            ? 'BF16'
-            : param.dtype === 'float16'
-              ? 'F16'
-              : 'F32',
-      shape: param.shape,
-      data: () => param.contiguous().toArray() as Float32Array,
-    }));
-    const configText = adapterConfigJson(peft, adapter);
-    await writeSafetensors(join(target, WEIGHTS_NAME), entries, { metadata: { format: 'pt' } });
-    writeTextAtomically(join(target, CONFIG_NAME), configText);
-    written.push(target);
-  }
-  return written;
+  const folderOf = (adapter: string) => (adapter === 'default' ? '' : adapter);
+  const owned = new Set(
+    adapters.flatMap((a) => [CONFIG_NAME, WEIGHTS_NAME].map((f) => (folderOf(a) ? `${a}/${f}` : f))),
+  );
+  await replaceFolder(
+    dir,
+    async (staging) => {
+      for (const adapter of adapters) {
+        const target = join(staging, folderOf(adapter));
+        if (!existsSync(target)) mkdirSync(target);
+        const tensors = adapterTensors(peft, adapter, { saveEmbeddingLayers: options.saveEmbeddingLayers });
+        const entries: TensorEntry[] = [...tensors].map(([name, param]) => ({
+          name,
+          dtype:
+            param.dtype === 'float64'
+              ? 'F64'
+              : param.dtype === 'bfloat16'
+                ? 'BF16'
+                : param.dtype === 'float16'
+                  ? 'F16'
+                  : 'F32',
+          shape: param.shape,
+          data: () => param.contiguous().toArray() as Float32Array,
+        }));
+        const configText = adapterConfigJson(peft, adapter);
+        await writeSafetensors(join(target, WEIGHTS_NAME), entries, { metadata: { format: 'pt' } });
+        writeTextAtomically(join(target, CONFIG_NAME), configText);
+      }
+    },
+    { owns: (relative) => owned.has(relative), operation: 'saveAdapter' },
+  );
+  return adapters.map((a) => (folderOf(a) ? join(dir, a) : dir));
 }
 
-/** Writes text to a temporary file beside `path`, fsyncs, and renames it over `path`. */
+/**
+ * Writes text to a temporary file beside `path`, fsyncs, and renames it over `path` (temporaries of
+ * killed writes to the same path are removed first).
+ */
 export function writeTextAtomically(path: string, text: string): void {
-  const temporary = join(
-    dirname(path),
-    `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`,
-  );
+  removeStaleTemporaries(dirname(path), basename(path), ['tmp']);
+  const temporary = join(dirname(path), temporaryName(basename(path), 'tmp'));
   try {
     writeFileSync(temporary, text);
     const fd = openSync(temporary, 'r');
