@@ -7,20 +7,11 @@ function at(view: NumericView, i: number): number {
   return view.data[view.offset + i * view.strides[0]!]!;
 }
 
-/** Byte k of int32 words read little-endian: `(word[k >> 2] >>> 8·(k & 3)) & 0xff`. */
-function byteAt(words: NumericView, k: number): number {
-  return (at(words, k >> 2) >>> ((k & 3) << 3)) & 0xff;
-}
-
-/** A float64 output must still hold the float32 value; the other float dtypes round on their own. */
-function store(outDtype: Dtype): (value: number) => number {
-  return outDtype === 'float64' ? Math.fround : (value) => value;
-}
-
 /**
  * The reference 4-bit lookup dequantization (see `FusedKernels.dequantize4bit`): element i's code is
- * the high nibble of byte i >> 1 for even i and the low nibble for odd i, and its value is the float32
- * product `codebook[code] · absmax[⌊i / blocksize⌋]`, rounded once more to `outDtype`.
+ * the high nibble of byte i >> 1 for even i and the low nibble for odd i, byte k being
+ * `(word[k >> 2] >>> 8·(k & 3)) & 0xff`, and its value is the float32 product
+ * `codebook[code] · absmax[⌊i / blocksize⌋]`, rounded once more to `outDtype`.
  */
 export function dequantize4bit(
   packed: View,
@@ -31,29 +22,32 @@ export function dequantize4bit(
   outDtype: Dtype,
 ): JsStorage {
   const words = numeric(packed);
+  const { data, offset } = words;
+  const stride = words.strides[0] ?? 1;
   const scales = numeric(absmax);
   const book = numeric(codebook);
   const table = Float64Array.from({ length: 16 }, (_, code) => at(book, code));
-  const out = allocateNumeric(outDtype, size);
-  const round = store(outDtype);
+  // float64 results must still be float32 products; the other dtypes round when stored.
+  const out = outDtype === 'float64' ? new Float32Array(size) : allocateNumeric(outDtype, size);
   for (let start = 0, block = 0; start < size; start += blocksize, block++) {
     const scale = at(scales, block);
     const end = Math.min(size, start + blocksize);
-    for (let i = start; i < end; i++) {
-      const byte = byteAt(words, i >> 1);
-      const code = (i & 1) === 0 ? byte >> 4 : byte & 15;
-      // A product of two float32 values in float64 is exact; storing it in a float32 array (or
-      // `round`) rounds it once, as a float32 multiply does.
-      out[i] = round(table[code]! * scale);
+    // Block sizes are even, so a byte never straddles two blocks. A product of two float32 values is
+    // exact in float64; storing it in a float32 array rounds it once, as a float32 multiply does.
+    for (let i = start; i < end; i += 2) {
+      const k = i >> 1;
+      const byte = (data[offset + (k >> 2) * stride]! >>> ((k & 3) << 3)) & 0xff;
+      out[i] = table[byte >> 4]! * scale;
+      if (i + 1 < end) out[i + 1] = table[byte & 15]! * scale;
     }
   }
-  return finish(outDtype, out);
+  return outDtype === 'float64' ? Float64Array.from(out) : finish(outDtype, out);
 }
 
 /**
  * The reference row-wise int8 dequantization (see `FusedKernels.dequantizeInt8`):
- * `fl32(fl32(q · absmax[row]) · scale)` per element, q the two's-complement byte, rounded once more
- * to `outDtype`.
+ * `fl32(fl32(q · absmax[row]) · scale)` per element, q the two's-complement byte k of the words
+ * (`(word[k >> 2] >>> 8·(k & 3)) & 0xff`), rounded once more to `outDtype`.
  */
 export function dequantizeInt8(
   codes: View,
@@ -64,17 +58,19 @@ export function dequantizeInt8(
   outDtype: Dtype,
 ): JsStorage {
   const words = numeric(codes);
+  const { data, offset } = words;
+  const stride = words.strides[0] ?? 1;
   const scales = numeric(absmax);
   const factor = Math.fround(scale);
-  const out = allocateNumeric(outDtype, rows * columns);
-  const round = store(outDtype);
+  const out =
+    outDtype === 'float64' ? new Float32Array(rows * columns) : allocateNumeric(outDtype, rows * columns);
   for (let r = 0, k = 0; r < rows; r++) {
     const rowScale = at(scales, r);
     for (let j = 0; j < columns; j++, k++) {
-      const byte = byteAt(words, k);
-      const q = byte >= 128 ? byte - 256 : byte;
-      out[k] = round(Math.fround(q * rowScale) * factor);
+      // Shifting the byte to the top and back sign-extends it.
+      const q = ((data[offset + (k >> 2) * stride]! >>> ((k & 3) << 3)) << 24) >> 24;
+      out[k] = Math.fround(q * rowScale) * factor;
     }
   }
-  return finish(outDtype, out);
+  return outDtype === 'float64' ? Float64Array.from(out) : finish(outDtype, out);
 }
