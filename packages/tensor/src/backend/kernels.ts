@@ -289,7 +289,8 @@ export interface FusedKernels<S = unknown> {
   checkIndexBounds?(index: View<S>, check: IndexBoundsCheck): void;
   /**
    * Lookup-table dequantization of 4-bit codes, as bitsandbytes' `dequantize_4bit` (NF4 or FP4,
-   * without double quantization) computes it. Inputs, all contiguous and 1-D (the op makes them so):
+   * without double quantization) computes it. Inputs, all 1-D with stride 1 and any offset (the op
+   * makes them so):
    *
    * - `packed`: int32 words holding the code bytes little-endian, two codes per byte, ⌈size/8⌉
    *   words. Byte k is `(packed[k >> 2] >>> (8·(k & 3))) & 0xff`; element i's code is the high nibble
@@ -315,7 +316,7 @@ export interface FusedKernels<S = unknown> {
   ): S;
   /**
    * Row-wise int8 dequantization, as bitsandbytes' `int8_vectorwise_dequant` computes it. Inputs, all
-   * contiguous and 1-D (the op makes them so):
+   * 1-D with stride 1 and any offset (the op makes them so):
    *
    * - `codes`: int32 words holding one signed byte per element little-endian, row-major
    *   [rows, columns], ⌈rows·columns/4⌉ words. Byte k is `(codes[k >> 2] >>> (8·(k & 3))) & 0xff`,
