@@ -95,6 +95,14 @@ export abstract class PreTrainedModel<C extends BaseModelConfig = BaseModelConfi
     return false;
   }
 
+  /**
+   * Whether generation may keep using `cache` for a sequence now `totalLength` tokens long; false makes
+   * `generate` recompute the whole prefix once (Phi-3 does when LongRoPE switches to its long factors).
+   */
+  reuseCache(_cache: KVCache, _totalLength: number): boolean {
+    return true;
+  }
+
   /** Whether `inputIds` feed an encoder and a decoder produces the logits (T5); see `decoderInputIds`. */
   get isEncoderDecoder(): boolean {
     return false;

@@ -13,6 +13,8 @@ export interface Phi3Config extends BaseModelConfig {
   readonly rotaryDim: number;
   readonly hiddenAct: keyof typeof ACTIVATIONS;
   readonly maxPositionEmbeddings: number;
+  /** The pretrained context (`original_max_position_embeddings`, default 4096). */
+  readonly originalMaxPositionEmbeddings: number;
   readonly rmsNormEps: number;
   readonly rope: RopeConfig;
   readonly residPdrop: number;
@@ -76,6 +78,7 @@ export function parsePhi3Config(raw: RawConfig): Phi3Config {
     rotaryDim,
     hiddenAct: fields.choice('hidden_act', 'silu', ACTIVATION_NAMES),
     maxPositionEmbeddings,
+    originalMaxPositionEmbeddings: fields.int('original_max_position_embeddings', 4096),
     rmsNormEps: fields.number('rms_norm_eps', 1e-5, { min: 0 }),
     rope,
     residPdrop: fields.number('resid_pdrop', 0, probability),

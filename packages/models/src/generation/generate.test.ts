@@ -104,7 +104,7 @@ describe('generate', () => {
     const bert = await loadModel(join(testDataDir, 'bert_mlm'));
     const prompt = tensor([[1, 2]], { dtype: 'int64' });
     expect(() => generate(bert, prompt)).toThrow(
-      '[generate] BertForMaskedLM is not a causal language model; generation needs LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM or GPT2LMHeadModel',
+      '[generate] BertForMaskedLM is not a causal or encoder-decoder language model; generation needs a …ForCausalLM, GPT2LMHeadModel or T5ForConditionalGeneration',
     );
     const gpt2 = await loadModel(join(testDataDir, 'gpt2'));
     expect(() => generate(gpt2, prompt, { doSample: true, temperature: 0 })).toThrow(

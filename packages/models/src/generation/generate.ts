@@ -1,8 +1,10 @@
-import { type Generator, noGrad, rand, type Tensor, tensor } from '@lorakit/tensor';
+import { type Generator, noGrad, type Tensor } from '@lorakit/tensor';
 import { GenerationError } from '../errors.js';
 import { KVCache } from '../kv-cache.js';
 import type { PreTrainedModel } from '../pretrained-model.js';
-import { checkSamplingOptions, type SamplingOptions, sampleIndex, softmax, warpLogits } from './sampling.js';
+import { checkSamplingOptions, type SamplingOptions } from './sampling.js';
+import { generateSeq2Seq } from './seq2seq.js';
+import { int64Rows, nextTokens, stopTokens } from './steps.js';
 
 export interface GenerateOptions extends SamplingOptions {
   /** Tokens to add to each sequence (default 20). */
@@ -32,7 +34,7 @@ export interface GenerateOptions extends SamplingOptions {
 export function generate(model: PreTrainedModel, inputIds: Tensor, options: GenerateOptions = {}): Tensor {
   if (!model.canGenerate) {
     throw new GenerationError(
-      `[generate] ${model.architecture} is not a causal language model; generation needs LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM or GPT2LMHeadModel`,
+      `[generate] ${model.architecture} is not a causal or encoder-decoder language model; generation needs a …ForCausalLM, GPT2LMHeadModel or T5ForConditionalGeneration`,
     );
   }
   if (inputIds.rank !== 2 || inputIds.shape[1] === 0) {
@@ -46,18 +48,11 @@ export function generate(model: PreTrainedModel, inputIds: Tensor, options: Gene
       `[generate] maxNewTokens must be a non-negative integer, received ${maxNewTokens}`,
     );
   }
+  if (model.isEncoderDecoder) return generateSeq2Seq(model, inputIds, { ...options, maxNewTokens });
   const [batch, promptLength] = inputIds.shape as [number, number];
   const vocab = model.config.vocabSize;
   const sampling = options.doSample ? checkSamplingOptions(options, vocab) : null;
-  const eos =
-    options.eosTokenId === null
-      ? []
-      : options.eosTokenId === undefined
-        ? [...model.config.eosTokenIds]
-        : typeof options.eosTokenId === 'number'
-          ? [options.eosTokenId]
-          : [...options.eosTokenId];
-  const pad = options.padTokenId ?? model.config.padTokenId ?? eos[0] ?? 0;
+  const { eos, pad } = stopTokens(model, options);
   const backend = inputIds.backend.name;
 
   const sequences = Array.from({ length: batch }, (_, b) =>
@@ -84,25 +79,18 @@ export function generate(model: PreTrainedModel, inputIds: Tensor, options: Gene
   const lastPosition = positions?.map((row) => row.reduce((a, b) => Math.max(a, b), -1));
   const finished = new Array<boolean>(batch).fill(false);
   const useCache = options.useCache ?? true;
-  const cache = useCache ? new KVCache() : undefined;
+  let cache = useCache ? new KVCache() : undefined;
   const wasTraining = model.training;
   model.eval();
 
-  const int64 = (rows: number[][]) =>
-    tensor(
-      BigInt64Array.from(rows.flat(), (v) => BigInt(v)),
-      {
-        shape: [rows.length, rows[0]!.length],
-        dtype: 'int64',
-        backend,
-      },
-    );
+  const int64 = (rows: number[][]) => int64Rows(rows, backend);
 
   try {
     noGrad(() => {
       for (let step = 0; step < maxNewTokens; step++) {
-        const fresh = useCache && step > 0 ? 1 : sequences[0]!.length;
         const total = sequences[0]!.length;
+        if (cache && step > 0 && !model.reuseCache(cache, total)) cache = new KVCache();
+        const fresh = cache && cache.length > 0 ? total - cache.length : total;
         const ids = int64(sequences.map((s) => s.slice(total - fresh)));
         const positionIds = positions
           ? int64(positions.map((row) => row.slice(row.length - fresh)))
@@ -114,7 +102,7 @@ export function generate(model: PreTrainedModel, inputIds: Tensor, options: Gene
           cache,
         });
         const last = output.logits.select(1, fresh - 1);
-        const next = sampling ? sampleTokens(last, sampling, options.generator) : greedyTokens(last);
+        const next = nextTokens(last, sampling, options.generator);
         for (let b = 0; b < batch; b++) {
           const token = finished[b] ? pad : next[b]!;
           sequences[b]!.push(token);
@@ -131,21 +119,4 @@ export function generate(model: PreTrainedModel, inputIds: Tensor, options: Gene
     model.train(wasTraining);
   }
   return int64(sequences);
-}
-
-function greedyTokens(logits: Tensor): number[] {
-  return Array.from(logits.argmax(-1).toArray() as ArrayLike<number | bigint>, Number);
-}
-
-function sampleTokens(logits: Tensor, options: Required<SamplingOptions>, generator?: Generator): number[] {
-  const [batch, vocab] = logits.shape as [number, number];
-  const values = logits.toArray() as Float32Array;
-  const uniforms = rand([batch], { generator }).toArray() as Float32Array;
-  const out: number[] = [];
-  for (let b = 0; b < batch; b++) {
-    const row = Float64Array.from(values.subarray(b * vocab, (b + 1) * vocab));
-    warpLogits(row, options);
-    out.push(sampleIndex(softmax(row), uniforms[b]!));
-  }
-  return out;
 }

@@ -201,6 +201,14 @@ export class Phi3ForCausalLM extends DecoderForCausalLM<Phi3Config> {
   constructor(config: Phi3Config) {
     super(config, 'model', new Phi3Model(config));
   }
+  /**
+   * transformers' Phi-3 drops the cache the first time the sequence grows past the original context, so
+   * that every key is recomputed with the long RoPE factors (it does so whatever the rope type).
+   */
+  override reuseCache(cache: KVCache, totalLength: number): boolean {
+    const original = this.config.originalMaxPositionEmbeddings;
+    return !(totalLength >= original + 1 && cache.length <= original);
+  }
 }
 
 export class Phi3ForSequenceClassification extends DecoderForSequenceClassification<Phi3Config> {
