@@ -38,18 +38,18 @@ function withConfig(name: string, change: (config: Record<string, unknown>) => v
 describe('loadModel', () => {
   it('names the unsupported model_type and lists the supported ones', async () => {
     const dir = withConfig('llama_gqa', (c) => {
-      c.model_type = 't5';
+      c.model_type = 'bart';
     });
     await expect(loadModel(dir)).rejects.toThrow(
       new ConfigError(
-        '[config] model_type "t5" is not supported; supported model types: bert, gpt2, llama, mistral, qwen2',
+        '[config] model_type "bart" is not supported; supported model types: bert, gemma2, gpt2, gptj, llama, mistral, phi3, qwen2, t5',
       ),
     );
     const missing = withConfig('llama_gqa', (c) => {
       delete c.model_type;
     });
     await expect(loadModel(missing)).rejects.toThrow(
-      '[config] config.json has no "model_type"; supported model types: bert, gpt2, llama, mistral, qwen2',
+      '[config] config.json has no "model_type"; supported model types: bert, gemma2, gpt2, gptj, llama, mistral, phi3, qwen2, t5',
     );
   });
 
