@@ -106,6 +106,30 @@ describeEachBackend('dequantize4bit', () => {
     expect(out.toList()).toEqual([1, 2, 30, 40, 500, 600, 7000, 8000]);
   });
 
+  it('reads inputs at an offset and through strides', () => {
+    const words = randomWords(12, 5);
+    const absmax = randomScales(6, 6);
+    // Words 2…5 (contiguous at offset 2), every other scale (stride 2), the code book through a stride-2 view.
+    const packed = tensor(words, { dtype: 'int32' }).narrow(0, 2, 4);
+    const scales = tensor(absmax).reshape(3, 2).select(1, 0);
+    const book = tensor(Float32Array.from({ length: 32 }, (_, i) => (i % 2 === 0 ? BOOK[i / 2]! : 99)))
+      .reshape(16, 2)
+      .select(1, 0);
+    const expected = reference4bit(
+      words.slice(2, 6),
+      Float32Array.from([absmax[0]!, absmax[2]!, absmax[4]!]),
+      BOOK,
+      30,
+      10,
+    );
+    expect([packed.view().offset, scales.view().strides, book.view().strides]).toEqual([2, [2], [2]]);
+    for (const run of [dequantize4bit, dequantize4bitComposed]) {
+      expect(
+        Array.from(run(packed, scales, book, { shape: [30], blocksize: 10 }).toArray() as Float32Array),
+      ).toEqual(Array.from(expected));
+    }
+  });
+
   it('rejects bad inputs with exact messages', () => {
     const packed = tensor(new Int32Array(2), { dtype: 'int32' });
     const absmax = tensor(new Float32Array(1));
