@@ -46,7 +46,7 @@ export async function fineTune(
     scheduler: createLrScheduler('linear', optimizer, { numWarmupSteps: 0, numTrainingSteps: steps }),
     maxSteps: steps,
     tidy: true, // recycle each step's activations at once
-    callbacks: { onStep: ({ step, loss }) => void losses.push(loss) },
+    callbacks: { onStep: ({ loss }) => void losses.push(loss) },
   });
   console.log(`loss after ${result.step} steps: ${result.loss.toFixed(3)}`);
 

@@ -78,8 +78,12 @@ function commandSection(command: Command): string {
  * names, arguments, every option with its default and choices, descriptions and the examples the help
  * prints. A flag added to the CLI shows up here on the next build.
  */
-export function generateCliReference(): { commands: string[]; backendChoices: readonly string[] } {
-  const program = createProgram();
+export async function generateCliReference(): Promise<{
+  commands: string[];
+  backendChoices: readonly string[];
+}> {
+  // Awaited: createProgram may build the program asynchronously (plugin discovery).
+  const program: Command = await createProgram();
   const backend = program.options.find((option) => option.long === '--backend');
   if (!backend?.argChoices)
     throw new Error('[docs] the lorakit program has no --backend option with choices');

@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { generateApiReference } from './api.js';
 import { generateCliReference } from './cli-reference.js';
+import { writeBenchmarkPlots } from './figures/benchmark-plots.js';
+import { writeFigures } from './figures/write-figures.js';
 import { generateLoraConfigTable } from './lora-config-table.js';
 import { generated } from './paths.js';
 
@@ -25,3 +27,5 @@ await step(
 );
 await step('API reference', generateApiReference, (r) => r.packages.join(', '));
 await step('LoraConfig table', generateLoraConfigTable, (r) => `${r.fields} fields`);
+await step('benchmark plots', writeBenchmarkPlots, (r) => r.files.join(', '));
+await step('figures', writeFigures, (r) => r.files.join(', '));

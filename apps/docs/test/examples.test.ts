@@ -1,8 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadAdapter } from '@lorakit/lora';
+import { loadModel } from '@lorakit/models';
+import { type Tensor, tensor } from '@lorakit/tensor';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fineTune } from '../examples/fine-tune.js';
-import { makeWorkspace, shiftExamples } from './workspace.js';
+import { makeTwoAdapters, makeWorkspace, shiftExamples } from './workspace.js';
 
 // The guides' TypeScript samples (examples/*.ts, shown on the pages with `<<<`) run here on tiny data:
 // the demo's 84k-parameter Llama and the JavaScript reference backend.
@@ -52,5 +55,85 @@ describe('training', () => {
     );
     expect(after).toBeLessThan(before * 0.7);
     expect(existsSync(at('loop/adapter_model.safetensors'))).toBe(true);
+  });
+});
+
+/** A batch of equal-length `shift:` texts for the demo tokenizer (one id per character, BOS first). */
+function shiftBatch(count: number): { inputIds: Tensor; labels: Tensor } {
+  const texts = shiftExamples(count, 5).map((e) => (e.prompt + e.completion).padEnd(20, ' ').slice(0, 20));
+  const ids = texts.map((text) => [
+    1,
+    ...[...text].map((c) => Math.max(3, Math.min(31, c.charCodeAt(0) - 94))),
+  ]);
+  return { inputIds: tensor(ids, { dtype: 'int64' }), labels: tensor(ids, { dtype: 'int64' }) };
+}
+const logitsOf = (model: { call(input: unknown): unknown }, inputIds: Tensor) =>
+  Array.from((model.call({ inputIds }) as { logits: Tensor }).logits.toArray() as Float32Array);
+
+describe('initializations', () => {
+  it('init-pissa.ts: the converted adapter on the original model equals the trained PiSSA model', async () => {
+    const { pissaThenConvert } = await import('../examples/init-pissa.js');
+    const batch = shiftBatch(4);
+    const peft = await pissaThenConvert(at('my-model'), batch, at('pissa'));
+    peft.eval();
+    const original = await loadModel(at('my-model'));
+    loadAdapter(original, at('pissa/pissa-as-lora'));
+    original.eval();
+    const expected = logitsOf(peft, batch.inputIds);
+    const actual = logitsOf(original, batch.inputIds);
+    const maxError = Math.max(...expected.map((value, i) => Math.abs(value - actual[i]!)));
+    expect(maxError).toBeLessThan(1e-4);
+  });
+
+  it('init-eva.ts assigns ranks summing to r × layers', async () => {
+    const { evaInit } = await import('../examples/init-eva.js');
+    const texts = shiftExamples(16, 9).map((e) => e.prompt + e.completion);
+    const { ranks } = await evaInit(at('my-model'), texts);
+    expect(ranks.size).toBeGreaterThan(0);
+    expect([...ranks.values()].reduce((a, b) => a + b, 0)).toBe(4 * 4);
+  });
+});
+
+describe('merging', () => {
+  it('merge-adapters.ts: cat equals both adapters active at once; ties and svd exist', async () => {
+    const { mergeAdapters } = await import('../examples/merge-adapters.js');
+    await makeTwoAdapters(workspace.dir);
+    const peft = await mergeAdapters(at('my-model'), at('adapter-a'), at('adapter-b'));
+    peft.eval();
+    const { inputIds } = shiftBatch(2);
+    const cat = logitsOf(peft, inputIds);
+    peft.setAdapter(['a', 'b']);
+    const both = logitsOf(peft, inputIds);
+    expect(Math.max(...cat.map((value, i) => Math.abs(value - both[i]!)))).toBeLessThan(1e-4);
+    peft.setAdapter('a');
+    const onlyA = logitsOf(peft, inputIds);
+    expect(Math.max(...cat.map((value, i) => Math.abs(value - onlyA[i]!)))).toBeGreaterThan(1e-3);
+    expect(peft.peftConfig.get('ab_svd')?.r).toBe(4);
+    expect(peft.peftConfig.get('ab_ties')?.r).toBe(8);
+  });
+});
+
+describe('quantized bases', () => {
+  it('qlora.ts trains on an NF4 base and the adapter loads on the float base', async () => {
+    const { qlora } = await import('../examples/qlora.js');
+    const losses = await qlora(at('my-model'), shiftBatch(8), at('qlora'));
+    expect(losses.at(-1)!).toBeLessThan(losses[0]!);
+    const float = await loadModel(at('my-model'));
+    expect(() => loadAdapter(float, at('qlora'))).not.toThrow();
+  });
+
+  it('qlora.ts loftq() brings Q + B·A closer to the float model than the 4-bit base alone', async () => {
+    const { loftq } = await import('../examples/qlora.js');
+    const { inputIds } = shiftBatch(2);
+    const reference = logitsOf(await loadModel(at('my-model')), inputIds);
+    const { loadQuantizedModel } = await import('@lorakit/loftq');
+    const plain = logitsOf(
+      await loadQuantizedModel(at('my-model'), { quantize: '4bit', load: loadModel }),
+      inputIds,
+    );
+    const withLoftq = logitsOf(await loftq(at('my-model')), inputIds);
+    const distance = (values: number[]) =>
+      Math.sqrt(values.reduce((sum, v, i) => sum + (v - reference[i]!) ** 2, 0));
+    expect(distance(withLoftq)).toBeLessThan(distance(plain));
   });
 });

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docsPackageRoot } from '../scripts/paths.js';
-import { cliBinary, makeWorkspace } from './workspace.js';
+import { cliBinary, makeTwoAdapters, makeWorkspace } from './workspace.js';
 
 // The guides' shell samples (examples/*.sh) run as written, with `lorakit` on PATH (the built CLI), in a
 // folder laid out as the guides assume: ./my-model, train.jsonl, train.txt.
@@ -50,5 +50,33 @@ describe('training', () => {
     expect(adapter('run-resumed').equals(adapter('run'))).toBe(true);
     const json = JSON.parse(output.slice(output.lastIndexOf('\n{') + 1));
     expect(json).toMatchObject({ kind: 'adapter' });
+  });
+});
+
+describe('initializations', () => {
+  it('init-cli.sh writes every init, trains PiSSA and converts it to LoRA', () => {
+    runScript('init-cli.sh');
+    const config = (dir: string) =>
+      JSON.parse(readFileSync(join(workspace.dir, dir, 'adapter_config.json'), 'utf8'));
+    expect(config('pissa-init').init_lora_weights).toBe('pissa');
+    expect(config('olora-init').init_lora_weights).toBe('olora');
+    expect(config('eva-init').init_lora_weights).toBe('eva');
+    expect(config('corda-init').init_lora_weights).toBe('corda');
+    expect(config('loftq-init').init_lora_weights).toBe('loftq');
+    expect(config('pissa-as-lora')).toMatchObject({ r: 8, init_lora_weights: true });
+    expect(existsSync(join(workspace.dir, 'pissa-init', 'residual-base'))).toBe(true);
+  });
+});
+
+describe('merging', () => {
+  it('combine-cli.sh combines adapter files and merges one into a checkpoint', async () => {
+    await makeTwoAdapters(workspace.dir);
+    runScript('combine-cli.sh');
+    const config = (dir: string) =>
+      JSON.parse(readFileSync(join(workspace.dir, dir, 'adapter_config.json'), 'utf8'));
+    expect(config('ab-ties').r).toBe(8); // ties needs equal ranks and keeps them
+    expect(config('ab-cat').r).toBe(16); // 8 + 8
+    expect(existsSync(join(workspace.dir, 'ab-dare', 'adapter_model.safetensors'))).toBe(true);
+    expect(existsSync(join(workspace.dir, 'merged', 'model.safetensors'))).toBe(true);
   });
 });

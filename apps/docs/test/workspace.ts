@@ -35,3 +35,24 @@ export function makeWorkspace(): { dir: string; cleanup: () => void } {
   writeFileSync(join(dir, 'train.txt'), examples.map((e) => e.prompt + e.completion).join('\n'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * Two small adapters with non-zero B (init_lora_weights false), saved as ./adapter-a and ./adapter-b in
+ * `dir`, for the merging samples.
+ */
+export async function makeTwoAdapters(dir: string): Promise<void> {
+  const { getPeftModel, LoraConfig, saveAdapter } = await import('@lorakit/lora');
+  const { loadModel } = await import('@lorakit/models');
+  const { manualSeed } = await import('@lorakit/tensor');
+  for (const [name, seed, r] of [
+    ['adapter-a', 1, 8],
+    ['adapter-b', 2, 8],
+  ] as const) {
+    manualSeed(seed);
+    const peft = getPeftModel(
+      await loadModel(demoModel),
+      new LoraConfig({ r, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'], initLoraWeights: false }),
+    );
+    await saveAdapter(peft, join(dir, name));
+  }
+}
