@@ -1,0 +1,28 @@
+export { type CudaBackend, createCudaBackend } from './backend/cuda-backend.js';
+export { adamwCoefficients } from './backend/fused.js';
+export { setTf32, tf32Enabled } from './backend/matmul.js';
+export { CUDA_BACKEND_PRIORITY, registerCudaBackend } from './backend/register.js';
+export { cudaUnavailableReason, type DeviceInfo, kernelSource } from './device.js';
+export {
+  CudaBackendError,
+  CudaKernelError,
+  CudaOutOfMemoryError,
+  CudaUnavailableError,
+  formatBytes,
+} from './errors.js';
+export { libraryDirectories } from './libraries.js';
+export {
+  type CudaMemoryStats,
+  emptyCache,
+  memoryStats,
+  resetPeakMemory,
+  setMemoryLimit,
+  synchronize,
+  timeOnDevice,
+} from './memory.js';
+export { native, nativeLoadError } from './native.js';
+
+import { registerCudaBackend } from './backend/register.js';
+
+// Importing the package registers `cuda` when a GPU and the libraries are there (one line if not).
+registerCudaBackend();
