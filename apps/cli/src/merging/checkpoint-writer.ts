@@ -9,7 +9,8 @@ export function parseShardSize(size: string): number {
   return parseSize(/^\s*\d+(\.\d+)?\s*$/.test(size) ? Number(size) : size, '--max-shard-size');
 }
 
-const TOKENIZER_FILES = [
+/** Files beside the weights that a merged checkpoint copies from its base. */
+export const TOKENIZER_FILES: readonly string[] = [
   'tokenizer.json',
   'tokenizer_config.json',
   'special_tokens_map.json',

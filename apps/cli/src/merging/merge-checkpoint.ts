@@ -1,13 +1,19 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { saveModel } from '@lorakit/models';
-import type { Dtype } from '@lorakit/safetensors';
-import { CliError } from '../errors.js';
+import { type Dtype, LorakitError, replaceFolder } from '@lorakit/safetensors';
+import { CliError, EXIT } from '../errors.js';
 import { attachAdapter, loadBaseModel } from '../loading.js';
 import { requireAdapterDirectory, requireModelDirectory } from '../paths.js';
 import { registerInitPlugins } from '../plugins.js';
-import { copyTokenizerFiles, parseShardSize, writeCheckpoint } from './checkpoint-writer.js';
-import { mergedTensors } from './streaming-merge.js';
+import {
+  copyTokenizerFiles,
+  type LazyTensor,
+  parseShardSize,
+  TOKENIZER_FILES,
+  writeCheckpoint,
+} from './checkpoint-writer.js';
+import { checkStreamingFit, mergedTensors } from './streaming-merge.js';
 
 export interface MergeFlags {
   model: string;
@@ -29,10 +35,25 @@ export interface MergeResult {
   readonly bytes: number;
 }
 
+/** Files a merge writes into --out; everything else there is kept (see `replaceFolder`). */
+function ownedByMerge(relativePath: string): boolean {
+  return (
+    /^model(-\d{5}-of-\d{5})?\.safetensors$/.test(relativePath) ||
+    relativePath === 'model.safetensors.index.json' ||
+    relativePath === 'config.json' ||
+    TOKENIZER_FILES.includes(relativePath)
+  );
+}
+
 /**
  * Merges an adapter into its base and writes a full checkpoint. Streaming (one tensor at a time) when the
  * adapter is plain factors on weights the checkpoint stores under the model's names; otherwise the model
  * is loaded whole, merged with mergeAndUnload and written with saveModel.
+ *
+ * --out is replaced as a whole: the checkpoint is written into a sibling folder and swapped in only when
+ * complete (`replaceFolder`), so a failure — NaN in a safe merge, a kill — leaves --out as it was (or
+ * absent), never a mix of shards of two saves, never an empty folder. An impossible --out fails before
+ * any work.
  */
 export async function mergeToCheckpoint(
   flags: MergeFlags,
@@ -48,40 +69,65 @@ export async function mergeToCheckpoint(
       `--dtype must be one of ${Object.keys(DTYPES).join(', ')}, received ${JSON.stringify(flags.dtype)}`,
     );
   }
-  // Loading the adapter onto the model checks that it fits (module names and shapes) before anything is
-  // written; for the streaming path only the skeleton check runs here (no weights are merged yet).
+  let result: MergeResult | undefined;
+  await replaceFolder(
+    flags.out,
+    async (staging) => {
+      result = await mergeInto(staging, flags, { maxShardSize, dtype }, onProgress);
+    },
+    { owns: ownedByMerge, operation: 'merge --out' },
+  );
+  return result!;
+}
+
+async function mergeInto(
+  out: string,
+  flags: MergeFlags,
+  options: { maxShardSize: number; dtype: Dtype | undefined },
+  onProgress: (done: number, total: number) => void,
+): Promise<MergeResult> {
+  const { maxShardSize, dtype } = options;
+  // The streaming path checks the whole adapter against the checkpoint before the first tensor is
+  // merged (loadAdapter's own check); the in-memory path loads it with loadAdapter.
   const plan = mergedTensors(flags.model, flags.adapter, { safeMerge: Boolean(flags.safe), dtype });
   try {
     const reason = flags.inMemory ? '--in-memory' : plan.blocker;
     if (reason === undefined) {
-      checkShapes(plan, flags);
+      try {
+        checkStreamingFit(plan.targets, plan.base, plan.adapter, plan.config, plan.modelConfig);
+      } catch (error) {
+        throw new CliError(
+          `adapter ${flags.adapter} does not fit the model in ${flags.model}: ${(error as Error).message.replace(/^\[[^\]]+\]\s*/, '')}`,
+          { cause: error },
+        );
+      }
       const config = {
         ...plan.modelConfig.raw,
         architectures: plan.modelConfig.architectures.length ? plan.modelConfig.architectures : undefined,
         dtype: flags.dtype ?? plan.modelConfig.raw.dtype ?? plan.modelConfig.raw.torch_dtype ?? 'float32',
       };
-      const written = await writeCheckpoint(flags.out, plan.tensors, config, {
+      const written = await writeCheckpoint(out, namedFailures(plan.tensors, flags), config, {
         maxShardSize,
         onTensor: onProgress,
       });
-      copyTokenizerFiles(flags.model, flags.out);
-      return { mode: 'streaming', reason: undefined, modules: plan.targets, ...written };
+      copyTokenizerFiles(flags.model, out);
+      return { mode: 'streaming', reason: undefined, modules: plan.targets.size, ...written };
     }
     const model = await loadBaseModel(flags.model);
     const peft = attachAdapter(model, flags.adapter, flags.model);
     const modules = peft.loraLayers().length;
     const merged = peft.mergeAndUnload({ safeMerge: Boolean(flags.safe), onProgress });
-    await saveModel(merged as typeof model, flags.out, {
+    await saveModel(merged as typeof model, out, {
       maxShardSize,
       dtype: flags.dtype as 'float32' | 'float16' | 'bfloat16' | undefined,
     });
-    copyTokenizerFiles(flags.model, flags.out);
-    const files = readdirSync(flags.out)
+    copyTokenizerFiles(flags.model, out);
+    const files = readdirSync(out)
       .filter((f) => /^model.*\.safetensors(\.index\.json)?$/.test(f))
       .sort();
     const bytes = files
       .filter((f) => f.endsWith('.safetensors'))
-      .reduce((n, f) => n + statSync(join(flags.out, f)).size, 0);
+      .reduce((n, f) => n + statSync(join(out, f)).size, 0);
     return { mode: 'in-memory', reason, modules, files, bytes };
   } finally {
     plan.base.close();
@@ -89,43 +135,20 @@ export async function mergeToCheckpoint(
   }
 }
 
-/** Every adapter factor must fit its base weight; the error names the modules that do not. */
-function checkShapes(plan: ReturnType<typeof mergedTensors>, flags: MergeFlags): void {
-  const problems: string[] = [];
-  const missing: string[] = [];
-  const present = new Set(plan.base.names());
-  for (const key of plan.adapter.names()) {
-    const match =
-      /^base_model\.model\.(.+)\.(lora_A\.weight|lora_B\.weight|lora_embedding_A|lora_embedding_B)$/.exec(
-        key,
-      );
-    if (!match) continue;
-    const [, module, part] = match as unknown as [string, string, string];
-    const weightName = `${module}.weight`;
-    if (!present.has(weightName)) {
-      missing.push(module);
-      continue;
-    }
-    const [out, inFeatures] = plan.base.info(weightName).shape as [number, number];
-    const shape = plan.adapter.info(key).shape;
-    const conv1d = plan.modelConfig.modelType === 'gpt2' && /(c_attn|c_proj|c_fc)$/.test(module);
-    const [rows, columns] = conv1d ? [inFeatures, out] : [out, inFeatures];
-    const ok =
-      part === 'lora_A.weight'
-        ? shape[1] === columns
-        : part === 'lora_B.weight'
-          ? shape[0] === rows
-          : part === 'lora_embedding_A'
-            ? shape[1] === out
-            : shape[0] === inFeatures;
-    if (!ok) problems.push(`${module} (${part} [${shape.join(', ')}] vs weight [${out}, ${inFeatures}])`);
-  }
-  if (missing.length || problems.length) {
-    const parts = [];
-    if (missing.length) parts.push(`modules not in the model: ${missing.join(', ')}`);
-    if (problems.length) parts.push(`shape mismatches: ${problems.join(', ')}`);
-    throw new CliError(
-      `adapter ${flags.adapter} does not fit the model in ${flags.model}: ${parts.join('; ')}`,
-    );
-  }
+/** Errors while producing a merged tensor name the tensor, the base checkpoint and the adapter file. */
+function namedFailures(tensors: readonly LazyTensor[], flags: MergeFlags): LazyTensor[] {
+  return tensors.map((t) => ({
+    ...t,
+    data: () => {
+      try {
+        return t.data();
+      } catch (error) {
+        const message = (error as Error).message;
+        throw new CliError(
+          `merging tensor ${t.name} of ${flags.model} with ${join(flags.adapter, 'adapter_model.safetensors')} failed: ${message}`,
+          { cause: error, exitCode: error instanceof LorakitError ? EXIT.badInput : EXIT.failure },
+        );
+      }
+    },
+  }));
 }

@@ -1,7 +1,14 @@
 import { join } from 'node:path';
-import { adapterTensors, type LoraConfig, PeftModel, readAdapterConfig } from '@lorakit/lora';
+import {
+  adapterTensors,
+  checkAdapterFit,
+  checkTargetModule,
+  type LoraConfig,
+  PeftModel,
+  readAdapterConfig,
+} from '@lorakit/lora';
 import { type ModelConfig, readConfig } from '@lorakit/models';
-import { type AnyModule, Conv1D, Embedding, Linear, Module } from '@lorakit/nn';
+import { type AnyModule, Conv1D, Embedding, Linear, Module, type Parameter } from '@lorakit/nn';
 import { type Dtype, openTensorSource, SafetensorsFile, type TensorSource } from '@lorakit/safetensors';
 import { noGrad, type Tensor, tensor } from '@lorakit/tensor';
 import { adapterKeyRole } from '../inspect/adapter-keys.js';
@@ -59,20 +66,118 @@ export function streamingBlocker(
   return undefined;
 }
 
+/** Names of embedding modules in the checkpoints @lorakit/models reads (PEFT wraps them as LoraEmbedding). */
+const EMBEDDING = /(^|\.)(embed_tokens|wte|wpe|word_embeddings|position_embeddings|token_type_embeddings)$/;
+
 /** The layer type a module has in the model (for LoRA dispatch: Conv1D means fan_in_fan_out). */
 function leafFor(
   module: string,
-  weight: Tensor,
+  shape: readonly number[],
   hasBias: boolean,
   modelConfig: ModelConfig,
   embedding: boolean,
 ): AnyModule {
-  const [rows, columns] = weight.shape as [number, number];
+  const [rows, columns] = shape as [number, number];
   if (embedding) return new Embedding(rows, columns, { init: false });
   if (modelConfig.modelType === 'gpt2' && /(^|\.)(c_attn|c_proj|c_fc)$/.test(module)) {
     return new Conv1D(columns, rows, { init: false });
   }
   return new Linear(columns, rows, { bias: hasBias, init: false });
+}
+
+/**
+ * A one-module PeftModel: `leaf` mounted at its path with the adapter injected by @lorakit/lora itself
+ * (targeting, DoRA, Conv1D and embedding layouts as the library does them), plus the tensors the
+ * adapter file must hold for it (`adapterTensors`, the keys loadAdapter expects).
+ */
+function singleModule(
+  module: string,
+  leaf: AnyModule,
+  config: LoraConfig,
+): { peft: PeftModel; tensors: Map<string, Parameter> } {
+  const holder = new Holder();
+  holder.mount(module, leaf);
+  const peft = new PeftModel(holder);
+  const single = config.clone();
+  single.modulesToSave = null;
+  peft.addAdapter('default', single, { initWeights: false });
+  return { peft, tensors: adapterTensors(peft, 'default') };
+}
+
+/**
+ * The modules the adapter's config targets in the checkpoint, by @lorakit/lora's own matching
+ * (`checkTargetModule`; 'all-linear' as every linear layer but the output layer): name → embedding?
+ * Only 2-D weights are candidates (convolutions and layers with stored base tensors are merged in memory).
+ */
+export function streamingTargets(
+  config: LoraConfig,
+  base: TensorSource,
+  adapterKeys: readonly string[],
+): Map<string, boolean> {
+  const embeddingKeys = new Set(
+    adapterKeys.filter((k) => adapterKeyRole(k).kind === 'embedding_A').map((k) => adapterKeyRole(k).module),
+  );
+  const candidates = base
+    .names()
+    .filter((n) => n.endsWith('.weight') && base.info(n).shape.length === 2)
+    .map((n) => n.slice(0, -'.weight'.length));
+  const isEmbedding = (m: string) => embeddingKeys.has(m) || EMBEDDING.test(m);
+  let matcher = config;
+  if (config.targetModules === 'all-linear') {
+    matcher = config.clone();
+    matcher.targetModules = new Set(
+      candidates.filter((m) => !isEmbedding(m) && !/(^|\.)lm_head$/.test(m)).map((m) => m.split('.').pop()!),
+    );
+  }
+  const targets = new Map<string, boolean>();
+  for (const module of candidates) {
+    if (config.targetModules === 'all-linear' && (isEmbedding(module) || /(^|\.)lm_head$/.test(module)))
+      continue;
+    if (checkTargetModule(matcher, module) === 'match') targets.set(module, isEmbedding(module));
+  }
+  return targets;
+}
+
+/**
+ * Checks the adapter file against the checkpoint with loadAdapter's own check (`checkAdapterFit`):
+ * the tensors each targeted module needs (from a one-module PeftModel built on a weightless layer of
+ * the same shape) plus the adapter's modules_to_save copies, exactly — missing, unexpected, misshapen
+ * or integer tensors are one error naming them and the file.
+ */
+export function checkStreamingFit(
+  targets: ReadonlyMap<string, boolean>,
+  base: TensorSource,
+  adapter: SafetensorsFile,
+  config: LoraConfig,
+  modelConfig: ModelConfig,
+): void {
+  if (targets.size === 0) {
+    const wanted =
+      config.targetModules instanceof Set ? [...config.targetModules].join(', ') : config.targetModules;
+    throw new Error(`[merge] target_modules ${wanted} matched no weight of the checkpoint`);
+  }
+  const names = new Set(base.names());
+  const leaves = new Map<string, AnyModule>();
+  const expected = new Map<string, { shape: readonly number[] }>();
+  for (const [module, embedding] of targets) {
+    const shape = base.info(`${module}.weight`).shape;
+    const hasBias = names.has(`${module}.bias`);
+    const gpt2Conv = modelConfig.modelType === 'gpt2' && /(^|\.)(c_attn|c_proj|c_fc)$/.test(module);
+    // Layers of one shape and kind give the same tensors: one small stand-in per kind serves them all.
+    const kind = `${embedding}:${gpt2Conv}:${hasBias}:${shape.join('x')}`;
+    let leaf = leaves.get(kind);
+    if (!leaf) {
+      leaf = leafFor(module, shape, hasBias, modelConfig, embedding);
+      leaves.set(kind, leaf);
+    }
+    for (const [key, parameter] of singleModule(module, leaf, config).tensors) {
+      expected.set(key, { shape: parameter.shape });
+    }
+  }
+  for (const key of adapter.names()) {
+    if (adapterKeyRole(key).kind === 'modules_to_save') expected.set(key, { shape: adapter.info(key).shape });
+  }
+  checkAdapterFit(expected, adapter, adapter.path, 'merge');
 }
 
 function read(source: TensorSource, name: string): Tensor {
@@ -81,11 +186,12 @@ function read(source: TensorSource, name: string): Tensor {
 }
 
 /**
- * The merged checkpoint as lazy tensors, in the base checkpoint's order: a weight that the adapter
- * targets is merged when the writer reaches it, with @lorakit/lora's own merge (a one-layer PeftModel
- * holding just that module, so DoRA, rsLoRA, rank/alpha patterns and Conv1D/embedding layouts follow the
- * library); modules_to_save tensors are replaced by the adapter's copies; everything else is copied.
- * At most one base tensor, its factors and its merged value are in memory at a time.
+ * The merged checkpoint as lazy tensors, in the base checkpoint's order: a weight that the adapter's
+ * config targets is merged when the writer reaches it, with @lorakit/lora's own merge (a one-layer
+ * PeftModel holding just that module, so DoRA, rsLoRA, rank/alpha patterns and Conv1D/embedding layouts
+ * follow the library); modules_to_save tensors are replaced by the adapter's copies; everything else is
+ * copied. At most one base tensor, its factors and its merged value are in memory at a time. Targets
+ * come from the config, as loading finds them, never from the keys the file happens to hold.
  */
 export function mergedTensors(
   modelDir: string,
@@ -98,7 +204,7 @@ export function mergedTensors(
   config: LoraConfig;
   modelConfig: ModelConfig;
   blocker: string | undefined;
-  targets: number;
+  targets: ReadonlyMap<string, boolean>;
 } {
   const config = readAdapterConfig(adapterDir);
   const modelConfig = readConfig(modelDir);
@@ -106,12 +212,10 @@ export function mergedTensors(
   const adapter = SafetensorsFile.open(join(adapterDir, 'adapter_model.safetensors'));
   const keys = adapter.names();
   const blocker = streamingBlocker(config, keys, base, modelConfig);
-  const targets = new Map<string, boolean>();
+  const targets = blocker === undefined ? streamingTargets(config, base, keys) : new Map<string, boolean>();
   const replacements = new Map<string, string>();
   for (const key of keys) {
     const role = adapterKeyRole(key);
-    if (role.kind === 'lora_A') targets.set(role.module, false);
-    if (role.kind === 'embedding_A') targets.set(role.module, true);
     if (role.kind === 'modules_to_save') {
       replacements.set(
         `${role.module}.${key.slice(key.indexOf('.modules_to_save.') + '.modules_to_save.'.length)}`,
@@ -133,7 +237,7 @@ export function mergedTensors(
     } else data = () => base.readSync(name).data as Float32Array;
     return { name, dtype, shape: info.shape, data };
   });
-  return { tensors, base, adapter, config, modelConfig, blocker, targets: targets.size };
+  return { tensors, base, adapter, config, modelConfig, blocker, targets };
 }
 
 function mergeOne(
@@ -149,16 +253,11 @@ function mergeOne(
   return noGrad(() => {
     const weight = read(base, `${module}.weight`);
     const hasBias = names.has(`${module}.bias`);
-    const leaf = leafFor(module, weight, hasBias, modelConfig, embedding);
+    const leaf = leafFor(module, weight.shape, hasBias, modelConfig, embedding);
     leaf.param('weight')!.assign(weight);
     if (hasBias) leaf.param('bias')!.assign(read(base, `${module}.bias`));
-    const holder = new Holder();
-    holder.mount(module, leaf);
-    const peft = new PeftModel(holder);
-    const single = config.clone();
-    single.modulesToSave = null;
-    peft.addAdapter('default', single, { initWeights: false });
-    for (const [key, parameter] of adapterTensors(peft, 'default')) {
+    const { peft, tensors } = singleModule(module, leaf, config);
+    for (const [key, parameter] of tensors) {
       const { data, shape } = adapter.readSync(key);
       parameter.assign(tensor(data as Float32Array, { shape }));
     }
