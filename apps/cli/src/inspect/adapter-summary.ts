@@ -1,6 +1,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LoraConfig, PyFloat, parsePythonJson, resolvePattern } from '@lorakit/lora';
+import {
+  type LoraConfig,
+  PyFloat,
+  parsePythonJson,
+  pythonRegex,
+  readAdapterConfig,
+  resolvePattern,
+} from '@lorakit/lora';
 import { SafetensorsFile, shapeSize } from '@lorakit/safetensors';
 import { CliError } from '../errors.js';
 import { sizeOnDisk } from '../paths.js';
@@ -77,7 +84,8 @@ export function summarizeAdapter(dir: string): AdapterSummary {
   } catch (cause) {
     throw new CliError(`${configPath} is not valid JSON (${(cause as Error).message})`, { cause });
   }
-  const config = LoraConfig.fromPeftDict(raw);
+  // The config checks loading makes (a JSON object, every field's type, PEFT's rules), with its messages.
+  const config = readAdapterConfig(dir);
   const weightsPath = join(dir, 'adapter_model.safetensors');
   if (!existsSync(weightsPath)) {
     const hint = existsSync(join(dir, 'adapter_model.bin'))
@@ -106,7 +114,7 @@ export function summarizeAdapter(dir: string): AdapterSummary {
       if (!factors.has(role.module)) factors.set(role.module, new Map());
       factors.get(role.module)!.set(role.kind, [...info.shape]);
     }
-    const warnings: string[] = [...config.warnings];
+    const warnings: string[] = [...config.warnings, ...loadProblems(config, file)];
     const modules: AdapterModuleSummary[] = [];
     for (const [name, parts] of factors) {
       const embedding = parts.has('embedding_A');
@@ -164,6 +172,34 @@ export function summarizeAdapter(dir: string): AdapterSummary {
   } finally {
     file.close();
   }
+}
+
+const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2']);
+
+/**
+ * What makes loading fail that can be seen without the base model (so `inspect --strict` fails whenever
+ * loading would): target/exclude regexes that do not compile, an empty weights file, non-float tensors.
+ * Factor pairs and ranks are checked per module below.
+ */
+function loadProblems(config: LoraConfig, file: SafetensorsFile): string[] {
+  const problems: string[] = [];
+  for (const [key, value] of [
+    ['target_modules', config.targetModules],
+    ['exclude_modules', config.excludeModules],
+  ] as const) {
+    if (typeof value !== 'string' || value === 'all-linear') continue;
+    try {
+      pythonRegex(value, 'full');
+    } catch (error) {
+      problems.push(`${key}: ${(error as Error).message.replace(/^\[[^\]]+\]\s*/, '')}; loading fails`);
+    }
+  }
+  if (file.tensors.length === 0) problems.push('adapter_model.safetensors has no tensors: loading fails');
+  const integer = file.tensors.filter((t) => !FLOAT_DTYPES.has(t.dtype)).map((t) => `${t.name} (${t.dtype})`);
+  if (integer.length) {
+    problems.push(`tensors that are not floating point: ${integer.join(', ')}: loading fails`);
+  }
+  return problems;
 }
 
 /** Named adapters saved in subfolders (PEFT saves every adapter but "default" as `dir/<name>`). */
