@@ -180,13 +180,13 @@ describe('lorakit train', () => {
       expect(run.stderr.trim()).toBe('lorakit: error: --data /nonexistent.jsonl does not exist');
     });
 
-    it('a JSONL line without text or prompt/completion', () => {
+    it('a JSONL line without text, prompt/completion or input/target', () => {
       const bad = join(dir, 'bad.jsonl');
       writeFileSync(bad, '{"text": "ok"}\n{"input": "x"}\n');
       const run = train(['--data', bad]);
       expect(run.code).toBe(2);
       expect(run.stderr.trim()).toBe(
-        `lorakit: error: ${bad}:2 must be an object with "text" (a string) or "prompt" and "completion" (strings), received {"input":"x"}`,
+        `lorakit: error: ${bad}:2 must be an object with "text" (a string), "prompt" and "completion" or "input" and "target" (strings), or "text" and "label", received {"input":"x"}`,
       );
     });
 

@@ -28,7 +28,8 @@ export function registerGenerate(program: Command): void {
     .command('generate')
     .summary('generate text with a model, optionally with an adapter')
     .description(
-      'Generates a continuation of each --prompt with the base model, or with an adapter applied. Greedy at\n' +
+      'Generates a continuation of each --prompt with the base model, or with an adapter applied (for an\n' +
+        'encoder-decoder model such as T5: the output for each prompt). Greedy at\n' +
         'temperature 0 (the default); sampling with --temperature > 0, --top-k, --top-p and a --seed.',
     )
     .requiredOption('--model <dir>', 'base model folder (config.json, weights, tokenizer.json)')
@@ -65,8 +66,13 @@ export function registerGenerate(program: Command): void {
         attachAdapter(model, flags.adapter, flags.model);
       }
       model.eval();
-      const { inputIds, attentionMask } = tokenizer.encodeBatch(flags.prompt, { paddingSide: 'left' });
-      const promptLength = inputIds.shape[1]!;
+      // Decoder-only models continue the prompt (left padding keeps the last tokens aligned); an
+      // encoder-decoder reads it whole (right padding) and its output starts with the decoder start token.
+      const encoderDecoder = model.isEncoderDecoder;
+      const { inputIds, attentionMask } = tokenizer.encodeBatch(flags.prompt, {
+        paddingSide: encoderDecoder ? 'right' : 'left',
+      });
+      const promptLength = encoderDecoder ? 1 : inputIds.shape[1]!;
       const started = performance.now();
       const sampling = flags.temperature > 0;
       const sequences = noGrad(() =>
@@ -86,8 +92,8 @@ export function registerGenerate(program: Command): void {
       );
       const texts = rows.map((ids) => tokenizer.decode(ids, { skipSpecialTokens: !flags.specialTokens }));
       for (const [i, text] of texts.entries()) {
-        if (flags.prompt.length > 1) context.print(`[${i + 1}] ${flags.prompt[i]}${text}`);
-        else context.print(`${flags.prompt[i]}${text}`);
+        const shown = encoderDecoder ? `${flags.prompt[i]} → ${text}` : `${flags.prompt[i]}${text}`;
+        context.print(flags.prompt.length > 1 ? `[${i + 1}] ${shown}` : shown);
       }
       const tokens = rows.reduce((n, r) => n + r.length, 0);
       context.debug(`${tokens} tokens in ${(ms / 1000).toFixed(2)} s`);

@@ -34,10 +34,12 @@ interface TrainFlags extends LoraFlags {
 export function registerTrain(program: Command): void {
   const command = program
     .command('train')
-    .summary('LoRA fine-tuning of a causal LM on a text or JSONL file')
+    .summary('LoRA fine-tuning of a causal LM, seq2seq LM or classifier on a text or JSONL file')
     .description(
-      'LoRA fine-tuning of a causal language model. --data is plain text (one example per line) or JSONL with\n' +
-        '{"text": …} or {"prompt": …, "completion": …} lines (prompt tokens get no loss). Tokenized with the\n' +
+      'LoRA fine-tuning of a causal language model: --data is plain text (one example per line) or JSONL with\n' +
+        '{"text": …} or {"prompt": …, "completion": …} lines (prompt tokens get no loss). A sequence-to-sequence\n' +
+        'model (T5) takes {"input": …, "target": …} lines; a sequence classifier (…ForSequenceClassification)\n' +
+        '{"text": …, "label": …} lines (a class id or a label2id name). Tokenized with the\n' +
         "checkpoint's tokenizer.json. Writes a PEFT adapter (adapter_config.json + adapter_model.safetensors),\n" +
         'trainer_state.json and loss.png to --out.',
     )

@@ -1,20 +1,30 @@
 import { readFileSync } from 'node:fs';
-import type { Tokenizer } from '@lorakit/models';
+import type { PreTrainedModel, Tokenizer } from '@lorakit/models';
 import { CliError } from '../errors.js';
 import { shuffled } from '../random.js';
+import { resolveLabel, type TrainingTask } from './task.js';
 
-/** One tokenized training example: the ids and the labels (-100 where no loss is taken). */
+/**
+ * One tokenized training example. `labels`: causal LM — one per input token (-100 where no loss is
+ * taken); sequence-to-sequence — the target's ids; classification — [the class id].
+ */
 export interface Example {
   readonly inputIds: readonly number[];
   readonly labels: readonly number[];
 }
 
-/** A raw example before tokenization. */
-export type RawExample = { readonly text: string } | { readonly prompt: string; readonly completion: string };
+/** A raw example before tokenization, with its line in the file (1-based) when read from one. */
+export type RawExample = { readonly line?: number } & (
+  | { readonly text: string }
+  | { readonly prompt: string; readonly completion: string }
+  | { readonly input: string; readonly target: string }
+  | { readonly text: string; readonly label: number | string }
+);
 
 /**
- * Reads a training file: `.jsonl` / `.json` lines are objects with `text`, or `prompt` + `completion`;
- * any other file is plain text with one example per non-empty line. Errors name the line.
+ * Reads a training file: `.jsonl` / `.json` lines are objects with `text`, `prompt` + `completion`,
+ * `input` + `target` (sequence-to-sequence) or `text` + `label` (classification); any other file is plain
+ * text with one example per non-empty line. Errors name the line.
  */
 export function readExamples(path: string): RawExample[] {
   const content = readFileSync(path, 'utf8');
@@ -24,7 +34,7 @@ export function readExamples(path: string): RawExample[] {
   for (const [index, line] of lines.entries()) {
     if (line.trim() === '') continue;
     if (!jsonl) {
-      examples.push({ text: line });
+      examples.push({ line: index + 1, text: line });
       continue;
     }
     let value: unknown;
@@ -33,38 +43,67 @@ export function readExamples(path: string): RawExample[] {
     } catch (cause) {
       throw new CliError(`${path}:${index + 1} is not valid JSON (${(cause as Error).message})`, { cause });
     }
-    examples.push(rawExample(value, `${path}:${index + 1}`));
+    examples.push(rawExample(value, path, index + 1));
   }
   if (examples.length === 0) throw new CliError(`${path} holds no examples (it is empty)`);
   return examples;
 }
 
-function rawExample(value: unknown, where: string): RawExample {
+function rawExample(value: unknown, path: string, line: number): RawExample {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const record = value as Record<string, unknown>;
-    if (typeof record.text === 'string') return { text: record.text };
+    const label = record.label;
+    if (typeof record.text === 'string' && (typeof label === 'number' || typeof label === 'string')) {
+      return { line, text: record.text, label };
+    }
+    if (typeof record.text === 'string') return { line, text: record.text };
     if (typeof record.prompt === 'string' && typeof record.completion === 'string') {
-      return { prompt: record.prompt, completion: record.completion };
+      return { line, prompt: record.prompt, completion: record.completion };
+    }
+    if (typeof record.input === 'string' && typeof record.target === 'string') {
+      return { line, input: record.input, target: record.target };
     }
   }
   throw new CliError(
-    `${where} must be an object with "text" (a string) or "prompt" and "completion" (strings), received ${JSON.stringify(value).slice(0, 80)}`,
+    `${path}:${line} must be an object with "text" (a string), "prompt" and "completion" or "input" and "target" (strings), or "text" and "label", received ${JSON.stringify(value).slice(0, 80)}`,
   );
 }
 
+/** Appends `eos` unless the ids already end with it (a post-processor may add it). */
+function endWith(ids: number[], eos: number | undefined): number[] {
+  if (eos !== undefined && ids.at(-1) !== eos) ids.push(eos);
+  return ids;
+}
+
 /**
- * Tokenizes examples with the checkpoint's tokenizer (its post-processor adds BOS where the model uses
- * one) and appends EOS, so the model learns where an answer ends. Prompt tokens of prompt/completion
- * examples get label -100 (no loss), as TRL's completion-only training does; text examples are trained
- * on every token. Sequences longer than `maxLength` are cut.
+ * Tokenizes examples with the checkpoint's tokenizer (its post-processor adds BOS/CLS/SEP where the
+ * model uses them). Causal LM: EOS appended so the model learns where an answer ends; prompt tokens of
+ * prompt/completion (or input/target) examples get label -100 (no loss), as TRL's completion-only
+ * training does; text examples are trained on every token. Sequence-to-sequence: the input and the
+ * target (ending with EOS) are separate sequences. Classification: the text and its class id.
+ * Sequences longer than `maxLength` are cut.
  */
 export function tokenizeExamples(
   raw: readonly RawExample[],
   tokenizer: Tokenizer,
-  options: { maxLength: number },
+  options: { maxLength: number; task?: TrainingTask; model?: PreTrainedModel; where?: string },
 ): Example[] {
   const eos = tokenizer.eosTokenId;
-  return raw.map((example) => {
+  const task = options.task ?? 'causal-lm';
+  const cut = (ids: readonly number[]) => ids.slice(0, options.maxLength);
+  return raw.map((example, index) => {
+    if (task === 'sequence-classification' && 'label' in example) {
+      const where = `${options.where ?? 'data'}:${example.line ?? index + 1}`;
+      return {
+        inputIds: cut(tokenizer.encode(example.text)),
+        labels: [resolveLabel(example.label, options.model!, where)],
+      };
+    }
+    if (task === 'seq2seq' && !('text' in example)) {
+      const [input, target] =
+        'input' in example ? [example.input, example.target] : [example.prompt, example.completion];
+      return { inputIds: cut(tokenizer.encode(input)), labels: cut(endWith(tokenizer.encode(target), eos)) };
+    }
     let inputIds: number[];
     let labels: number[];
     if ('text' in example) {
@@ -72,13 +111,15 @@ export function tokenizeExamples(
       if (eos !== undefined) inputIds.push(eos);
       labels = [...inputIds];
     } else {
-      const prompt = tokenizer.encode(example.prompt);
-      const completion = tokenizer.encode(example.completion, { addSpecialTokens: false });
+      const [first, second] =
+        'input' in example ? [example.input, example.target] : [example.prompt, example.completion];
+      const prompt = tokenizer.encode(first);
+      const completion = tokenizer.encode(second, { addSpecialTokens: false });
       if (eos !== undefined) completion.push(eos);
       inputIds = [...prompt, ...completion];
       labels = [...prompt.map(() => -100), ...completion];
     }
-    return { inputIds: inputIds.slice(0, options.maxLength), labels: labels.slice(0, options.maxLength) };
+    return { inputIds: cut(inputIds), labels: cut(labels) };
   });
 }
 

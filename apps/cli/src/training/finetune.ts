@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { getPeftModel, type LoraConfig, loadAdapter, type PeftModel, saveAdapter } from '@lorakit/lora';
+import { getPeftModel, LoraConfig, loadAdapter, type PeftModel, saveAdapter } from '@lorakit/lora';
 import {
   loadModel,
   loadTokenizer,
@@ -25,6 +25,7 @@ import { registerInitPlugins } from '../plugins.js';
 import { shuffled } from '../random.js';
 import { type Batch, batchesOf } from './batches.js';
 import { type Example, readExamples, splitExamples, tokenizeExamples } from './dataset.js';
+import { checkExamplesFor, PEFT_TASK_TYPES, type TrainingTask, trainingTaskOf } from './task.js';
 
 /** Hyperparameters of a fine-tuning run (the `train` command's flags). */
 export interface FinetuneSettings {
@@ -113,6 +114,17 @@ function fingerprint(
   };
 }
 
+/**
+ * The config with PEFT's task_type of the task when it names none or the CLI's causal default: SEQ_CLS
+ * also trains and saves the classification head, as PEFT does.
+ */
+function withTaskType(config: LoraConfig, task: TrainingTask): LoraConfig {
+  const taskType = PEFT_TASK_TYPES[task];
+  if (config.taskType === taskType || (config.taskType !== null && config.taskType !== 'CAUSAL_LM'))
+    return config;
+  return new LoraConfig({ ...config.toOptions(), taskType });
+}
+
 /** Mean token loss over batches (each batch weighted by its labelled tokens). */
 export function evaluationLoss(peft: PeftModel, batches: readonly Batch[]): number {
   let sum = 0;
@@ -132,7 +144,8 @@ export function evaluationLoss(peft: PeftModel, batches: readonly Batch[]): numb
 }
 
 /**
- * LoRA fine-tuning of a causal LM on a text or JSONL file (the `train` command and the demo): tokenize
+ * LoRA fine-tuning on a text or JSONL file (the `train` command and the demo) of a causal LM, a
+ * sequence-to-sequence LM (input/target pairs) or a sequence classifier (text/label pairs): tokenize
  * with the checkpoint's tokenizer, split off an evaluation set, AdamW over the adapter's parameters with
  * a transformers schedule, @lorakit/nn's `train` loop, checkpoints (adapter + optimizer state + loss
  * history) every `saveEvery` steps, resume from one, and the adapter saved in PEFT's format to `out`.
@@ -158,17 +171,27 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
   }
   const tokenizer = await loadTokenizer(input.modelDir);
   const raw = readExamples(input.dataPath);
-  const examples = tokenizeExamples(raw, tokenizer, { maxLength: settings.maxLength });
+  manualSeed(settings.seed);
+  const model = input.model ?? (await loadModel(input.modelDir));
+  // The task comes from the model; data that does not fit it is refused before anything is trained.
+  const task = trainingTaskOf(model);
+  checkExamplesFor(task, raw, input.dataPath, model);
+  const examples = tokenizeExamples(raw, tokenizer, {
+    maxLength: settings.maxLength,
+    task,
+    model,
+    where: input.dataPath,
+  });
   const { train: trainSet, evaluation } = splitExamples(examples, settings.evalSplit, settings.seed);
   if (trainSet.every((e) => e.labels.every((l) => l === -100))) {
     throw new CliError(`${input.dataPath}: no example has a token to learn (completions are empty?)`);
   }
-  const padId = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0;
+  const padId = tokenizer.padTokenId ?? model.config.padTokenId ?? tokenizer.eosTokenId ?? 0;
 
-  manualSeed(settings.seed);
-  const model = input.model ?? (await loadModel(input.modelDir));
   const from = input.resume ?? input.adapter;
-  const peft = from ? loadAdapter(model, from, { isTrainable: true }) : getPeftModel(model, input.loraConfig);
+  const peft = from
+    ? loadAdapter(model, from, { isTrainable: true })
+    : getPeftModel(model, withTaskType(input.loraConfig, task));
   const parameters = peft.parameters().filter((p: Parameter) => p.requiresGrad);
 
   const batchesPerEpoch = Math.ceil(trainSet.length / settings.batchSize);
@@ -216,9 +239,9 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     trainable: peft.trainableParametersSummary(),
   });
 
-  const evalBatches = batchesOf(evaluation, settings.batchSize, padId);
+  const evalBatches = batchesOf(evaluation, settings.batchSize, padId, task);
   const batchesFor = (epoch: number): Batch[] =>
-    batchesOf(shuffled<Example>(trainSet, settings.seed + epoch), settings.batchSize, padId);
+    batchesOf(shuffled<Example>(trainSet, settings.seed + epoch), settings.batchSize, padId, task);
   const saveCheckpoint = async (step: number): Promise<string> => {
     const dir = join(input.out, `checkpoint-${step}`);
     await saveAdapter(peft, dir);
