@@ -26,7 +26,9 @@ describe('lorakit train and generate on more model families', () => {
 
   it('T5: trains on input/target JSONL and generates with the adapter', () => {
     const data = join(dir, 'reverse.jsonl');
-    const lines = WORDS.map((w) => JSON.stringify({ input: `reverse: ${w}`, target: [...w].reverse().join('') }));
+    const lines = WORDS.map((w) =>
+      JSON.stringify({ input: `reverse: ${w}`, target: [...w].reverse().join('') }),
+    );
     writeFileSync(data, `${lines.join('\n')}\n`);
     const out = join(dir, 't5-adapter');
     const run = lorakit([
@@ -73,8 +75,9 @@ describe('lorakit train and generate on more model families', () => {
       '--json',
     ]);
     expect(generated.stderr).toBe('');
-    const completions = generated.json<{ completions: { prompt: string; completion: string; tokens: number }[] }>()
-      .completions;
+    const completions = generated.json<{
+      completions: { prompt: string; completion: string; tokens: number }[];
+    }>().completions;
     expect(completions.map((c) => c.prompt)).toEqual(['reverse: dog', 'reverse: cab']);
     for (const c of completions) expect(c.tokens).toBeGreaterThan(0);
   });
@@ -133,7 +136,18 @@ describe('lorakit train and generate on more model families', () => {
     const lines = WORDS.map((w, i) => JSON.stringify({ text: w, label: i % 2 === 0 ? 'neg' : 1 }));
     writeFileSync(data, `${lines.join('\n')}\n`);
     const out = join(dir, 'bert-adapter');
-    const run = lorakit(['train', '--model', bertCls, '--data', data, '--out', out, '--max-steps', '3', '--json']);
+    const run = lorakit([
+      'train',
+      '--model',
+      bertCls,
+      '--data',
+      data,
+      '--out',
+      out,
+      '--max-steps',
+      '3',
+      '--json',
+    ]);
     expect(run.stderr).toBe('');
     expect(run.json<TrainResult>().steps).toBe(3);
     const config = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
