@@ -31,14 +31,27 @@ export async function loadBase(dir: string): Promise<AnyModule> {
   return model.eval();
 }
 
+/** transformers' forward arguments that cases may store in io.safetensors. */
+const MODEL_INPUTS = [
+  'input_ids',
+  'attention_mask',
+  'token_type_ids',
+  'position_ids',
+  'decoder_input_ids',
+  'decoder_attention_mask',
+];
+
 /** Logits of a model (or PeftModel) on the case inputs. */
 export function logits(
   model: AnyModule,
   io: Map<string, Tensor>,
   extra: Record<string, unknown> = {},
 ): Tensor {
-  const inputs: Record<string, unknown> = { inputIds: io.get('input_ids') };
-  if (io.has('attention_mask')) inputs.attentionMask = io.get('attention_mask');
+  const inputs: Record<string, unknown> = {};
+  // Every model input the case stores (T5 cases add decoder_input_ids and decoder masks), camelCased.
+  for (const name of MODEL_INPUTS) {
+    if (io.has(name)) inputs[name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = io.get(name);
+  }
   const out = model.call({ ...inputs, ...extra }) as { logits: Tensor };
   return out.logits;
 }
