@@ -1,64 +1,98 @@
 import { getBackend, listBackends, setDefaultBackend } from '@lorakit/tensor';
+import { backendPackages, type LorakitPackage } from './discovery.js';
 import { CliError } from './errors.js';
-
-export const BACKEND_CHOICES = ['auto', 'js', 'cpu'] as const;
 
 export interface BackendChoice {
   /** The backend every tensor is created on. */
   readonly name: string;
-  /** Why: which was asked for and what was found. */
+  /** Why: which was asked for and what was found, and the device when the backend describes it. */
   readonly reason: string;
-}
-
-/** What the CLI uses of `@lorakit/cpu-backend` (importing it registers `cpu` when its addon loaded). */
-interface CpuBackendModule {
-  readonly registerCpuBackend?: () => boolean;
-  readonly nativeAvailable?: boolean;
-  readonly nativeLoadError?: string;
-}
-
-function hasBackend(name: string): boolean {
-  return listBackends().some((entry) => entry.name === name);
-}
-
-/** Makes the native `cpu` backend available; returns why not when it cannot be. */
-async function registerNativeCpu(): Promise<string | undefined> {
-  if (hasBackend('cpu')) return undefined;
-  let module: CpuBackendModule;
-  try {
-    module = (await import('@lorakit/cpu-backend')) as CpuBackendModule;
-  } catch (error) {
-    return `@lorakit/cpu-backend cannot be loaded (${(error as Error).message.split('\n')[0]})`;
-  }
-  if (hasBackend('cpu')) return undefined;
-  if (module.nativeAvailable === false) {
-    return `the native addon is not built (${module.nativeLoadError ?? 'unknown reason'})`;
-  }
-  if (typeof module.registerCpuBackend === 'function' && module.registerCpuBackend()) return undefined;
-  return '@lorakit/cpu-backend registered no "cpu" backend';
+  /** The backend's own description of its device (`describe()`), when it has one. */
+  readonly device?: string;
 }
 
 /**
- * Chooses the compute backend — the CLI is the only place that does. `auto` prefers a registered native
- * `cpu` backend and falls back to the JavaScript reference backend; `cpu` insists on the native one.
- * `LORAKIT_BACKEND` sets the default.
+ * The values `--backend` accepts: `auto`, `js` (tensor's JavaScript reference backend, always there) and
+ * the backend of every installed package that declares one in its package.json
+ * (`"lorakit": { "backend": "cpu", "priority": 10 }`), highest priority first. Nothing is imported.
  */
-export async function chooseBackend(requested: string): Promise<BackendChoice> {
-  if (!(BACKEND_CHOICES as readonly string[]).includes(requested)) {
+export function backendChoices(root?: string): string[] {
+  const declared = backendPackages(root).map((p) => p.backend);
+  return [...new Set(['auto', 'js', ...declared])];
+}
+
+function registered(name: string): boolean {
+  return listBackends().some((entry) => entry.name === name);
+}
+
+/** Imports a backend package (which registers its backend); returns why its backend is missing after. */
+async function importBackend(pkg: LorakitPackage & { backend: string }): Promise<string | undefined> {
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pkg.name)) as Record<string, unknown>;
+  } catch (error) {
+    return `${pkg.name} cannot be loaded (${String((error as Error).message).split('\n')[0]})`;
+  }
+  if (registered(pkg.backend)) return undefined;
+  // Packages may say why (the cpu backend's addon may not be built): read what they export, if anything.
+  const why = module.unavailableReason ?? module.nativeLoadError;
+  return `${pkg.name} registered no "${pkg.backend}" backend${typeof why === 'string' && why ? ` (${why})` : ''}`;
+}
+
+/** The device description of a registered backend (its optional `describe()`), if it gives one. */
+function deviceOf(name: string): string | undefined {
+  const backend = getBackend(name) as unknown as { describe?: unknown };
+  if (typeof backend.describe !== 'function') return undefined;
+  try {
+    const text = (backend.describe as () => unknown).call(backend);
+    return typeof text === 'string' && text !== '' ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function chosen(name: string, reason: string): BackendChoice {
+  setDefaultBackend(name);
+  const device = deviceOf(name);
+  return device ? { name, reason: `${reason}; device: ${device}`, device } : { name, reason };
+}
+
+/**
+ * Chooses the compute backend — the CLI is the only place that does. `auto` imports every installed
+ * backend package and takes the highest-priority registered backend (a GPU backend, then `cpu`, then
+ * `js`); a name insists on that backend. `LORAKIT_BACKEND` sets the default. `root` is the package whose
+ * dependencies are searched (the CLI's; tests pass another).
+ */
+export async function chooseBackend(requested: string, root?: string): Promise<BackendChoice> {
+  const packages = backendPackages(root);
+  const choices = backendChoices(root);
+  if (!choices.includes(requested)) {
     throw new CliError(
-      `--backend must be one of ${BACKEND_CHOICES.join(', ')}, received ${JSON.stringify(requested)}`,
+      `--backend must be one of ${choices.join(', ')}, received ${JSON.stringify(requested)}`,
     );
   }
-  if (requested === 'js') {
-    setDefaultBackend('js');
-    return { name: 'js', reason: 'JavaScript reference backend (--backend js)' };
+  if (requested === 'js') return chosen('js', 'JavaScript reference backend (--backend js)');
+  if (requested !== 'auto') {
+    const pkg = packages.find((p) => p.backend === requested)!;
+    const missing = await importBackend(pkg);
+    if (missing) {
+      throw new CliError(
+        `--backend ${requested}: ${missing}; registered backends: ${listBackends()
+          .map((b) => b.name)
+          .join(', ')}`,
+      );
+    }
+    return chosen(requested, `${pkg.name} (--backend ${requested})`);
   }
-  const missing = await registerNativeCpu();
-  if (missing === undefined) {
-    setDefaultBackend('cpu');
-    return { name: getBackend('cpu').name, reason: 'native CPU backend (@lorakit/cpu-backend)' };
+  const unavailable: string[] = [];
+  for (const pkg of packages) {
+    const missing = await importBackend(pkg);
+    if (missing) unavailable.push(`${pkg.backend}: ${missing}`);
   }
-  if (requested === 'cpu') throw new CliError(`--backend cpu: ${missing}`);
-  setDefaultBackend('js');
-  return { name: 'js', reason: `JavaScript reference backend (no native cpu backend: ${missing})` };
+  const best = listBackends()[0]!;
+  const source = packages.find((p) => p.backend === best.name);
+  const reason = source
+    ? `highest-priority registered backend (${source.name}, priority ${best.priority})`
+    : 'JavaScript reference backend';
+  return chosen(best.name, unavailable.length ? `${reason}; unavailable: ${unavailable.join('; ')}` : reason);
 }

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { BACKEND_CHOICES } from './backend.js';
+import { backendChoices } from './backend.js';
 import { registerCombine } from './commands/combine.js';
 import { registerConvert } from './commands/convert.js';
 import { registerDemo } from './commands/demo.js';
@@ -9,10 +9,15 @@ import { registerInspect } from './commands/inspect.js';
 import { registerMerge } from './commands/merge.js';
 import { registerTrain } from './commands/train.js';
 import { describeError, EXIT } from './errors.js';
+import { registerInitPlugins } from './plugins.js';
 import { VERSION } from './version.js';
 
-/** The `lorakit` program with every command; global options apply to all of them. */
-export function createProgram(): Command {
+/**
+ * The `lorakit` program with every command; global options apply to all of them. The installed plugin
+ * packages are imported first: `init` offers the init methods they register.
+ */
+export async function createProgram(): Promise<Command> {
+  await registerInitPlugins();
   const program = new Command('lorakit')
     .description('LoRA fine-tuning for Node.js with PEFT-compatible adapters.')
     .version(VERSION, '-V, --version')
@@ -20,8 +25,11 @@ export function createProgram(): Command {
     .option('-v, --verbose', 'print details (backend, timings, library warnings) to stderr', false)
     .option('--no-progress', 'no progress bars (they are off anyway when stderr is not a terminal)')
     .addOption(
-      new Option('--backend <name>', 'compute backend: auto prefers the native cpu backend, else js')
-        .choices([...BACKEND_CHOICES])
+      new Option(
+        '--backend <name>',
+        'compute backend: auto takes the highest-priority installed one (a GPU, then cpu, then js)',
+      )
+        .choices(backendChoices())
         .default(process.env.LORAKIT_BACKEND ?? 'auto'),
     )
     .configureOutput({ outputError: (text, write) => write(`lorakit: ${text}`) })
@@ -48,9 +56,9 @@ export function createProgram(): Command {
  * stderr naming the problem), 1 other failures, 130 interrupted.
  */
 export async function run(argv: readonly string[]): Promise<number> {
-  const program = createProgram();
   const json = argv.includes('--json');
   try {
+    const program = await createProgram();
     await program.parseAsync(argv as string[]);
     // A command may end with a code of its own (inspect --strict: 3, an interrupted train: 130).
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;

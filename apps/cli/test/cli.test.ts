@@ -52,7 +52,7 @@ describe('the lorakit program', () => {
     ]);
     expect(js.code, js.stderr).toBe(0);
     expect(js.stderr).toContain('backend: js — JavaScript reference backend (--backend js)');
-    // auto: the native cpu backend when @lorakit/cpu-backend's addon is built, else js with the reason.
+    // auto: the highest-priority installed backend (cpu when its addon is built), else js with the reason.
     const auto = lorakit(
       ['generate', '-v', '--model', demoBase, '--prompt', 'copy: abc|', '--max-new-tokens', '1'],
       {
@@ -61,7 +61,7 @@ describe('the lorakit program', () => {
     );
     expect(auto.code, auto.stderr).toBe(0);
     expect(auto.stderr).toMatch(
-      /backend: (cpu — native CPU backend \(@lorakit\/cpu-backend\)|js — JavaScript reference backend \(no native cpu backend: .+\))/,
+      /backend: (cpu — highest-priority registered backend \(@lorakit\/cpu-backend, priority 10\)|js — JavaScript reference backend; unavailable: cpu: .+)/,
     );
   });
 

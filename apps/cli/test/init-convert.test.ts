@@ -133,7 +133,7 @@ describe('lorakit init, train --adapter, convert', () => {
     const run = lorakit(['init', '--method', 'lora-ga', '--model', demoBase, '--out', join(dir, 'x')]);
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe(
-      'lorakit: error: --method must be one of pissa, olora, corda, eva, loftq, received "lora-ga"',
+      'lorakit: error: --method must be one of eva, pissa, olora, corda, orthogonal, loftq, received "lora-ga"',
     );
   });
 

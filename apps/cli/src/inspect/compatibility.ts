@@ -1,7 +1,16 @@
-import type { LoraConfig } from '@lorakit/lora';
+import { findInitStrategy, type LoraConfig } from '@lorakit/lora';
 import type { AdapterModuleSummary } from './adapter-summary.js';
 
-const BASE_MUTATING_INITS = /^(pissa|olora|corda|loftq)/;
+/** What the init named in the config means for the base model: the registered strategy says. */
+function initWarning(config: LoraConfig): string | undefined {
+  const value = config.initLoraWeights;
+  const strategy = findInitStrategy(value);
+  if (!strategy) {
+    return `init_lora_weights "${String(value)}" is not registered by any installed package: whether this adapter needs a base model its init rewrote cannot be told; install the package that provides it`;
+  }
+  if (!strategy.modifiesBaseWeight) return undefined;
+  return `init_lora_weights "${String(value)}" rewrote the base weight: this adapter belongs to the residual (or quantized) base its init wrote, not the original model; use it with that base, or convert it to plain LoRA with \`lorakit convert --initial <init adapter> --trained <this adapter>\` where the init supports conversion`;
+}
 
 /**
  * Warnings about where an adapter will not work as it is: serving stacks that load plain LoRA factors
@@ -51,14 +60,8 @@ export function compatibilityWarnings(
       'layer_replication changes the model structure; only PEFT (and lorakit) can load this adapter',
     );
   }
-  const init = String(config.initLoraWeights).toLowerCase();
-  if (BASE_MUTATING_INITS.test(init)) {
-    warnings.push(
-      init.startsWith('loftq')
-        ? 'init_lora_weights "loftq": the adapter was initialized against a quantized base; use it with that base'
-        : `init_lora_weights "${config.initLoraWeights}": this adapter belongs to the residual base written by its init, not the original model; convert it to plain LoRA with \`lorakit convert --initial <init adapter> --trained <this adapter>\``,
-    );
-  }
+  const init = initWarning(config);
+  if (init) warnings.push(init);
   if (modules.some((m) => m.kind === 'conv')) {
     warnings.push('LoRA on convolution layers: text-generation servers load LoRA for linear layers only');
   }
