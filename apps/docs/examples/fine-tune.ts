@@ -1,7 +1,7 @@
 import { getPeftModel, LoraConfig, loadAdapter, saveAdapter } from '@lorakit/lora';
 import { generate, loadModel, loadTokenizer } from '@lorakit/models';
 import { AdamW, createLrScheduler, train } from '@lorakit/nn';
-import { tensor } from '@lorakit/tensor';
+import { type Tensor, tensor } from '@lorakit/tensor';
 
 /**
  * LoRA fine-tuning of your own Hugging Face model folder (config.json, model.safetensors and
@@ -41,14 +41,14 @@ export async function fineTune(
   const result = await train({
     model: peft,
     data: batches,
-    computeLoss: (batch) => peft.call(batch).loss!,
+    computeLoss: (batch) => (peft.call(batch) as { loss: Tensor }).loss,
     optimizer,
     scheduler: createLrScheduler('linear', optimizer, { numWarmupSteps: 0, numTrainingSteps: steps }),
     maxSteps: steps,
     tidy: true, // recycle each step's activations at once
     callbacks: { onStep: ({ loss }) => void losses.push(loss) },
   });
-  console.log(`loss after ${result.step} steps: ${result.loss.toFixed(3)}`);
+  console.log(`loss after ${result.step} steps: ${losses.at(-1)?.toFixed(3)}`);
 
   await saveAdapter(peft, adapterDir); // adapter_config.json + adapter_model.safetensors
 
@@ -59,6 +59,6 @@ export async function fineTune(
   base.eval();
   const inputIds = tensor([tokenizer.encode(prompt)], { dtype: 'int64' });
   const output = generate(base, inputIds, { maxNewTokens: 6 });
-  const completion = tokenizer.decode(output.toList()[0] as number[], { skipSpecialTokens: true });
+  const completion = tokenizer.decode((output.toList() as number[][])[0]!, { skipSpecialTokens: true });
   return { losses, completion };
 }

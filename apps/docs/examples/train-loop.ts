@@ -55,7 +55,7 @@ export async function trainLoop(modelDir: string, train: Example[], heldOut: Exa
   );
   const before = evalLoss();
   peft.train();
-  for (let step = 0; step < 30; step++) {
+  for (let step = 0; step < 20; step++) {
     const start = (step * 8) % train.length;
     // tidy() disposes the step's activations as soon as it ends; gradients and AdamW state are kept.
     tidy(() => {

@@ -1,10 +1,12 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { generateApiReference } from './api.js';
 import { generateCliReference } from './cli-reference.js';
 import { writeBenchmarkPlots } from './figures/benchmark-plots.js';
 import { writeFigures } from './figures/write-figures.js';
 import { generateLoraConfigTable } from './lora-config-table.js';
-import { generated } from './paths.js';
+import { docsPackageRoot, generated } from './paths.js';
 
 /** Everything the site builds from the code: API pages, the CLI reference, tables, figures and plots. */
 async function step<T>(
@@ -20,6 +22,24 @@ async function step<T>(
 }
 
 for (const dir of Object.values(generated)) mkdirSync(dir, { recursive: true });
+// First, in a process of its own: no plugin is loaded yet there (this process imports several below).
+await step(
+  'error catalog',
+  () =>
+    execFileSync(
+      process.execPath,
+      [
+        '--conditions=@lorakit/source',
+        '--import',
+        'tsx',
+        join(docsPackageRoot, 'scripts', 'error-catalog.ts'),
+      ],
+      {
+        encoding: 'utf8',
+      },
+    ).trim(),
+  (result) => result,
+);
 await step(
   'CLI reference',
   generateCliReference,

@@ -1,10 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAdapter } from '@lorakit/lora';
 import { loadModel } from '@lorakit/models';
-import { type Tensor, tensor } from '@lorakit/tensor';
+import { readTensorFile, type Tensor, tensor } from '@lorakit/tensor';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fineTune } from '../examples/fine-tune.js';
+import { docsPackageRoot, repoRoot } from '../scripts/paths.js';
 import { makeTwoAdapters, makeWorkspace, shiftExamples } from './workspace.js';
 
 // The guides' TypeScript samples (examples/*.ts, shown on the pages with `<<<`) run here on tiny data:
@@ -135,5 +137,111 @@ describe('quantized bases', () => {
     const distance = (values: number[]) =>
       Math.sqrt(values.reduce((sum, v, i) => sum + (v - reference[i]!) ** 2, 0));
     expect(distance(withLoftq)).toBeLessThan(distance(plain));
+  });
+});
+
+/** The reference Python stack (torch, transformers, peft), when this checkout has one. */
+function referencePython(): { python?: string; reason: string } {
+  const python = join(repoRoot, '.venv-ref', 'bin', 'python');
+  if (!existsSync(python)) return { reason: `${python} does not exist (see the README: .venv-ref)` };
+  const probe = spawnSync(python, ['-c', 'import peft, transformers, torch'], { encoding: 'utf8' });
+  return probe.status === 0
+    ? { python, reason: '' }
+    : { reason: `${python} cannot import peft: ${probe.stderr.trim().split('\n').at(-1)}` };
+}
+const reference = referencePython();
+
+describe('PEFT interop', () => {
+  const fixture = join(repoRoot, 'fixtures', 'peft', 'llama_qv');
+
+  it("peft-interop.ts reproduces PEFT's logits and writes the adapter back unchanged", async () => {
+    const { fromPeftAndBack } = await import('../examples/peft-interop.js');
+    const io = readTensorFile(join(fixture, 'io.safetensors'));
+    const logits = await fromPeftAndBack(
+      join(fixture, 'base'),
+      join(fixture, 'adapter'),
+      io.get('input_ids')!,
+      at('back'),
+    );
+    const expected = Array.from(io.get('logits_adapter')!.toArray() as Float32Array);
+    const actual = Array.from(logits.toArray() as Float32Array);
+    expect(actual).toHaveLength(expected.length);
+    expect(Math.max(...actual.map((value, i) => Math.abs(value - expected[i]!)))).toBeLessThan(1e-4);
+    const tensors = (dir: string) => readTensorFile(join(dir, 'adapter_model.safetensors'));
+    const original = tensors(join(fixture, 'adapter'));
+    const written = tensors(at('back'));
+    expect([...written.keys()].sort()).toEqual([...original.keys()].sort());
+    for (const [key, value] of original) expect(written.get(key)!.toList()).toEqual(value.toList());
+  });
+
+  it.skipIf(!reference.python)(
+    `load_in_peft.py loads a lorakit adapter in PEFT with the same logits${reference.python ? '' : ` (skipped: ${reference.reason})`}`,
+    async () => {
+      const { getPeftModel, LoraConfig, saveAdapter } = await import('@lorakit/lora');
+      const { manualSeed } = await import('@lorakit/tensor');
+      manualSeed(4);
+      const peft = getPeftModel(
+        await loadModel(at('my-model')),
+        new LoraConfig({ r: 4, targetModules: ['q_proj', 'v_proj'], initLoraWeights: false }),
+      );
+      await saveAdapter(peft, at('my-adapter'));
+      peft.eval();
+      const inputIds = tensor([[1, 20, 12, 9, 11, 25, 3]], { dtype: 'int64' });
+      const logits = (peft.call({ inputIds }) as { logits: Tensor }).logits;
+      const ours = (logits.toList() as number[][][])[0]!.at(-1)!.slice(0, 8);
+      const run = spawnSync(reference.python!, [join(docsPackageRoot, 'examples', 'load_in_peft.py')], {
+        cwd: workspace.dir,
+        encoding: 'utf8',
+      });
+      expect(run.stderr.includes('Traceback') ? run.stderr : '').toBe('');
+      const theirs = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as number[];
+      expect(theirs).toHaveLength(8);
+      expect(Math.max(...theirs.map((value, i) => Math.abs(value - ours[i]!)))).toBeLessThan(1e-4);
+    },
+  );
+});
+
+describe('plugins', () => {
+  it('init-plugin.ts: a registered init is chosen by name and keeps the output unchanged', async () => {
+    const { registerScaledNormal } = await import('../examples/init-plugin.js');
+    const { getPeftModel, LoraConfig, registeredInitStrategies } = await import('@lorakit/lora');
+    registerScaledNormal();
+    expect(registeredInitStrategies()).toContain('scaled-normal');
+    expect(() => registerScaledNormal()).toThrow(
+      /\[registerInitStrategy\] an init strategy named "scaled-normal" is already registered; registered: .*scaled-normal/,
+    );
+    const { inputIds } = shiftBatch(2);
+    const base = logitsOf(await loadModel(at('my-model')), inputIds);
+    const peft = getPeftModel(
+      await loadModel(at('my-model')),
+      new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: 'scaled-normal' }),
+    );
+    peft.eval();
+    const a = peft.namedParameters().find(([name]) => name.endsWith('q_proj.lora_A.default.weight'))![1];
+    const values = Array.from(a.toArray() as Float32Array);
+    const std = Math.sqrt(values.reduce((sum, v) => sum + v * v, 0) / values.length);
+    expect(std).toBeGreaterThan(0.007);
+    expect(std).toBeLessThan(0.013);
+    expect(logitsOf(peft, inputIds)).toEqual(base);
+  });
+
+  it('merge-plugin.ts: mean_cat equals half of both adapters active at once', async () => {
+    await import('@lorakit/merge-strategies'); // 'cat', the reference
+    const { registerMeanCat } = await import('../examples/merge-plugin.js');
+    registerMeanCat();
+    await makeTwoAdapters(workspace.dir);
+    const { loadAdapter: load } = await import('@lorakit/lora');
+    const peft = load(await loadModel(at('my-model')), at('adapter-a'), { adapterName: 'a' });
+    load(peft, at('adapter-b'), { adapterName: 'b' });
+    peft.addWeightedAdapter(['a', 'b'], [1, 1], 'mean', 'mean_cat');
+    peft.addWeightedAdapter(['a', 'b'], [0.5, 0.5], 'half', 'cat');
+    peft.eval();
+    const { inputIds } = shiftBatch(2);
+    peft.setAdapter('mean');
+    const mean = logitsOf(peft, inputIds);
+    peft.setAdapter('half');
+    const half = logitsOf(peft, inputIds);
+    expect(Math.max(...mean.map((value, i) => Math.abs(value - half[i]!)))).toBeLessThan(1e-5);
+    expect(peft.peftConfig.get('mean')?.r).toBe(16);
   });
 });
