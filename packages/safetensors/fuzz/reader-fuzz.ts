@@ -177,11 +177,12 @@ export function caseBytes(seed: Uint8Array, c: ReaderCase): Uint8Array {
  * The property: opening and reading either works or throws a LorakitError naming the file with a
  * bounded message. Throws an Error describing the violation otherwise.
  */
-export function checkReaderCase(seed: Uint8Array, c: ReaderCase): void {
+export function checkReaderCase(seed: Uint8Array, c: ReaderCase): 'accepted' | 'rejected' {
   const bytes = caseBytes(seed, c);
   try {
     const file = SafetensorsFile.fromBytes(bytes, FUZZ_LABEL);
     for (const name of file.names()) file.readSync(name);
+    return 'accepted';
   } catch (error) {
     if (!(error instanceof LorakitError)) {
       throw new Error(
@@ -194,5 +195,6 @@ export function checkReaderCase(seed: Uint8Array, c: ReaderCase): void {
     if (error.message.length > MAX_MESSAGE_LENGTH) {
       throw new Error(`message of ${error.message.length} characters: ${error.message.slice(0, 200)}…`);
     }
+    return 'rejected';
   }
 }
