@@ -68,6 +68,21 @@ describe('saveAdapter replaces the adapter folder as a whole', () => {
     expect(existsSync(join(dir, 'adapter_model.safetensors'))).toBe(true);
   });
 
+  it('a save that fails at its second adapter leaves every adapter of the previous save', async () => {
+    const dir = join(root, 'pair');
+    const first = getPeftModel(new Pair(), { r: 2, targetModules: ['q_proj'] });
+    first.addAdapter('second', { r: 2, targetModules: ['v_proj'] });
+    await saveAdapter(first, dir);
+    const next = getPeftModel(new Pair(), { r: 4, targetModules: ['q_proj'] });
+    next.addAdapter('second', { r: 4, targetModules: ['v_proj'] });
+    // Disposed storage makes the second adapter's weights unreadable halfway through the save.
+    next.loraLayers()[1]![1].adapterParameters('second')[0]!.dispose();
+    await expect(saveAdapter(next, dir)).rejects.toThrow('disposed');
+    expect(readAdapterConfig(dir).r).toBe(2);
+    expect(readAdapterConfig(join(dir, 'second')).r).toBe(2);
+    expect(readdirSync(root)).toEqual(['pair']);
+  });
+
   it('fails fast under /proc with a message naming the folder', async () => {
     const peft = getPeftModel(new Pair(), { r: 2, targetModules: ['q_proj'] });
     await expect(saveAdapter(peft, '/proc/lorakit/adapter')).rejects.toThrow(
