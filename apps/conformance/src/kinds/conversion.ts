@@ -37,7 +37,8 @@ function deltas({ config, tensors }: AdapterWeights): Map<string, Tensor> {
 export async function runConversion({ dir, spec }: CaseContext): Promise<Check[]> {
   const tolerance = toleranceOf(spec);
   const convert = (await plugins()).convertToLora;
-  if (!convert) throw new PendingError('needs @lorakit/inits-svd (convertToLora), which is not built yet');
+  if (!convert)
+    throw new PendingError('needs a plugin with convertToLora (e.g. @lorakit/inits-svd), none is installed');
   const io = readTensors(join(dir, 'io.safetensors'));
   const checks: Check[] = [];
   const onOriginal = loadAdapter(await loadBase(dir), adapterDir(dir, 'adapter'));

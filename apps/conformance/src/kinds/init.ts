@@ -1,21 +1,17 @@
 import { join } from 'node:path';
-import { findInitStrategy, getPeftModel, type LoraLayer, readAdapterConfig } from '@lorakit/lora';
+import {
+  findInitStrategy,
+  getPeftModel,
+  initPackageHint,
+  type LoraLayer,
+  readAdapterConfig,
+} from '@lorakit/lora';
 import type { Tensor } from '@lorakit/tensor';
 import { type Check, PendingError } from '../report.js';
 import type { CaseContext } from '../run.js';
 import { compareTensors, compareUpToSign, readTensors, toleranceOf } from '../tensors.js';
 import { adapterDir, loadBase } from './models.js';
 import { plugins } from './plugins.js';
-
-/** Which package provides an init (for "pending" reasons). */
-const PROVIDERS: Record<string, string> = {
-  pissa: '@lorakit/inits-svd',
-  olora: '@lorakit/inits-svd',
-  corda: '@lorakit/inits-svd',
-  orthogonal: '@lorakit/inits-svd',
-  eva: '@lorakit/eva',
-  loftq: '@lorakit/loftq',
-};
 
 function std(t: Tensor): number {
   return t.double().std(undefined, { correction: 0 }).item();
@@ -33,9 +29,8 @@ export async function runInit(context: CaseContext): Promise<Check[]> {
   const value = config.initLoraWeights;
   const strategy = findInitStrategy(value);
   if (!strategy) {
-    const key = typeof value === 'string' ? value.replace(/_niter_\d+$/, '') : String(value);
     throw new PendingError(
-      `init_lora_weights=${JSON.stringify(value)} needs ${PROVIDERS[key] ?? 'a plugin'}, which is not built yet`,
+      `init_lora_weights=${JSON.stringify(value)} needs ${initPackageHint(value) ?? 'a plugin that registers it'}, which is not installed`,
     );
   }
   const tolerance = toleranceOf(spec, { atol: 1e-4, rtol: 1e-4 });
@@ -43,9 +38,8 @@ export async function runInit(context: CaseContext): Promise<Check[]> {
   const base = await loadBase(dir);
   const original = new Map(base.namedParameters().map(([n, p]) => [n, p.detach().clone()]));
   const hooks = await plugins();
-  await hooks.beforeInject?.(base, config, context);
+  await hooks.beforeInject(base, config, context);
   const peft = getPeftModel(base, { ...config.toOptions(), inferenceMode: false });
-  if (hooks.prepareInit) await hooks.prepareInit(peft, context);
   const layers = new Map(peft.loraLayers());
   const modules = [
     ...new Set([...io.keys()].filter((k) => k.endsWith('.lora_A')).map((k) => k.slice(0, -'.lora_A'.length))),
@@ -115,12 +109,14 @@ export async function runInit(context: CaseContext): Promise<Check[]> {
       checks.push(compareUpToSign(`${module}.lora_A`, a, io.get(`${module}.lora_A`)!, 0, tolerance));
       checks.push(compareUpToSign(`${module}.lora_B`, b, io.get(`${module}.lora_B`)!, 1, tolerance));
       const originalWeight = original.get(`${module}.weight`);
-      // LoftQ's residual base is the quantized weight: base + delta only approximates the original.
-      if (originalWeight && value !== 'loftq') {
-        const restored = baseAfter.add(delta);
-        checks.push(
-          compareTensors(`${module}.base_after + delta = original`, restored, originalWeight, tolerance),
-        );
+      // An init that rewrites the base (its strategy says so) keeps base + delta = original when it splits
+      // the weight exactly; a lossy one (LoftQ quantizes the base) does not — PEFT's own tensors tell which.
+      if (originalWeight && strategy.modifiesBaseWeight) {
+        const name = `${module}.base_after + delta = original`;
+        const peft = io.get(`${module}.base_after`)!.add(io.get(`${module}.delta`)!);
+        if (compareTensors(name, peft, originalWeight, tolerance).ok) {
+          checks.push(compareTensors(name, baseAfter.add(delta), originalWeight, tolerance));
+        }
       }
     }
   }

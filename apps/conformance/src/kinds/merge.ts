@@ -60,10 +60,12 @@ function optionsOf(kwargs: Record<string, unknown>): Record<string, unknown> {
 export async function runMerge(context: CaseContext): Promise<Check[]> {
   const { dir, spec } = context;
   const hooks = await plugins();
-  if (!hooks.loaded.includes('@lorakit/merge-strategies')) {
-    throw new PendingError('needs @lorakit/merge-strategies, which is not built yet');
+  const clampFactors = hooks.clampFactors;
+  if (!clampFactors) {
+    throw new PendingError(
+      'needs a merge plugin (clampFactors, e.g. @lorakit/merge-strategies), none is installed',
+    );
   }
-  const clampFactors = hooks.clampFactors!;
   const merges = spec.merges as Record<string, MergeSpec> | undefined;
   if (!merges || Object.keys(merges).length === 0) throw new Error('merge case: case.json has no "merges"');
   const tolerance = toleranceOf(spec, DEFAULT_TOLERANCE);

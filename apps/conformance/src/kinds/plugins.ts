@@ -1,63 +1,88 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LoraConfig, PeftModel } from '@lorakit/lora';
+import { findInitStrategy, LoraConfig, registeredInitMethods } from '@lorakit/lora';
 import type { AnyModule } from '@lorakit/nn';
 import { readTensorFile, type Tensor } from '@lorakit/tensor';
+import { lorakitPackages } from '../packages.js';
 import type { CaseContext } from '../run.js';
 
 /** Hooks the plugin packages contribute to the runner (data-driven inits, conversion, merges). */
 export interface PluginHooks {
-  /** Runs on the base model before the adapter is injected (CorDA's calibration). */
-  beforeInject?: (base: AnyModule, config: LoraConfig, context: CaseContext) => Promise<void>;
-  /** Runs after the adapter was injected, before comparing (EVA's data pass…). */
-  prepareInit?: (peft: PeftModel, context: CaseContext) => Promise<void>;
-  /** @lorakit/inits-svd's conversion of a base-mutating adapter to plain LoRA. */
+  /** Runs on the base model before the adapter is injected (the init method's `beforeInjection`). */
+  beforeInject: (base: AnyModule, config: LoraConfig, context: CaseContext) => Promise<void>;
+  /** A plugin's conversion of a base-mutating adapter to plain LoRA (`convertToLora`). */
   convertToLora?: (
     initial: { config: LoraConfig; tensors: ReadonlyMap<string, Tensor> },
     trained: { config: LoraConfig; tensors: ReadonlyMap<string, Tensor> },
   ) => { config: LoraConfig; tensors: ReadonlyMap<string, Tensor> };
-  /** @lorakit/merge-strategies' clamp of SVD-merged factors at a quantile of their entries. */
+  /** A plugin's clamp of SVD-merged factors at a quantile of their entries (`clampFactors`). */
   clampFactors?: (factors: { a: Tensor; b: Tensor }, q: number) => { a: Tensor; b: Tensor };
   loaded: string[];
   missing: string[];
 }
 
-let hooks: PluginHooks | undefined;
+let hooks: Promise<PluginHooks> | undefined;
 
-/** Imports whichever plugin packages are installed; each registers its strategies on import. */
-export async function plugins(): Promise<PluginHooks> {
-  if (hooks) return hooks;
-  hooks = { loaded: [], missing: [] };
-  const loaded: Record<string, Record<string, unknown>> = {};
-  for (const name of ['@lorakit/inits-svd', '@lorakit/merge-strategies', '@lorakit/eva', '@lorakit/loftq']) {
+/** The registered init method whose init_lora_weights selects the same strategy as `value`, if any. */
+function methodFor(value: LoraConfig['initLoraWeights']) {
+  const strategy = findInitStrategy(value);
+  if (!strategy) return undefined;
+  return registeredInitMethods().find((method) => {
+    const probe = new LoraConfig({ targetModules: ['probe'] });
     try {
-      loaded[name] = (await import(name)) as Record<string, unknown>;
-      hooks.loaded.push(name);
+      method.configure(probe, {});
     } catch {
-      hooks.missing.push(name);
+      return false;
+    }
+    return findInitStrategy(probe.initLoraWeights) === strategy;
+  });
+}
+
+/** The case's calibration rows, one forward input each (as the fixtures README says PEFT ran them). */
+function calibrationOf(dir: string) {
+  const file = join(dir, 'calibration.safetensors');
+  if (!existsSync(file)) return undefined;
+  const ids = readTensorFile(file).get('calibration_input_ids')!;
+  const sequences = Array.from({ length: ids.shape[0]! }, (_, i) => ({ inputIds: ids.narrow(0, i, 1) }));
+  return { sequences, batches: [] };
+}
+
+async function loadHooks(): Promise<PluginHooks> {
+  const found: PluginHooks = { loaded: [], missing: [], beforeInject: async () => {} };
+  // Every installed package that declares itself a plugin; each registers its strategies on import.
+  for (const { name } of lorakitPackages().filter((p) => p.plugin !== undefined)) {
+    try {
+      const module = (await import(name)) as Record<string, unknown>;
+      found.loaded.push(name);
+      if (typeof module.convertToLora === 'function') {
+        found.convertToLora = module.convertToLora as PluginHooks['convertToLora'];
+      }
+      if (typeof module.clampFactors === 'function') {
+        found.clampFactors = module.clampFactors as PluginHooks['clampFactors'];
+      }
+    } catch {
+      found.missing.push(name);
     }
   }
-  const merges = loaded['@lorakit/merge-strategies'];
-  if (merges) hooks.clampFactors = merges.clampFactors as PluginHooks['clampFactors'];
-  const svd = loaded['@lorakit/inits-svd'];
-  if (svd) {
-    hooks.convertToLora = svd.convertToLora as PluginHooks['convertToLora'];
-    const preprocessCorda = svd.preprocessCorda as (
-      model: AnyModule,
-      config: LoraConfig,
-      run: () => void,
-    ) => Promise<unknown>;
-    hooks.beforeInject = async (base, config, { dir }) => {
-      const value = config.initLoraWeights;
-      if (typeof value !== 'string' || !value.startsWith('corda')) return;
-      const calibration = join(dir, 'calibration.safetensors');
-      if (!existsSync(calibration)) throw new Error(`CorDA case ${dir} has no calibration.safetensors`);
-      const ids = readTensorFile(calibration).get('calibration_input_ids')!;
-      // Each calibration row was run as its own forward pass (batch of 1), as the fixtures README says.
-      await preprocessCorda(base, config, () => {
-        for (let i = 0; i < ids.shape[0]!; i++) base.call({ inputIds: ids.narrow(0, i, 1) });
-      });
-    };
-  }
+  found.beforeInject = async (base, config, { dir }) => {
+    const method = methodFor(config.initLoraWeights);
+    if (!method?.beforeInjection) return;
+    const calibration = calibrationOf(dir);
+    if (method.calibration && !calibration) {
+      throw new Error(`${method.name} case ${dir} has no calibration.safetensors`);
+    }
+    await method.beforeInjection(base, config, {
+      values: {},
+      ...(calibration ? { calibration } : {}),
+      log: () => {},
+      progress: () => ({ setTotal() {}, update() {}, finish() {} }),
+    });
+  };
+  return found;
+}
+
+/** Imports whichever plugin packages are installed, once. */
+export function plugins(): Promise<PluginHooks> {
+  hooks ??= loadHooks();
   return hooks;
 }
