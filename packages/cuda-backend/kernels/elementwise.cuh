@@ -229,12 +229,10 @@ struct FillParams {
   double start;
   double step;
 };
-template <typename T>
-__device__ void fill_body(const FillParams& p) {
-  GRID_STRIDE(i, p.n) { store<T>(p.out, (int)p.dtype, i, (T)(p.start + (double)i * p.step)); }
+/** start + i·step in double, stored with the dtype's conversion (what the reference computes). */
+extern "C" __global__ void fill_f64(const FillParams p) {
+  GRID_STRIDE(i, p.n) { store<double>(p.out, (int)p.dtype, i, p.start + (double)i * p.step); }
 }
-extern "C" __global__ void fill_f32(const FillParams p) { fill_body<float>(p); }
-extern "C" __global__ void fill_f64(const FillParams p) { fill_body<double>(p); }
 
 // ── Philox4x32-10, exactly as src/random/philox.ts in @lorakit/tensor defines it ──────────────────────
 

@@ -19,6 +19,7 @@ struct GatherParams {
   i64 rank;
   i64 axis;
   i64 pickByAxis;  // 0: gather (index has the output's shape); 1: indexSelect (1-D index along `axis`)
+  i64 limit;       // x's size along `axis`: out-of-range indices read nothing (their error is pending)
   i64 dims[MAXD];  // output shape
   Arg index;
   Arg x;
@@ -35,6 +36,10 @@ extern "C" __global__ void gather_kernel(const GatherParams p) {
       i64 o = p.index.offset;
       for (int d = 0; d < p.rank; d++) o += pos[d] * p.index.strides[d];
       at = (i64)load<double>(p.index.ptr, (int)p.index.dtype, o);
+    }
+    if (at < 0 || at >= p.limit) {
+      store<double>(p.out, (int)p.dtype, i, 0.0);
+      continue;
     }
     i64 xo = p.x.offset;
     for (int d = 0; d < p.rank; d++) xo += (d == p.axis ? at : pos[d]) * p.x.strides[d];
@@ -59,6 +64,7 @@ struct ScatterParams {
   i64 rank;
   i64 axis;
   i64 pickByAxis;  // 0: scatterAdd (index has src's shape); 1: indexAdd (1-D index along `axis`)
+  i64 limit;       // the output's size along `axis`: out-of-range indices add nothing
   i64 dims[MAXD];  // src shape
   i64 outStrides[MAXD];
   Arg index;
@@ -79,18 +85,21 @@ extern "C" __global__ void scatter_add_kernel(const ScatterParams p) {
       for (int d = 0; d < p.rank; d++) o += pos[d] * p.index.strides[d];
       at = (i64)load<double>(p.index.ptr, (int)p.index.dtype, o);
     }
+    if (at < 0 || at >= p.limit) continue;
     i64 target = p.outOffset;
     for (int d = 0; d < p.rank; d++) target += (d == p.axis ? at : pos[d]) * p.outStrides[d];
     atomic_add(p.out, (int)p.outDtype, target, load<double>(p.src.ptr, (int)p.src.dtype, so));
   }
 }
 
-/** Records the first index outside [low, high) in the error flag: slot 0 = tag, slot 1 = the value. */
+/** Records the first index outside [low, high) (and ≠ allowed) in the error flag: [tag, value]. */
 struct CheckParams {
   i64* flag;
   i64 tag;
   i64 low;
   i64 high;
+  i64 hasAllowed;
+  i64 allowed;
   Shape shape;
   Arg index;
 };
@@ -98,7 +107,7 @@ struct CheckParams {
 extern "C" __global__ void check_bounds(const CheckParams p) {
   GRID_STRIDE(i, p.shape.n) {
     const double v = load<double>(p.index.ptr, (int)p.index.dtype, offset_of(p.shape, p.index, i));
-    if (!(v >= (double)p.low && v < (double)p.high)) {
+    if (!(v >= (double)p.low && v < (double)p.high) && !(p.hasAllowed && v == (double)p.allowed)) {
       if (atomicCAS((u64*)p.flag, 0ull, (u64)p.tag) == 0ull) p.flag[1] = to_int64(v);
     }
   }
@@ -229,5 +238,39 @@ extern "C" __global__ void sort_global_finish(const SortParams p) {
   GRID_STRIDE(i, p.lines * p.n) {
     const i64 line = i / p.n, t = i - line * p.n;
     write_sorted(p, line, t, p.order[line * p.padded + t]);
+  }
+}
+
+// ── dequantization (bitsandbytes' dequantize_4bit and int8_vectorwise_dequant) ─────────────────────────
+
+struct DequantParams {
+  void* out;
+  i64 outDtype;
+  const int* codes;      // packed bytes, little-endian in int32 words
+  const float* absmax;
+  const float* codebook;  // 4-bit only: 16 values
+  i64 size;
+  i64 blocksize;  // 4-bit: elements per absmax
+  i64 columns;    // int8: elements per row
+  double scale;   // int8: the second factor
+};
+
+__device__ __forceinline__ unsigned byte_at(const int* words, i64 k) {
+  return ((unsigned)words[k >> 2] >> (8 * (k & 3))) & 0xffu;
+}
+
+extern "C" __global__ void dequantize_4bit(const DequantParams p) {
+  GRID_STRIDE(i, p.size) {
+    const unsigned b = byte_at(p.codes, i >> 1);
+    const unsigned code = (i & 1) ? (b & 0xfu) : (b >> 4);
+    store<float>(p.out, (int)p.outDtype, i, p.codebook[code] * p.absmax[i / p.blocksize]);
+  }
+}
+
+extern "C" __global__ void dequantize_int8(const DequantParams p) {
+  const float scale = (float)p.scale;
+  GRID_STRIDE(i, p.size) {
+    const int q = (int)(signed char)(unsigned char)byte_at(p.codes, i);
+    store<float>(p.out, (int)p.outDtype, i, ((float)q * p.absmax[i / p.columns]) * scale);
   }
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ShapeError } from '@lorakit/tensor';
+import { LorakitError } from '@lorakit/tensor';
 import { Params } from './backend/params.js';
 import { CudaKernelError, CudaOutOfMemoryError, CudaUnavailableError, formatBytes } from './errors.js';
 import { libraryDirectories } from './libraries.js';
@@ -28,7 +28,7 @@ export interface DeviceInfo {
 
 /** A pending device-side check (index bounds): the error to raise if its tag shows up in the flag. */
 interface PendingCheck {
-  readonly describe: (value: number) => string;
+  readonly error: (value: number) => Error;
 }
 
 const RING = 16;
@@ -131,15 +131,15 @@ export class Device {
 
   /**
    * Registers a device-side check and returns its tag; the kernel that performs it writes the tag and the
-   * offending value into the error flag, and the next synchronization raises `describe(value)`.
+   * offending value into the error flag, and the next synchronization raises `error(value)`.
    */
-  check(describe: (value: number) => string): { tag: number; flag: number } {
+  check(error: (value: number) => Error): { tag: number; flag: number } {
     if (this.#flag === 0) {
       this.#flag = this.native.alloc(16);
       this.native.fill8(this.#flag, 0, 16);
     }
     const tag = this.#nextTag++;
-    this.#checks.set(tag, { describe });
+    this.#checks.set(tag, { error });
     return { tag, flag: this.#flag };
   }
 
@@ -171,11 +171,11 @@ export class Device {
     const failed = tag === 0 ? undefined : this.#checks.get(tag);
     this.#checks.clear();
     if (tag !== 0) this.native.fill8(this.#flag, 0, 16);
-    if (failed) throw new ShapeError(failed.describe(value));
+    if (failed) throw failed.error(value);
   }
 
   #wrap(error: unknown, op: string, asynchronous = false): Error {
-    if (error instanceof CudaOutOfMemoryError || error instanceof ShapeError) return error;
+    if (error instanceof CudaOutOfMemoryError || error instanceof LorakitError) return error;
     const message = (error as Error).message;
     if (!asynchronous) return new CudaKernelError(`[cuda ${op}] ${message}`);
     const recent: string[] = [];

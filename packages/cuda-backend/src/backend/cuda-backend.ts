@@ -4,7 +4,7 @@
  * `toHost` waits for them.
  */
 import type { Backend } from '@lorakit/tensor';
-import { type DeviceInfo, getDevice } from '../device.js';
+import { type Device, type DeviceInfo, getDevice } from '../device.js';
 import { convolutionKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { fusedKernels } from './fused.js';
@@ -26,7 +26,11 @@ export interface CudaBackend extends Backend<CudaStorage> {
  * naming what is missing, when the addon, the driver, a library or a GPU is not there.
  */
 export function createCudaBackend(name = 'cuda'): CudaBackend {
-  const device = getDevice();
+  return assembleBackend(getDevice(), name);
+}
+
+/** The backend over a given device (tests pass one whose native layer is a recording fake). */
+export function assembleBackend(device: Device, name: string): CudaBackend {
   const memory = new Memory(device);
   const context = { device, memory };
   const elementwise = elementwiseKernels(context);

@@ -1,6 +1,6 @@
 /** gather / indexSelect, scatterAdd / indexAdd / scatterAddInPlace and the stable sort (kernels/indexing.cuh). */
-import type { Dtype, Shape } from '@lorakit/tensor';
-import { type Context, elementwiseKernels } from './elementwise.js';
+import type { Dtype, IndexBoundsCheck, Shape } from '@lorakit/tensor';
+import { address, type Context, elementwiseKernels } from './elementwise.js';
 import { assertRank, coalesce, rowMajor, sizeOf } from './params.js';
 import { type CudaStorage, type CudaView, DTYPE_CODE } from './storage.js';
 
@@ -34,7 +34,8 @@ export function indexingKernels(context: Context) {
       .int(n)
       .int(outShape.length)
       .int(axis)
-      .int(byAxis ? 1 : 0);
+      .int(byAxis ? 1 : 0)
+      .int(x.shape[axis]!);
     p.ints(outShape).arg(index, index.strides, index.shape).arg(x, x.strides, x.shape);
     device.launch(op, 'gather_kernel', device.blocksFor(n), 256);
     return out;
@@ -46,6 +47,7 @@ export function indexingKernels(context: Context) {
     outDtype: Dtype,
     outOffset: number,
     outStrides: readonly number[],
+    outShape: readonly number[],
     axis: number,
     index: CudaView,
     src: CudaView,
@@ -57,6 +59,7 @@ export function indexingKernels(context: Context) {
     assertRank(op, dims.length, dims);
     p.begin().int(out.pointer).int(DTYPE_CODE[outDtype]).int(outOffset).int(n).int(dims.length).int(axis);
     p.int(byAxis ? 1 : 0)
+      .int(outShape[axis]!)
       .ints(dims)
       .ints(outStrides)
       .arg(index, index.strides, index.shape)
@@ -140,7 +143,75 @@ export function indexingKernels(context: Context) {
     return { values, indices };
   }
 
+  function checkIndexBounds(index: CudaView, check: IndexBoundsCheck): void {
+    const n = sizeOf(index.shape);
+    if (n === 0) return;
+    const layout = coalesce(index.shape, [index.strides]);
+    assertRank('checkIndexBounds', layout.shape.length, index.shape);
+    const { tag, flag } = device.check(check.error);
+    p.begin().int(flag).int(tag).int(check.low).int(check.high);
+    p.int(check.allowed === undefined ? 0 : 1).int(check.allowed ?? 0);
+    p.shape(layout.shape).arg(index, layout.strides[0]!, layout.shape);
+    device.launch('checkIndexBounds', 'check_bounds', device.blocksFor(n), 256);
+  }
+
+  function dequantize(
+    kernel: string,
+    codes: CudaView,
+    absmax: CudaView,
+    codebook: CudaView | null,
+    size: number,
+    blocksize: number,
+    columns: number,
+    scale: number,
+    outDtype: Dtype,
+  ): CudaStorage {
+    const out = memory.allocate(outDtype, size, kernel);
+    if (size === 0) return out;
+    p.begin().int(out.pointer).int(DTYPE_CODE[outDtype]).int(address(codes)).int(address(absmax));
+    p.int(codebook ? address(codebook) : 0)
+      .int(size)
+      .int(blocksize)
+      .int(columns)
+      .real(scale);
+    device.launch(
+      kernel,
+      kernel === 'dequantize4bit' ? 'dequantize_4bit' : 'dequantize_int8',
+      device.blocksFor(size),
+      256,
+    );
+    return out;
+  }
+
   return {
+    checkIndexBounds,
+    dequantize4bit: (
+      packed: CudaView,
+      absmax: CudaView,
+      codebook: CudaView,
+      size: number,
+      blocksize: number,
+      outDtype: Dtype,
+    ) => dequantize('dequantize4bit', packed, absmax, codebook, size, blocksize, 1, 1, outDtype),
+    dequantizeInt8: (
+      codes: CudaView,
+      absmax: CudaView,
+      rows: number,
+      columns: number,
+      scale: number,
+      outDtype: Dtype,
+    ) =>
+      dequantize(
+        'dequantizeInt8',
+        codes,
+        absmax,
+        null,
+        rows * columns,
+        1,
+        columns,
+        Math.fround(scale),
+        outDtype,
+      ),
     gather: (x: CudaView, axis: number, index: CudaView) =>
       gatherLike('gather', x, axis, index, index.shape, false),
     indexSelect: (x: CudaView, axis: number, index: CudaView) =>
@@ -154,11 +225,11 @@ export function indexingKernels(context: Context) {
       ),
     scatterAdd: (shape: Shape, dtype: Dtype, axis: number, index: CudaView, src: CudaView) =>
       accumulate('scatterAdd', shape, dtype, (out, acc) =>
-        scatterLike('scatterAdd', out, acc, 0, rowMajor(shape), axis, index, src, false),
+        scatterLike('scatterAdd', out, acc, 0, rowMajor(shape), shape, axis, index, src, false),
       ),
     indexAdd: (shape: Shape, dtype: Dtype, axis: number, index: CudaView, src: CudaView) =>
       accumulate('indexAdd', shape, dtype, (out, acc) =>
-        scatterLike('indexAdd', out, acc, 0, rowMajor(shape), axis, index, src, true),
+        scatterLike('indexAdd', out, acc, 0, rowMajor(shape), shape, axis, index, src, true),
       ),
     scatterAddInPlace: (dst: CudaView, axis: number, index: CudaView, src: CudaView) =>
       scatterLike(
@@ -167,6 +238,7 @@ export function indexingKernels(context: Context) {
         dst.dtype,
         dst.offset,
         dst.strides,
+        dst.shape,
         axis,
         index,
         src,

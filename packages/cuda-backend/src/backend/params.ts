@@ -18,6 +18,11 @@ export class Params {
   readonly #f64 = new Float64Array(this.buffer);
   #slot = 0;
 
+  /** Slots written since `begin()` (tests compare it with the kernel's struct). */
+  get slots(): number {
+    return this.#slot;
+  }
+
   /** Starts a new parameter struct. */
   begin(): this {
     this.#slot = 0;
