@@ -69,6 +69,7 @@ describe('dependency rules', () => {
     const packages = readWorkspace(repositoryRoot);
     expect(packages.map((p) => p.manifest.name)).toEqual(
       expect.arrayContaining(['@lorakit/tensor', '@lorakit/cpu-backend', '@lorakit/lora', '@lorakit/cli']),
+      pkg('examples/demo', '@lorakit/example-demo', { dependencies: ['@lorakit/cli'] }),
     );
     expect(layerOf(packages.find((p) => p.manifest.name === '@lorakit/cpu-backend')!)?.name).toBe('backend');
     expect(dependencyViolations(packages)).toEqual([]);

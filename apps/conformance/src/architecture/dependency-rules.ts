@@ -15,12 +15,15 @@ export interface WorkspacePackage {
   } & Partial<Record<DependencyKind, Record<string, string>>>;
 }
 
-/** The layer of a package: a backend or plugin by its declaration, any other by the table. */
+/** The layer of a package: a backend or plugin by its declaration, any other by name or folder. */
 export function layerOf(pkg: WorkspacePackage, layers: readonly Layer[] = LAYERS): Layer | undefined {
   const declared = pkg.manifest.lorakit;
   if (declared?.backend !== undefined) return layers.find((l) => l.name === 'backend');
   if (declared?.plugin !== undefined) return layers.find((l) => l.name === 'plugin');
-  return layers.find((l) => l.packages.includes(pkg.manifest.name ?? ''));
+  return (
+    layers.find((l) => l.packages.includes(pkg.manifest.name ?? '')) ??
+    layers.find((l) => l.folders?.some((folder) => `${pkg.dir}/`.startsWith(folder)))
+  );
 }
 
 /**

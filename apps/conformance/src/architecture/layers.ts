@@ -5,7 +5,7 @@
  *
  * Backends and plugins are not listed by name: a package is a backend when its package.json declares
  * `"lorakit": { "backend": … }` and a plugin when it declares `"lorakit": { "plugin": … }`, so adding
- * one changes nothing here.
+ * one changes nothing here; examples are placed by their folder.
  */
 export interface Layer {
   readonly name: string;
@@ -13,6 +13,8 @@ export interface Layer {
   readonly role: string;
   /** Packages placed here by name (backends and plugins are placed by their declaration). */
   readonly packages: readonly string[];
+  /** Folders whose every package sits here unless placed otherwise (e.g. `examples/`). */
+  readonly folders?: readonly string[];
   /** Lower layers this one may use in devDependencies only. */
   readonly devOnly?: readonly string[];
   /** When set, the only layers this one may use at all (the rest of "beneath" is off limits). */
@@ -65,6 +67,12 @@ export const LAYERS: readonly Layer[] = [
     name: 'app',
     role: 'programs that put the layers together and choose a backend (CLI, conformance, benchmarks)',
     packages: ['@lorakit/cli', '@lorakit/conformance', '@lorakit/benchmarks'],
+  },
+  {
+    name: 'example',
+    role: 'runnable examples of using lorakit, the CLI included',
+    packages: [],
+    folders: ['examples/'],
   },
   { name: 'docs', role: 'the documentation site, which documents the apps too', packages: ['@lorakit/docs'] },
 ];
