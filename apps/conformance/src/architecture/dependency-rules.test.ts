@@ -50,6 +50,7 @@ const healthy = (): WorkspacePackage[] => [
   pkg('apps/cli', '@lorakit/cli', {
     dependencies: ['@lorakit/quant', '@lorakit/models', '@lorakit/gpu-backend'],
   }),
+  pkg('examples/demo', '@lorakit/example-demo', { dependencies: ['@lorakit/cli'] }),
 ];
 
 function withEdge(
@@ -69,7 +70,6 @@ describe('dependency rules', () => {
     const packages = readWorkspace(repositoryRoot);
     expect(packages.map((p) => p.manifest.name)).toEqual(
       expect.arrayContaining(['@lorakit/tensor', '@lorakit/cpu-backend', '@lorakit/lora', '@lorakit/cli']),
-      pkg('examples/demo', '@lorakit/example-demo', { dependencies: ['@lorakit/cli'] }),
     );
     expect(layerOf(packages.find((p) => p.manifest.name === '@lorakit/cpu-backend')!)?.name).toBe('backend');
     expect(dependencyViolations(packages)).toEqual([]);
@@ -107,7 +107,8 @@ describe('dependency rules', () => {
     ]);
   });
 
-  it('catch a package without a layer', () => {
+  it('place examples by their folder, and catch a package without a layer', () => {
+    expect(layerOf(healthy().at(-1)!)?.name).toBe('example');
     const packages = [...healthy(), pkg('packages/mystery', '@lorakit/mystery')];
     expect(dependencyViolations(packages)).toEqual([
       '@lorakit/mystery (packages/mystery) has no layer: declare "lorakit": { "backend": … } or { "plugin": … } in its package.json, or add it to a layer in apps/conformance/src/architecture/layers.ts',
