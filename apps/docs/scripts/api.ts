@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Application, Converter, ReflectionKind } from 'typedoc';
 import { apiPackages } from './packages.js';
@@ -85,8 +85,26 @@ export async function generateApiReference(): Promise<{ pages: number; packages:
   if (!project) throw new Error('[docs] TypeDoc could not convert the packages (see the messages above)');
   await app.generateOutputs(project);
   if (app.logger.hasErrors()) throw new Error('[docs] TypeDoc reported errors (see the messages above)');
+  alignFragments(generated.api);
   return {
     pages: project.getReflectionsByKind(ReflectionKind.All).length,
     packages: project.getChildrenByKind(ReflectionKind.Module).map((module) => module.name),
   };
+}
+
+/**
+ * TypeDoc links to a heading such as `FIELD_KEYS` as `#field_keys` from other pages but `#field-keys` on
+ * the same page; VitePress's slug is `field-keys`. Rewrites every link fragment to VitePress's form.
+ */
+function alignFragments(dir: string): void {
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.md')) continue;
+    const path = join(entry.parentPath, entry.name);
+    const text = readFileSync(path, 'utf8');
+    const aligned = text.replace(
+      /\]\(([^)#\s]*)#([^)\s]+)\)/g,
+      (_, target: string, fragment: string) => `](${target}#${fragment.replace(/_+/g, '-')})`,
+    );
+    if (aligned !== text) writeFileSync(path, aligned);
+  }
 }
