@@ -1,7 +1,14 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { interruptedBackup, SafetensorsFile, type TensorEntry, writeSafetensors } from '@lorakit/safetensors';
+import {
+  interruptedBackup,
+  SafetensorsFile,
+  ShardedSafetensors,
+  type TensorEntry,
+  writeSafetensors,
+} from '@lorakit/safetensors';
 import { peftFixturesDir } from '@lorakit/vitest-config/fixtures';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cliPath, lorakit, temporaryDirectory } from './run-cli.js';
@@ -22,18 +29,35 @@ function random(seed: number): () => number {
   };
 }
 
-/** The checkpoint files of a folder and their bytes (tokenizer/config files included). */
-function snapshot(dir: string): Map<string, Buffer> {
-  return new Map(
-    readdirSync(dir)
-      .filter((f) => !f.startsWith('.'))
-      .sort()
-      .map((f) => [f, readFileSync(join(dir, f))]),
-  );
+/**
+ * What a checkpoint folder holds, independent of the random save id: per shard its tensors' bytes, the
+ * index's weight map, the other files' bytes. Reading every tensor through the index also proves that
+ * the shards belong to one save (the reader refuses a shard of another).
+ */
+function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const file of readdirSync(dir)
+    .filter((f) => !f.startsWith('.'))
+    .sort()) {
+    const path = join(dir, file);
+    if (file.endsWith('.safetensors')) {
+      const st = SafetensorsFile.open(path);
+      const hash = createHash('sha256');
+      for (const name of st.names()) hash.update(name).update(st.readBytesSync(name));
+      st.close();
+      out.set(file, hash.digest('hex'));
+    } else if (file === 'model.safetensors.index.json') {
+      out.set(file, JSON.stringify(JSON.parse(readFileSync(path, 'utf8')).weight_map));
+      const sharded = ShardedSafetensors.open(path);
+      for (const name of sharded.names()) sharded.readBytesSync(name);
+      sharded.close();
+    } else out.set(file, readFileSync(path, 'utf8'));
+  }
+  return out;
 }
 
-function same(a: Map<string, Buffer>, b: Map<string, Buffer>): boolean {
-  return a.size === b.size && [...a].every(([f, bytes]) => b.get(f)?.equals(bytes));
+function same(a: Map<string, string>, b: Map<string, string>): boolean {
+  return a.size === b.size && [...a].every(([f, v]) => b.get(f) === v);
 }
 
 /** Runs `lorakit merge` and kills it with SIGKILL after `delay` ms (or lets it finish first). */
@@ -55,8 +79,8 @@ function mergeKilledAfter(adapter: string, out: string, delay: number): Promise<
 describe('kill -9 during a sharded merge into an existing checkpoint', () => {
   let dir: string;
   let adapterB: string;
-  let oldSet: Map<string, Buffer>;
-  let newSet: Map<string, Buffer>;
+  let oldSet: Map<string, string>;
+  let newSet: Map<string, string>;
   beforeAll(async () => {
     dir = temporaryDirectory('lorakit-merge-crash-');
     // A second adapter with other lora_B values gives a different merged checkpoint.

@@ -29,6 +29,7 @@ export {
   replaceFolder,
 } from './replace-folder.js';
 export { SAVE_ID_KEY, ShardedSafetensors, type ShardIndex } from './sharded.js';
+export { type ShardedWriteOptions, writeShardedSafetensors } from './sharded-writer.js';
 export { removeStaleTemporaries, type TempKind, temporaryName } from './temp-names.js';
 export type { TensorSource } from './tensor-source.js';
 export {

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SafetensorsFormatError, SafetensorsWriteError } from './errors.js';
 import { interruptedBackup, replaceFolder } from './replace-folder.js';
 import { SAVE_ID_KEY, ShardedSafetensors } from './sharded.js';
+import { writeShardedSafetensors } from './sharded-writer.js';
 import { writeSafetensors } from './writer.js';
 
 let root: string;
@@ -157,5 +158,54 @@ describe('sharded checkpoints refuse shards of another save', () => {
     expect(() => sharded.readSync('a')).toThrow(
       `[safetensors] model-00001-of-00002.safetensors holds tensors that ${join(dir, 'model.safetensors.index.json')} does not place in it (b): the checkpoint mixes files of two saves`,
     );
+  });
+});
+
+describe('writeShardedSafetensors', () => {
+  const tensors = (value: number) =>
+    ['a', 'b', 'c'].map((name) => ({
+      name,
+      dtype: 'F32' as const,
+      shape: [4],
+      data: new Float32Array(4).fill(value),
+    }));
+
+  it('writes one file when everything fits, shards with a shared save id otherwise', async () => {
+    const single = join(root, 'single');
+    mkdirSync(single);
+    expect(await writeShardedSafetensors(single, tensors(1), { maxShardSize: 1000 })).toEqual({
+      files: ['model.safetensors'],
+      bytes: 48,
+    });
+    const dir = join(root, 'sharded');
+    mkdirSync(dir);
+    const written = await writeShardedSafetensors(dir, tensors(1), { maxShardSize: 32 });
+    expect(written.files).toEqual([
+      'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors',
+      'model.safetensors.index.json',
+    ]);
+    const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8'));
+    expect(Object.keys(index.metadata)).toEqual(['lorakit_save_id', 'total_parameters', 'total_size']);
+    expect(index.weight_map).toEqual({
+      a: 'model-00001-of-00002.safetensors',
+      b: 'model-00001-of-00002.safetensors',
+      c: 'model-00002-of-00002.safetensors',
+    });
+    const sharded = ShardedSafetensors.open(join(dir, 'model.safetensors.index.json'));
+    expect(sharded.readSync('c').data).toEqual(new Float32Array(4).fill(1));
+    sharded.close();
+
+    // The same layout from another save: every file valid, the set refused.
+    const other = join(root, 'other');
+    mkdirSync(other);
+    await writeShardedSafetensors(other, tensors(2), { maxShardSize: 32 });
+    writeFileSync(
+      join(dir, 'model-00002-of-00002.safetensors'),
+      readFileSync(join(other, 'model-00002-of-00002.safetensors')),
+    );
+    const mixed = ShardedSafetensors.open(join(dir, 'model.safetensors.index.json'));
+    expect(mixed.readSync('a').data).toEqual(new Float32Array(4).fill(1));
+    expect(() => mixed.readSync('c')).toThrow('the checkpoint mixes files of two saves');
   });
 });

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseShardSize as parseSize } from '@lorakit/models';
 
-export { type LazyTensor, writeCheckpoint } from '@lorakit/models';
+export type { LazyTensor } from '@lorakit/models';
 
 /** `--max-shard-size`: "5GB", "500MB", "100KB" (decimal, as transformers parses them) or a byte count. */
 export function parseShardSize(size: string): number {

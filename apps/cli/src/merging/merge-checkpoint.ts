@@ -1,18 +1,18 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { saveModel } from '@lorakit/models';
-import { type Dtype, LorakitError, replaceFolder } from '@lorakit/safetensors';
+import { checkpointJson, saveModel } from '@lorakit/models';
+import {
+  type Dtype,
+  LorakitError,
+  replaceFolder,
+  writeAtomically,
+  writeShardedSafetensors,
+} from '@lorakit/safetensors';
 import { CliError, EXIT } from '../errors.js';
 import { attachAdapter, loadBaseModel } from '../loading.js';
 import { requireAdapterDirectory, requireModelDirectory } from '../paths.js';
 import { registerInitPlugins } from '../plugins.js';
-import {
-  copyTokenizerFiles,
-  type LazyTensor,
-  parseShardSize,
-  TOKENIZER_FILES,
-  writeCheckpoint,
-} from './checkpoint-writer.js';
+import { copyTokenizerFiles, type LazyTensor, parseShardSize, TOKENIZER_FILES } from './checkpoint-writer.js';
 import { checkStreamingFit, mergedTensors } from './streaming-merge.js';
 
 export interface MergeFlags {
@@ -106,10 +106,12 @@ async function mergeInto(
         architectures: plan.modelConfig.architectures.length ? plan.modelConfig.architectures : undefined,
         dtype: flags.dtype ?? plan.modelConfig.raw.dtype ?? plan.modelConfig.raw.torch_dtype ?? 'float32',
       };
-      const written = await writeCheckpoint(out, namedFailures(plan.tensors, flags), config, {
+      // Shards carry a shared save id (the reader refuses a shard of another save).
+      const written = await writeShardedSafetensors(out, namedFailures(plan.tensors, flags), {
         maxShardSize,
         onTensor: onProgress,
       });
+      await writeAtomically(join(out, 'config.json'), (write) => write(checkpointJson(config)));
       copyTokenizerFiles(flags.model, out);
       return { mode: 'streaming', reason: undefined, modules: plan.targets.size, ...written };
     }
