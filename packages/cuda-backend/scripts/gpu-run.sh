@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The GPU machine's side of a run (see scripts/pack-gpu-run.sh): unpacks Node and node_modules, then runs
+# the cuda test suites, the benchmark, the demo, a training run and the conformance cases on `cuda`,
+# writing one log per step under $OUT. Steps are bounded in time and independent: one failing does not
+# stop the others. GPU_STEPS selects steps (default: all).
+set -uo pipefail
+cd "$(dirname "$0")/../../.."
+root="$PWD"
+export PATH=/tmp/lorakit-node:$PATH
+mkdir -p /tmp/lorakit-node "$OUT"
+if [ "${SKIP_UNPACK:-0}" != 1 ]; then
+  xz -dc .gpu/node.xz > /tmp/lorakit-node/node && chmod +x /tmp/lorakit-node/node
+  tar xJf .gpu/nm.tar.xz
+fi
+export LORAKIT_CUDA_QUIET=0 LORAKIT_CUDA_CACHE=/tmp/lorakit-cuda-cache
+steps="${GPU_STEPS:-info tests bench demo conformance}"
+run() {
+  local name="$1" limit="$2"
+  shift 2
+  local started=$SECONDS
+  (cd "$root" && timeout "$limit" "$@") > "$OUT/$name.log" 2>&1
+  local status=$?
+  echo "$name: exit $status in $((SECONDS - started)) s" | tee -a "$OUT/summary.txt"
+}
+tsx=(node --conditions=@lorakit/source --import tsx)
+for step in $steps; do
+  case "$step" in
+    info) run info 60 bash -c 'nvidia-smi; node --version; ldconfig -p | grep -E "cublas|cusolver|nvrtc|libcuda"' ;;
+    tests) run tests 330 bash -c 'cd packages/cuda-backend && LORAKIT_TEST_BACKENDS=cuda node ../../node_modules/vitest/vitest.mjs run --config vitest.gpu.config.ts --reporter=dot --reporter=json --outputFile.json=$OUT/tests.json' ;;
+    bench) run bench 200 bash -c 'cd packages/cuda-backend && LORAKIT_BENCH_JSON=$OUT/bench.json '"${tsx[*]}"' bench/cuda.bench.ts' ;;
+    demo) run demo 120 bash -c 'cd apps/cli && '"${tsx[*]}"' src/cli.ts demo --backend cuda -v --out /tmp/demo-output' ;;
+    conformance) run conformance 240 bash -c 'cd apps/conformance && '"${tsx[*]}"' src/cli.ts --backend cuda' ;;
+    *) echo "unknown step $step" | tee -a "$OUT/summary.txt" ;;
+  esac
+done
