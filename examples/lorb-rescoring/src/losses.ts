@@ -26,11 +26,16 @@ export function mwerLoss(costs: Tensor, errors: Tensor): Tensor {
  */
 export function correlationLoss(hidden: Tensor, eps = 1e-5): Tensor {
   if (hidden.rank !== 2 || hidden.shape[0]! < 2) {
-    throw new Error(`[correlationLoss] hidden must be [rows ≥ 2, features], received [${hidden.shape.join(', ')}]`);
+    throw new Error(
+      `[correlationLoss] hidden must be [rows ≥ 2, features], received [${hidden.shape.join(', ')}]`,
+    );
   }
   const [rows, features] = hidden.shape as [number, number];
   const centred = hidden.sub(hidden.mean(0, true));
   const standardized = centred.div(centred.square().mean(0, true).add(eps).sqrt());
   const correlation = standardized.transpose(0, 1).matmul(standardized).div(rows);
-  return correlation.sub(eye(features, features, { backend: hidden.backend.name })).square().mean();
+  return correlation
+    .sub(eye(features, features, { backend: hidden.backend.name }))
+    .square()
+    .mean();
 }

@@ -32,7 +32,11 @@ export function editDistance(a: readonly string[], b: readonly string[]): number
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     previous = current;
   }
@@ -47,7 +51,8 @@ function corrupt(reference: readonly string[], random: Random): string[] {
     const kind = random.next();
     const at = random.int(words.length);
     if (kind < 0.5 || words.length < 3) words[at] = random.pick(VOCABULARY);
-    else if (kind < 0.75) words.splice(at, 0, random.next() < 0.6 ? random.pick(NOISE_WORDS) : random.pick(VOCABULARY));
+    else if (kind < 0.75)
+      words.splice(at, 0, random.next() < 0.6 ? random.pick(NOISE_WORDS) : random.pick(VOCABULARY));
     else words.splice(at, 1);
   }
   return words;
@@ -69,7 +74,10 @@ export function makeNbestData(options: NbestOptions): Utterance[] {
     const candidates: string[][] = [];
     if (random.next() < oracleRate) candidates.push([...reference]);
     for (let tries = 0; candidates.length < size; tries++) {
-      if (tries > 500) throw new Error(`[makeNbestData] cannot find ${size} distinct hypotheses for "${reference.join(' ')}"`);
+      if (tries > 500)
+        throw new Error(
+          `[makeNbestData] cannot find ${size} distinct hypotheses for "${reference.join(' ')}"`,
+        );
       const words = corrupt(reference, random);
       const key = words.join(' ');
       if (key !== reference.join(' ') && !seen.has(key)) candidates.push(words);
@@ -86,7 +94,10 @@ export function makeNbestData(options: NbestOptions): Utterance[] {
 }
 
 /** Word error rate of choosing hypothesis `choice(u)` in each utterance: total errors / reference words. */
-export function wordErrorRate(data: readonly Utterance[], choice: (u: Utterance, index: number) => number): number {
+export function wordErrorRate(
+  data: readonly Utterance[],
+  choice: (u: Utterance, index: number) => number,
+): number {
   let errors = 0;
   let words = 0;
   for (const [index, utterance] of data.entries()) {

@@ -32,7 +32,10 @@ export function padBatch(
     }
   }
   const shape = [rows.length, longest];
-  return { inputIds: tensor(ids, { shape, dtype: 'int64' }), attentionMask: tensor(mask, { shape, dtype: 'int64' }) };
+  return {
+    inputIds: tensor(ids, { shape, dtype: 'int64' }),
+    attentionMask: tensor(mask, { shape, dtype: 'int64' }),
+  };
 }
 
 /** A small BERT for the task's vocabulary (the stand-in for a pretrained BERT; no dropout). */
@@ -106,9 +109,12 @@ export class Rescorer {
     const output = this.model.call(padBatch(rows)) as ModelOutput;
     const hidden = output.lastHiddenState!.select(1, 0);
     const bert = this.head.call(hidden).reshape(utterances.length, n);
-    const firstPass = tensor(Float32Array.from(utterances.flatMap((u) => u.nbest.map((h) => h.firstPassCost))), {
-      shape: [utterances.length, n],
-    });
+    const firstPass = tensor(
+      Float32Array.from(utterances.flatMap((u) => u.nbest.map((h) => h.firstPassCost))),
+      {
+        shape: [utterances.length, n],
+      },
+    );
     return { costs: firstPass.add(bert), hidden };
   }
 
@@ -134,10 +140,15 @@ export interface RescoreTrainingOptions {
   /** Weight of the correlation regularizer (0: MWER alone). */
   readonly correlationWeight: number;
   readonly seed: number;
+  /** Held-out utterances whose MWER loss is measured every `evaluateEvery` steps. */
+  readonly dev?: readonly Utterance[];
+  readonly evaluateEvery?: number;
 }
 
 export interface RescoreTrainingResult {
   readonly losses: { step: number; loss: number }[];
+  /** MWER loss on `dev` (no regularizer) at the evaluation steps. */
+  readonly devLosses: { step: number; loss: number }[];
   readonly trainable: number;
   readonly total: number;
   readonly seconds: number;
@@ -164,28 +175,47 @@ export async function trainRescorer(
     });
   const optimizer = new AdamW([...parameters], { lr: options.learningRate, weightDecay: 0 });
   const losses: { step: number; loss: number }[] = [];
+  const devLosses: { step: number; loss: number }[] = [];
+  const { dev } = options;
+  let evaluationMs = 0;
   rescorer.model.train();
   const started = performance.now();
   await train({
     data: batches,
     optimizer,
     maxGradNorm: 1,
+    evaluate:
+      dev && options.evaluateEvery
+        ? {
+            every: options.evaluateEvery,
+            fn: ({ step }) => {
+              const t = performance.now();
+              rescorer.model.eval();
+              const loss = noGrad(() => mwerLoss(rescorer.costs(dev).costs, errors(dev)).item());
+              rescorer.model.train();
+              devLosses.push({ step, loss });
+              evaluationMs += performance.now() - t;
+              return loss;
+            },
+          }
+        : undefined,
     computeLoss: (batch) => {
       const { costs, hidden } = rescorer.costs(batch);
       const loss = mwerLoss(costs, errors(batch));
-      return options.correlationWeight > 0 ? loss.add(correlationLoss(hidden).mul(options.correlationWeight)) : loss;
+      return options.correlationWeight > 0
+        ? loss.add(correlationLoss(hidden).mul(options.correlationWeight))
+        : loss;
     },
     callbacks: { onStep: ({ step, loss }) => void losses.push({ step, loss }) },
   });
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = (performance.now() - started - evaluationMs) / 1000;
   const all = new Set([...rescorer.model.parameters(), ...rescorer.head.parameters()]);
   const total = [...all].reduce((n, p) => n + p.size, 0);
   const trainable = parameters.reduce((n, p) => n + p.size, 0);
-  return { losses, trainable, total, seconds };
+  return { losses, devLosses, trainable, total, seconds };
 }
 
 /** LoRA on BERT's query and value projections (PEFT's default for bert) with rank `r`. */
 export function withLora(model: PreTrainedModel, r: number): PeftModel {
   return getPeftModel(model, new LoraConfig({ r, loraAlpha: 2 * r, targetModules: ['query', 'value'] }));
 }
-

@@ -73,11 +73,14 @@ export async function runExperiment(setting: Setting, outDir: string, log = cons
   mkdirSync(outDir, { recursive: true });
   const train = makeNbestData({ utterances: setting.trainUtterances, seed: 1 });
   const test = makeNbestData({ utterances: setting.testUtterances, seed: 2 });
+  const dev = makeNbestData({ utterances: 32, seed: 7 });
   const corpus = makeNbestData({ utterances: 2000, seed: 3, size: 1 }).map((u) => u.reference);
 
   manualSeed(0);
   const pretrained = createModel(bertConfig(setting.hidden, setting.layers)) as PreTrainedModel;
-  log(`pretraining a ${pretrained.numParameters().toLocaleString('en-US')}-parameter BERT (masked LM, ${setting.pretrainSteps} steps)`);
+  log(
+    `pretraining a ${pretrained.numParameters().toLocaleString('en-US')}-parameter BERT (masked LM, ${setting.pretrainSteps} steps)`,
+  );
   const mlm = await pretrainMlm(pretrained, corpus, {
     steps: setting.pretrainSteps,
     batchSize: 32,
@@ -86,16 +89,30 @@ export async function runExperiment(setting: Setting, outDir: string, log = cons
   });
 
   const firstPass = wordErrorRate(test, () => 0);
-  const oracleWer = wordErrorRate(test, (u) => u.nbest.reduce((best, h, i) => (h.errors < u.nbest[best]!.errors ? i : best), 0));
+  const oracleWer = wordErrorRate(test, (u) =>
+    u.nbest.reduce((best, h, i) => (h.errors < u.nbest[best]!.errors ? i : best), 0),
+  );
   const rows: RunRow[] = [{ system: 'first pass', wer: firstPass, trainable: 0, fraction: 0, seconds: 0 }];
-  const options = { steps: setting.steps, batchSize: setting.batchSize, correlationWeight: setting.correlationWeight, seed: 5 };
+  const options = {
+    steps: setting.steps,
+    batchSize: setting.batchSize,
+    correlationWeight: setting.correlationWeight,
+    seed: 5,
+  };
 
   manualSeed(6);
   const peft = withLora(pretrained.deepCopy(), setting.rank);
   const lorb = new Rescorer(peft, setting.hidden);
   const loraParameters = [...peft.parameters().filter((p) => p.requiresGrad), ...lorb.head.parameters()];
-  log(`LoRB: rank-${setting.rank} LoRA on query/value + scoring head, MWER + correlation loss, ${setting.steps} steps`);
-  const lorbRun = await trainRescorer(lorb, loraParameters, train, { ...options, learningRate: 1e-2 });
+  log(
+    `LoRB: rank-${setting.rank} LoRA on query/value + scoring head, MWER + correlation loss, ${setting.steps} steps`,
+  );
+  const lorbRun = await trainRescorer(lorb, loraParameters, train, {
+    ...options,
+    learningRate: 1e-2,
+    dev,
+    evaluateEvery: Math.max(1, Math.round(setting.steps / 12)),
+  });
   rows.push({
     system: `LoRB (LoRA r=${setting.rank})`,
     wer: evaluateWer(lorb, test),
@@ -119,8 +136,8 @@ export async function runExperiment(setting: Setting, outDir: string, log = cons
 
   const plot = join(outDir, 'lorb-loss.png');
   await writeLossCurve(plot, lorbRun.losses, {
-    evaluation: fullRun.losses,
-    title: 'MWER + correlation loss: LoRB (line) vs full fine-tuning (dots)',
+    evaluation: lorbRun.devLosses,
+    title: 'LoRB: train MWER and correlation loss, eval MWER on held-out lists',
   });
   const report: Report = {
     setting,
@@ -142,7 +159,10 @@ export function formatReport(report: Report): string {
     '| system | test WER | trainable parameters | fraction of the model | training time |',
     '|---|---|---|---|---|',
     ...report.rows.map((r) => {
-      const time = r.seconds > 0 ? `${r.seconds.toFixed(1)} s${full && r !== full ? ` (${(full.seconds / r.seconds).toFixed(2)}× faster)` : ''}` : '—';
+      const time =
+        r.seconds > 0
+          ? `${r.seconds.toFixed(1)} s${full && r !== full ? ` (${(full.seconds / r.seconds).toFixed(2)}× faster)` : ''}`
+          : '—';
       return `| ${r.system} | ${percent(r.wer)} | ${r.trainable ? r.trainable.toLocaleString('en-US') : '—'} | ${r.fraction ? `${(100 * r.fraction).toFixed(2)} %` : '—'} | ${time} |`;
     }),
     '',
