@@ -84,6 +84,12 @@ describe('replaceFolder', () => {
     expect(interruptedBackup(dir)).toBeUndefined();
   });
 
+  it('refuses to replace the current working folder', async () => {
+    await expect(replaceFolder('.', () => {}, { owns })).rejects.toThrow(
+      '[safetensors.write] cannot write .: it is (or holds) the current working folder, which a swap would delete under this process; write into a subfolder',
+    );
+  });
+
   it('fails fast with a clear error where a folder cannot be created', async () => {
     await expect(replaceFolder('/proc/lorakit-test/out', () => {}, { owns })).rejects.toThrow(
       SafetensorsWriteError,

@@ -12,7 +12,7 @@ import {
   rmSync,
   statSync,
 } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { describeFsError } from './byte-source.js';
 import { SafetensorsWriteError } from './errors.js';
 import { parseTemporaryName, staleTemporaries, temporaryName } from './temp-names.js';
@@ -57,6 +57,12 @@ export async function replaceFolder(
     throw new SafetensorsWriteError(`[${operation}] cannot write ${dir}: ${reason}`, { cause });
   };
   if (existsSync(target) && !statSync(target).isDirectory()) fail('it is a file, expected a folder');
+  const cwd = process.cwd();
+  if (cwd === target || cwd.startsWith(`${target}${sep}`)) {
+    fail(
+      'it is (or holds) the current working folder, which a swap would delete under this process; write into a subfolder',
+    );
+  }
   makeFolders(parent, fail);
   recoverInterrupted(parent, name);
   for (const stale of staleTemporaries(parent, name)) rmSync(stale.path, { recursive: true, force: true });
