@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AnyModule } from '@lorakit/nn';
-import { SafetensorsFile } from '@lorakit/safetensors';
+import { interruptedBackup, SafetensorsFile } from '@lorakit/safetensors';
 import { type Generator, noGrad, tensor } from '@lorakit/tensor';
 import { LoraConfig } from '../config/lora-config.js';
 import { parsePythonJson } from '../config/python-json.js';
@@ -23,8 +23,10 @@ export interface LoadAdapterOptions {
 export function readAdapterConfig(dir: string): LoraConfig {
   const path = join(dir, CONFIG_NAME);
   if (!existsSync(path)) {
+    const backup = interruptedBackup(dir);
+    const why = existsSync(dir) && statSync(dir).isDirectory() ? '' : ' (the directory does not exist)';
     throw new AdapterFormatError(
-      `[loadAdapter] ${dir} has no ${CONFIG_NAME}${existsSync(dir) && statSync(dir).isDirectory() ? '' : ' (the directory does not exist)'}`,
+      `[loadAdapter] ${dir} has no ${CONFIG_NAME}${why}${backup ? `; a save was interrupted and left the previous version at ${backup} (the next save into ${dir} restores it)` : ''}`,
     );
   }
   let dict: unknown;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Linear, Module } from '@lorakit/nn';
 import { manualSeed, type Tensor } from '@lorakit/tensor';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { getPeftModel, readAdapterConfig, saveAdapter } from '../index.js';
+import { getPeftModel, loadAdapter, readAdapterConfig, saveAdapter } from '../index.js';
 
 class Pair extends Module {
   constructor() {
@@ -81,6 +81,15 @@ describe('saveAdapter replaces the adapter folder as a whole', () => {
     expect(readAdapterConfig(dir).r).toBe(2);
     expect(readAdapterConfig(join(dir, 'second')).r).toBe(2);
     expect(readdirSync(root)).toEqual(['pair']);
+  });
+
+  it('loading a folder that a killed save left absent points at the previous version', async () => {
+    const dir = join(root, 'gone');
+    const backup = join(root, `.gone.lorakit-old-${DEAD}-abc`);
+    await saveAdapter(getPeftModel(new Pair(), { r: 2, targetModules: ['q_proj'] }), backup);
+    expect(() => loadAdapter(new Pair(), dir)).toThrow(
+      `[loadAdapter] ${dir} has no adapter_config.json (the directory does not exist); a save was interrupted and left the previous version at ${backup} (the next save into ${dir} restores it)`,
+    );
   });
 
   it('fails fast under /proc with a message naming the folder', async () => {
