@@ -187,8 +187,15 @@ describe('the built site', () => {
       for (const [name, path] of shots) {
         await page.goto(`${server.origin}/${path}`, { waitUntil: 'load' });
         const file = join(artifacts, `${name}-${size}.png`);
-        await page.screenshot({ path: file, fullPage: name !== 'api-lora-config' });
+        // Desktop: the whole page; mobile: what a phone shows first, plus the guide's first table.
+        await page.screenshot({ path: file, fullPage: size === 'desktop' && name !== 'api-lora-config' });
         expect(existsSync(file)).toBe(true);
+        if (size === 'mobile' && name === 'guide-merging') {
+          await page
+            .locator('.vp-doc table')
+            .first()
+            .screenshot({ path: join(artifacts, `${name}-${size}-table.png`) });
+        }
       }
       await page.close();
     }
