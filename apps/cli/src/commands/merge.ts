@@ -13,7 +13,8 @@ export function registerMerge(program: Command): void {
         'full checkpoint (config.json + model.safetensors, sharded above --max-shard-size) that loads without\n' +
         'PEFT. Streams one tensor at a time when it can (plain LoRA factors and modules_to_save), so memory\n' +
         'stays at about one weight matrix; otherwise (layer_replication, lora_bias, stored base tensors,\n' +
-        'convolutions) it loads the whole model.',
+        'convolutions) it loads the whole model. The adapter is checked against the model before anything is\n' +
+        'merged, and --out is replaced as a whole: a failed or interrupted merge leaves the previous checkpoint.',
     )
     .requiredOption('--model <dir>', 'base model folder')
     .requiredOption('--adapter <dir>', 'PEFT adapter folder')
