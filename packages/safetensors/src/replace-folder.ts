@@ -147,7 +147,14 @@ function carryOver(from: string, to: string, prefix: string, owns: (relativePath
       try {
         linkSync(source, destination);
       } catch {
-        copyFileSync(source, destination);
+        try {
+          copyFileSync(source, destination);
+        } catch (cause) {
+          throw new SafetensorsWriteError(
+            `[safetensors.write] cannot keep ${source} in the new version of ${from} (${describeFsError(cause)}); nothing was changed`,
+            { cause },
+          );
+        }
       }
     }
   }
