@@ -276,7 +276,7 @@ export class PeftModel extends Module<unknown[], unknown> {
 
   /**
    * Safe merge checks every layer before any is changed: each layer is merged with PEFT's NaN/Inf check
-   * and its base parameters are put back bit for bit, so a broken module fails the whole merge with the
+   * and its base parameters (and DoRA's merge cache) are put back bit for bit, so a broken module fails the whole merge with the
    * model untouched, and the error names the module.
    */
   #checkSafeMerge(layers: readonly [string, LoraLayer][], adapterNames?: readonly string[]): void {
@@ -285,6 +285,7 @@ export class PeftModel extends Module<unknown[], unknown> {
         const params = layer.baseLayer.parameters();
         const saved = params.map((p) => p.clone());
         const mergedBefore = layer.mergedAdapters.length;
+        const cacheBefore = new Map(layer.mergeCache);
         try {
           layer.merge({ safeMerge: true, adapterNames });
         } catch (error) {
@@ -301,6 +302,8 @@ export class PeftModel extends Module<unknown[], unknown> {
             p.assign(saved[i]!);
           });
           layer.mergedAdapters.length = mergedBefore;
+          layer.mergeCache.clear();
+          for (const [key, value] of cacheBefore) layer.mergeCache.set(key, value);
         }
       }
     });
