@@ -74,6 +74,22 @@ describe('safe merge checks every module before changing any', () => {
   });
 });
 
+describe('safe merge with DoRA', () => {
+  it('merges like a plain merge and unmerges back to the base weights', () => {
+    const options = { targetModules: ['q_proj'], initLoraWeights: false, useDora: true } as const;
+    const a = getPeftModel(new Toy(), options);
+    manualSeed(5);
+    const b = getPeftModel(new Toy(), options);
+    const before = values(a);
+    a.merge({ safeMerge: true });
+    b.merge();
+    expect(values(a)).toEqual(values(b));
+    a.unmerge();
+    const after = values(a).flat();
+    before.flat().forEach((v, i) => expect(after[i]).toBeCloseTo(v, 5));
+  });
+});
+
 describe('a failed loadAdapter rolls back', () => {
   async function brokenAdapter(): Promise<void> {
     const peft = getPeftModel(new Toy(), { targetModules: ['q_proj'], initLoraWeights: false });
