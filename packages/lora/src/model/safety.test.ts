@@ -86,7 +86,7 @@ describe('safe merge with DoRA', () => {
     expect(values(a)).toEqual(values(b));
     a.unmerge();
     const after = values(a).flat();
-    before.flat().forEach((v, i) => expect(after[i]).toBeCloseTo(v, 5));
+    for (const [i, v] of before.flat().entries()) expect(after[i]).toBeCloseTo(v, 5);
   });
 });
 
