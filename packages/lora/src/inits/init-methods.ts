@@ -38,7 +38,7 @@ export interface InitCalibration {
 
 /** A progress display for long steps (a bar in a terminal, nothing elsewhere). */
 export interface InitProgress {
-  setTotal(total: number | undefined): void;
+  setTotal(total: number): void;
   update(done: number, detail?: string): void;
   finish(): void;
 }
