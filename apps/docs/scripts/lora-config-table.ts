@@ -81,7 +81,7 @@ export function generateLoraConfigTable(): { fields: number } {
     return `| ${option} | \`${key}\` | \`${escapeCell(value)}\` | ${escapeCell(description)} |`;
   });
   const table = [
-    '| lorakit (`new LoraConfig({ … })`) | PEFT / adapter_config.json | default | what it does |',
+    '| lorakit | PEFT key | default | what it does |',
     '| --- | --- | --- | --- |',
     ...rows,
   ].join('\n');
