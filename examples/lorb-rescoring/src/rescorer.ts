@@ -151,7 +151,10 @@ export interface RescoreTrainingResult {
   readonly devLosses: { step: number; loss: number }[];
   readonly trainable: number;
   readonly total: number;
+  /** Wall time of the training steps (evaluation excluded). */
   readonly seconds: number;
+  /** The median step time in milliseconds: robust to a busy machine's stalls. */
+  readonly medianStepMs: number;
 }
 
 /**
@@ -176,6 +179,7 @@ export async function trainRescorer(
   const optimizer = new AdamW([...parameters], { lr: options.learningRate, weightDecay: 0 });
   const losses: { step: number; loss: number }[] = [];
   const devLosses: { step: number; loss: number }[] = [];
+  const stepTimes: number[] = [];
   const { dev } = options;
   let evaluationMs = 0;
   rescorer.model.train();
@@ -206,13 +210,20 @@ export async function trainRescorer(
         ? loss.add(correlationLoss(hidden).mul(options.correlationWeight))
         : loss;
     },
-    callbacks: { onStep: ({ step, loss }) => void losses.push({ step, loss }) },
+    callbacks: {
+      onStep: ({ step, loss, stepMs }) => {
+        losses.push({ step, loss });
+        stepTimes.push(stepMs);
+      },
+    },
   });
   const seconds = (performance.now() - started - evaluationMs) / 1000;
+  const sorted = [...stepTimes].sort((a, b) => a - b);
+  const medianStepMs = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
   const all = new Set([...rescorer.model.parameters(), ...rescorer.head.parameters()]);
   const total = [...all].reduce((n, p) => n + p.size, 0);
   const trainable = parameters.reduce((n, p) => n + p.size, 0);
-  return { losses, devLosses, trainable, total, seconds };
+  return { losses, devLosses, trainable, total, seconds, medianStepMs };
 }
 
 /** LoRA on BERT's query and value projections (PEFT's default for bert) with rank `r`. */

@@ -1,10 +1,16 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { chooseBackend } from './backend.js';
 import { formatReport, runExperiment, SMALL } from './run.js';
 
 describe('the LoRB experiment, small setting', () => {
+  // The native cpu backend when its addon is built (seconds), else the JavaScript one (about a minute).
+  beforeAll(async () => {
+    await chooseBackend();
+  });
+
   it('rescoring with a LoRA-adapted BERT (< 1 % of its parameters) lowers the first-pass WER', async () => {
     const out = mkdtempSync(join(tmpdir(), 'lorb-'));
     const report = await runExperiment(SMALL, out, () => {});
