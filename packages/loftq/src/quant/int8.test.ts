@@ -32,6 +32,13 @@ describe('int8 row-wise (bitsandbytes LLM.int8 weights)', () => {
     expect(Array.from(q.codes)).toEqual([127, 64]);
   });
 
+  it('scales by 127 · (1/absmax) in float32, as bitsandbytes does, which decides exact ties', () => {
+    // absmax 1.01171875 (a float16): fl(127 / m) · m/2 rounds to 63.5 → 64, but bitsandbytes (CUDA and the
+    // PyTorch backend) computes 127 · fl(1 / m), whose product is just under 63.5 → 63.
+    const q = int8QuantizeValues([1.01171875, 1.01171875 / 2, -1.01171875 / 2], 1, 3);
+    expect(Array.from(q.codes)).toEqual([127, 63, -63]);
+  });
+
   it('is idempotent on dequantized weights', () => {
     const q = int8Quantize(vector('w'));
     expect(Array.from(int8Quantize(int8Dequantize(q)).codes)).toEqual(Array.from(q.codes));

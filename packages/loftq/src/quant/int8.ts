@@ -19,9 +19,10 @@ export interface Int8Weight {
 /**
  * Row-wise int8 quantization, bit-exact with bitsandbytes' `Int8Params` (the weight is first rounded to
  * float16, as `Int8Params._quantize` does) followed by `int8_vectorwise_quant` without outlier threshold:
- * `SCB = max|w|` per row, `q = round(w · fl(127 / SCB))` with ties to even. A row of zeros gets codes 0.
- * (bitsandbytes' CUDA kernel divides with `__fdividef`, which can differ from fl(127 / SCB) by an ulp;
- * this follows the PyTorch backend.)
+ * `SCB = max|w|` per row, `q = round(w · fl(127 · fl(1 / SCB)))` with ties to even. A row of zeros gets
+ * codes 0. The scale is 127 times the float32 reciprocal, not the correctly rounded 127 / SCB: that is what
+ * bitsandbytes' CUDA kernel and PyTorch's vectorized `127.0 / absmax` compute, and it decides exact ties
+ * (a float16 weight of SCB / 2 is one), which are common.
  */
 export function int8QuantizeValues(
   values: ArrayLike<number>,
@@ -45,7 +46,7 @@ export function int8QuantizeValues(
     }
     absmax[r] = max;
     if (max === 0) continue;
-    const scale = f32(127 / max);
+    const scale = f32(127 * f32(1 / max));
     for (let j = 0; j < columns; j++) codes[start + j] = roundHalfEven(f32(half[start + j]! * scale));
   }
   return { codes, absmax };
