@@ -5,8 +5,8 @@ import { writeShiftJsonl } from './fixtures.js';
 import { lorakit, packageDir, temporaryDirectory } from './run-cli.js';
 
 // Tiny T5, Phi-3 and BERT-classifier folders written by transformers' save_pretrained
-// (test/families/generate.py), with the demo's character tokenizer.
-const families = join(packageDir, 'test', 'families');
+// (test-data/families/generate.py), with the demo's character tokenizer.
+const families = join(packageDir, 'test-data', 'families');
 const t5 = join(families, 't5');
 const phi3 = join(families, 'phi3');
 const bertCls = join(families, 'bert-cls');

@@ -1,6 +1,6 @@
 """Tiny checkpoints for the CLI tests of the newer model families, saved by transformers' save_pretrained.
 
-    .venv-ref/bin/python apps/cli/test/families/generate.py
+    .venv-ref/bin/python apps/cli/test-data/families/generate.py
 
 Writes t5/ (T5ForConditionalGeneration, v1.1 gated-gelu), phi3/ (Phi3ForCausalLM) and bert-cls/
 (BertForSequenceClassification, labels "neg"/"pos") beside this script, each with the demo's character-level
