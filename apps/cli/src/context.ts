@@ -17,7 +17,7 @@ export interface GlobalOptions {
 export class CommandContext {
   readonly json: boolean;
   readonly verbose: boolean;
-  readonly #progress: boolean;
+  readonly #progress: 'bar' | 'lines' | 'silent';
   readonly warnings: string[] = [];
 
   constructor(
@@ -27,7 +27,8 @@ export class CommandContext {
   ) {
     this.json = options.json;
     this.verbose = options.verbose;
-    this.#progress = options.progress && !options.json && Boolean(stderr.isTTY);
+    // --no-progress and --json silence progress entirely; otherwise a bar on a terminal, lines elsewhere.
+    this.#progress = !options.progress || options.json ? 'silent' : stderr.isTTY ? 'bar' : 'lines';
   }
 
   static of(command: Command): CommandContext {
@@ -65,10 +66,9 @@ export class CommandContext {
 
   /**
    * A progress bar on stderr when it is a terminal; otherwise (pipes, CI logs) a plain line at every
-   * tenth of the work in human mode, and nothing with --json.
+   * tenth of the work in human mode, and nothing with --json or --no-progress.
    */
   progress(options: ProgressOptions): ProgressBar {
-    const mode = this.#progress ? 'bar' : this.json ? 'silent' : 'lines';
-    return new ProgressBar(options, this.stderr, mode);
+    return new ProgressBar(options, this.stderr, this.#progress);
   }
 }
