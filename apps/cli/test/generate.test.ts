@@ -54,6 +54,14 @@ describe('lorakit generate', () => {
     expect(first.completions[0]!.completion).toBe(second.completions[0]!.completion);
   });
 
+  it('--max-new-tokens 0 is bad input: exit 2, one line', () => {
+    const run = lorakit(['generate', '--model', demoBase, '--prompt', 'x', '--max-new-tokens', '0']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe(
+      "lorakit: error: option '--max-new-tokens <n>' argument '0' is invalid. expected an integer ≥ 1, received \"0\"",
+    );
+  });
+
   it('a missing adapter folder: exit 2', () => {
     const run = lorakit(['generate', '--model', demoBase, '--adapter', '/nonexistent', '--prompt', 'x']);
     expect(run.code).toBe(2);

@@ -39,7 +39,7 @@ export function registerGenerate(program: Command): void {
       'prompt text (repeat for several prompts, generated as one batch)',
       collect,
     )
-    .option('--max-new-tokens <n>', 'tokens to generate', integerOption(0), 32)
+    .option('--max-new-tokens <n>', 'tokens to generate (at least 1)', integerOption(1), 32)
     .option('--temperature <t>', '0 = greedy; > 0 samples', numberOption({ min: 0 }), 0)
     .option('--top-k <k>', 'sample among the k most likely tokens', integerOption(1))
     .option(
