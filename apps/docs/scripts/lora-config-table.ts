@@ -77,12 +77,12 @@ export function generateLoraConfigTable(): { fields: number } {
     const key = FIELD_KEYS[field];
     const description = DESCRIPTIONS[field];
     const value = dumpPythonJson(defaults[key], 0).replace(/\n/g, '');
-    const option = field === 'peftType' ? '(read-only `peftType`)' : `\`${field}\``;
-    return `| ${option} | \`${key}\` | \`${escapeCell(value)}\` | ${escapeCell(description)} |`;
+    const option = field === 'peftType' ? '`peftType` (read-only)' : `\`${field}\``;
+    return `| ${option}<br>\`${key}\` | \`${escapeCell(value)}\` | ${escapeCell(description)} |`;
   });
   const table = [
-    '| lorakit | PEFT key | default | what it does |',
-    '| --- | --- | --- | --- |',
+    '| lorakit option<br>PEFT key | default | what it does |',
+    '| --- | --- | --- |',
     ...rows,
   ].join('\n');
   writeFileSync(join(generated.parts, 'lora-config-fields.md'), `${table}\n`);
