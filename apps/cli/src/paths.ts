@@ -9,6 +9,17 @@ export function requireDirectory(path: string, what: string): string {
   return path;
 }
 
+/**
+ * Fails with a one-line message when an output folder (`--out`) names an existing file: commands create
+ * the folder when it is missing or fill/replace it when it is one, but never overwrite a file with it.
+ */
+export function requireOutputDirectory(path: string, what = '--out'): string {
+  if (existsSync(path) && !statSync(path).isDirectory()) {
+    throw new CliError(`${what} ${path} is a file, expected a directory (created when missing)`);
+  }
+  return path;
+}
+
 /** Fails with a one-line message unless `path` is an existing file. */
 export function requireFile(path: string, what: string): string {
   if (!existsSync(path)) throw new CliError(`${what} ${path} does not exist`);

@@ -9,6 +9,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerMerge } from './commands/merge.js';
 import { registerTrain } from './commands/train.js';
 import { describeError, EXIT } from './errors.js';
+import { requireOutputDirectory } from './paths.js';
 import { registerInitPlugins } from './plugins.js';
 import { VERSION } from './version.js';
 
@@ -48,6 +49,11 @@ export async function createProgram(): Promise<Command> {
     register(program);
   }
   for (const command of program.commands) command.exitOverride();
+  // Every command's --out is a folder: an existing file there is bad input, named before any work starts.
+  program.hook('preAction', (_program, command) => {
+    const out: unknown = command.opts().out;
+    if (typeof out === 'string') requireOutputDirectory(out);
+  });
   return program;
 }
 

@@ -1,5 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { demoBase, lorakit } from './run-cli.js';
+import { demoBase, lorakit, temporaryDirectory } from './run-cli.js';
 
 const COMMANDS = ['demo', 'inspect', 'train', 'merge', 'generate', 'init', 'convert', 'combine'];
 
@@ -21,6 +23,23 @@ describe('the lorakit program', () => {
     const run = lorakit(['inspect', '.', '--colour']);
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe("lorakit: error: unknown option '--colour'");
+  });
+
+  it.each([
+    ['demo'],
+    ['train', '--model', demoBase, '--data', 'data.txt'],
+    ['merge', '--model', demoBase, '--adapter', 'adapter'],
+    ['init', '--method', 'pissa', '--model', demoBase],
+    ['convert', '--initial', 'a', '--trained', 'b'],
+    ['combine', '--adapters', 'a,b', '--weights', '1,1'],
+  ])('%s --out naming an existing file: exit 2, one line', (...args) => {
+    const file = join(temporaryDirectory(), 'taken');
+    writeFileSync(file, 'x');
+    const run = lorakit([...args, '--out', file]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe(
+      `lorakit: error: --out ${file} is a file, expected a directory (created when missing)`,
+    );
   });
 
   it('rejects an unknown command', () => {
