@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { peftFixturesDir } from '@lorakit/vitest-config/fixtures';
 import { describe, expect, it } from 'vitest';
@@ -47,6 +48,17 @@ describe('lorakit combine', () => {
     expect(run.stderr.trim()).toBe(
       'lorakit: error: --weights has 1 value but --adapters names 2 adapters; give one weight per adapter',
     );
+  });
+
+  it('adapters of different base models are refused, naming the mismatch', () => {
+    const gpt2 = join(peftFixturesDir(), 'gpt2_conv1d', 'adapter');
+    const out = join(temporaryDirectory(), 'x');
+    const run = lorakit(['combine', '--adapters', `${merges}/a,${gpt2}`, '--weights', '1,1', '--out', out]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe(
+      `lorakit: error: [combineAdapterFiles] the adapters were trained on different model classes: ${merges}/a on LlamaForCausalLM, ${gpt2} on GPT2LMHeadModel; combine adapters of one base`,
+    );
+    expect(existsSync(out)).toBe(false);
   });
 
   it('an unknown type lists the registered ones', () => {

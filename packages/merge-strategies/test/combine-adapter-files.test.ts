@@ -162,6 +162,82 @@ describe('combineAdapterFiles', () => {
     );
   });
 
+  it('refuses adapters of different base models, task types or architectures', async () => {
+    const copy = async (
+      name: string,
+      edit: (config: Record<string, unknown>) => void,
+      rename = (k: string) => k,
+    ) => {
+      const out = join(dir, name);
+      mkdirSync(out, { recursive: true });
+      const config = JSON.parse(readFileSync(join(src('b'), 'adapter_config.json'), 'utf8'));
+      edit(config);
+      writeFileSync(join(out, 'adapter_config.json'), JSON.stringify(config));
+      const tensors = readTensorFile(join(src('b'), 'adapter_model.safetensors'));
+      await writeTensorFile(
+        join(out, 'adapter_model.safetensors'),
+        new Map([...tensors].map(([k, v]) => [rename(k), v])),
+      );
+      return out;
+    };
+    const llama = await copy('base-llama', (c) => (c.base_model_name_or_path = 'org/llama'));
+    const qwen = await copy('base-qwen', (c) => (c.base_model_name_or_path = 'org/qwen'));
+    const out = join(dir, 'mismatch');
+    await expect(
+      combineAdapterFiles({ adapters: [llama, qwen], weights: [1, 1], outDir: out }),
+    ).rejects.toThrow(
+      `[combineAdapterFiles] the adapters were trained on different base models: ${llama} has base_model_name_or_path "org/llama", ${qwen} has "org/qwen"; combine adapters of one base`,
+    );
+    const seqCls = await copy('task-cls', (c) => (c.task_type = 'SEQ_CLS'));
+    const causal = await copy('task-lm', (c) => (c.task_type = 'CAUSAL_LM'));
+    await expect(
+      combineAdapterFiles({ adapters: [seqCls, causal], weights: [1, 1], outDir: out }),
+    ).rejects.toThrow(
+      `[combineAdapterFiles] the adapters have different task_type: ${seqCls} SEQ_CLS, ${causal} CAUSAL_LM; combine adapters of one base and task`,
+    );
+    const gpt = await copy(
+      'arch-gpt',
+      (c) => (c.target_modules = ['c_attn', 'c_proj']),
+      (k) =>
+        k
+          .replace(`${KEY_PREFIX}lin.`, `${KEY_PREFIX}transformer.c_attn.`)
+          .replace(`${KEY_PREFIX}other.`, `${KEY_PREFIX}transformer.c_proj.`),
+    );
+    await expect(
+      combineAdapterFiles({ adapters: [src('b'), gpt], weights: [1, 1], outDir: out }),
+    ).rejects.toThrow(
+      `[combineAdapterFiles] ${src('b')} and ${gpt} share no module and their module paths start differently (lin, other vs transformer): adapters of different base models; combine adapters of one base`,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses targets that the combined config would not cover (different layers_to_transform)', async () => {
+    const layer = async (index: number) => {
+      const out = join(dir, `layer-${index}`);
+      mkdirSync(out, { recursive: true });
+      const config = JSON.parse(readFileSync(join(src('b'), 'adapter_config.json'), 'utf8'));
+      config.layers_to_transform = [index];
+      writeFileSync(join(out, 'adapter_config.json'), JSON.stringify(config));
+      const tensors = readTensorFile(join(src('b'), 'adapter_model.safetensors'));
+      await writeTensorFile(
+        join(out, 'adapter_model.safetensors'),
+        new Map(
+          [...tensors].map(([k, v]) => [k.replace(KEY_PREFIX, `${KEY_PREFIX}model.layers.${index}.`), v]),
+        ),
+      );
+      return out;
+    };
+    const [zero, one] = [await layer(0), await layer(1)];
+    await expect(
+      combineAdapterFiles({ adapters: [zero, one], weights: [1, 1], outDir: join(dir, 'layers') }),
+    ).rejects.toThrow(
+      `[combineAdapterFiles] module model.layers.1.lin of ${one} would not be a target of the combined adapter, whose target_modules ["lin","other"], layers_to_transform [0] and exclude_modules null come from ${zero}; no base model could load the result — combine adapters with the same layer selection`,
+    );
+    await expect(
+      combineAdapterFiles({ adapters: [zero, zero], weights: [1, 1], outDir: join(dir, 'layers') }),
+    ).resolves.toBeDefined();
+  });
+
   it('is atomic: a failure mid-way leaves an earlier merge in outDir untouched and no temporary file', async () => {
     const out = join(dir, 'atomic');
     await combineAdapterFiles({ adapters: [src('a'), src('b')], weights: [1, 1], type: 'cat', outDir: out });

@@ -20,6 +20,7 @@ import { noGrad, type Tensor, zeros } from '@lorakit/tensor';
 import { baseLayoutDelta } from '../strategies/factor-matrices.js';
 import type { MergeStrategyOptions } from '../strategies/options.js';
 import { AdapterFile, type ModuleEntry } from './adapter-file.js';
+import { checkSameBase, checkTargetsCovered } from './check-combinable.js';
 
 export interface CombineAdapterFilesOptions {
   /** PEFT adapter directories (adapter_config.json + adapter_model.safetensors). */
@@ -53,7 +54,9 @@ export interface CombineAdapterFilesResult {
  * are written atomically (a temporary name, then a rename), the weights first.
  *
  * What needs the base model is refused with a message: DoRA, `lora_bias`, `bias` other than "none",
- * `modules_to_save`, and any tensor in the files that is not a LoRA factor.
+ * `modules_to_save`, and any tensor in the files that is not a LoRA factor. So are adapters of different
+ * base models or tasks, and a combination whose config would not target every merged module (see
+ * `checkSameBase`, `checkTargetsCovered`): the result would load on no base.
  */
 export async function combineAdapterFiles(
   request: CombineAdapterFilesOptions,
@@ -85,6 +88,7 @@ export async function combineAdapterFiles(
     for (const dir of adapters) {
       files.push(AdapterFile.open(dir));
     }
+    checkSameBase(files);
     const type = adapters.length === 1 ? 'linear' : (request.type ?? 'svd');
     const strategy = getMergeStrategy(type);
     const config = weightedAdapterConfig(
@@ -95,6 +99,7 @@ export async function combineAdapterFiles(
     );
     const rank = config.r;
     const modules = moduleUnion(files);
+    checkTargetsCovered(files, config, modules);
 
     // The writer asks for tensors in its own (name) order; a module is merged on the first request for
     // one of its factors and the other factor waits here until asked for, so each module is merged once
