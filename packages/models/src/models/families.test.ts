@@ -1,11 +1,13 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SafetensorsFile } from '@lorakit/safetensors';
 import { noGrad, type Tensor, tensor } from '@lorakit/tensor';
 import { extraFixturesDir } from '@lorakit/vitest-config/fixtures';
 import { describe, expect, it } from 'vitest';
 import { compare, readTensors } from '../../test/helpers.js';
 import { relativePositionBucket } from '../attention/relative-position.js';
-import { createModel, generate, loadModel, parseConfig } from '../index.js';
+import { createModel, generate, loadModel, parseConfig, saveModel } from '../index.js';
 
 // The PEFT cases of the newer families (fixtures/peft-extra/generate_families.py): the base model must
 // reproduce transformers' logits on every input the case stores, and its greedy generate().
@@ -45,6 +47,29 @@ describe('model families against transformers (peft-extra cases)', () => {
       expect(generate(model, prompt, { maxNewTokens, useCache: false }).toList()).toEqual(want);
     });
   }
+});
+
+describe('saving the new families', () => {
+  it('T5: saveModel stores shared once (not the tied embeddings or lm_head) and reloads to the same logits', async () => {
+    const dir = join(extraFixturesDir, 't5_v1_1_default');
+    const model = (await loadModel(join(dir, 'base'))).eval();
+    const out = mkdtempSync(join(tmpdir(), 't5-save-'));
+    await saveModel(model, out);
+    const original = SafetensorsFile.open(join(dir, 'base', 'model.safetensors'));
+    const saved = SafetensorsFile.open(join(out, 'model.safetensors'));
+    try {
+      expect(saved.tensors.map((t) => t.name).sort()).toEqual(original.tensors.map((t) => t.name).sort());
+    } finally {
+      original.close();
+      saved.close();
+    }
+    const inputIds = tensor([[5, 6, 7]], { dtype: 'int64' });
+    const decoderInputIds = tensor([[0, 9]], { dtype: 'int64' });
+    const reloaded = (await loadModel(out)).eval();
+    const a = noGrad(() => model.forward({ inputIds, decoderInputIds }).logits);
+    const b = noGrad(() => reloaded.forward({ inputIds, decoderInputIds }).logits);
+    expect(a.sub(b).abs().max().item()).toBe(0);
+  });
 });
 
 describe('T5 relative position buckets', () => {
