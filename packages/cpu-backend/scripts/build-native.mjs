@@ -6,22 +6,29 @@
 // - A failed build must not fail the install: the package then runs on the JavaScript backend. We print one
 //   warning line with the reason and exit 0. `--strict` (used by `build:native`) shows the full node-gyp
 //   output and exits with its status instead.
-// - A matching prebuild (prebuilds/<platform>-<arch>/*.node) makes the build unnecessary;
+// - Nothing is compiled when build/Release already holds an addon built from the same sources (their hash
+//   is stamped beside it), or when a prebuild for this platform, architecture and C library was made from
+//   the same sources (prebuilds/<platform>-<arch>/node.napi.<libc>.node, see prebuild.mjs); a stale
+//   build/Release addon is then removed so that node-gyp-build loads the prebuild.
 //   LORAKIT_BUILD_FROM_SOURCE=1 builds anyway.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isCurrent, localBuild, nativeSourcesHash, packageRoot, prebuildPaths } from './native-sources.mjs';
 
-const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const strict = process.argv.includes('--strict');
 const require = createRequire(join(packageRoot, 'package.json'));
 
-function hasPrebuild() {
-  const dir = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
-  return existsSync(dir) && readdirSync(dir).some((name) => name.endsWith('.node'));
+/** Why no compile is needed (a current build or prebuild), or undefined. */
+function upToDate(hash) {
+  if (isCurrent(localBuild.addon, localBuild.stamp, hash)) return 'build/Release is current';
+  const prebuild = prebuildPaths();
+  if (!isCurrent(prebuild.addon, prebuild.stamp, hash)) return undefined;
+  // node-gyp-build prefers build/Release; an addon there from other sources would shadow the prebuild.
+  rmSync(localBuild.addon, { force: true });
+  return `using ${prebuild.addon.slice(packageRoot.length + 1)}`;
 }
 
 /** node-gyp from our dependencies, else the copy bundled with npm next to this Node. */
@@ -101,7 +108,12 @@ function warn(reason) {
 }
 
 function main() {
-  if (!strict && process.env.LORAKIT_BUILD_FROM_SOURCE !== '1' && hasPrebuild()) return 0;
+  const hash = nativeSourcesHash();
+  const current = !strict && process.env.LORAKIT_BUILD_FROM_SOURCE !== '1' && upToDate(hash);
+  if (current) {
+    if (process.env.LORAKIT_VERBOSE_INSTALL === '1') console.log(`@lorakit/cpu-backend: ${current}`);
+    return 0;
+  }
   const nodeGyp = findNodeGyp();
   if (!nodeGyp) {
     if (strict) console.error('@lorakit/cpu-backend: node-gyp not found');
@@ -125,7 +137,10 @@ function main() {
     stdio: strict ? 'inherit' : 'pipe',
     maxBuffer: 64 * 1024 * 1024,
   });
-  if (result.status === 0) return 0;
+  if (result.status === 0) {
+    writeFileSync(localBuild.stamp, `${hash}\n`);
+    return 0;
+  }
   if (strict) return result.status ?? 1;
   const output = `${result.stdout ?? ''}\n${result.stderr ?? ''}`;
   warn(result.error ? result.error.message : failureReason(output));
