@@ -137,6 +137,22 @@ describe('family configs and inputs: errors', () => {
     );
   });
 
+  it('Phi-3: the older rope type "su" is LongRoPE, with the attention factor from the context ratio', () => {
+    const config = parseConfig({
+      model_type: 'phi3',
+      hidden_size: 16,
+      num_attention_heads: 2,
+      max_position_embeddings: 64,
+      original_max_position_embeddings: 16,
+      rope_scaling: { type: 'su', short_factor: [1, 1, 1, 1], long_factor: [2, 2, 2, 2] },
+    }) as import('../index.js').Phi3Config;
+    expect(config.rope).toMatchObject({ type: 'longrope', originalMaxPositionEmbeddings: 16 });
+    expect((config.rope as { attentionFactor: number }).attentionFactor).toBeCloseTo(
+      Math.sqrt(1 + Math.log(4) / Math.log(16)),
+      12,
+    );
+  });
+
   it('Llama: LongRoPE is refused (only Phi-3 implements it)', () => {
     const raw = {
       model_type: 'llama',
