@@ -186,7 +186,7 @@ describe('lorakit train', () => {
       const run = train(['--data', bad]);
       expect(run.code).toBe(2);
       expect(run.stderr.trim()).toBe(
-        `lorakit: error: ${bad}:2 must be an object with "text" (a string), "prompt" and "completion" or "input" and "target" (strings), or "text" and "label", received {"input":"x"}`,
+        `lorakit: error: ${bad}:2 must be an object with "text" (a string), "prompt" and "completion" or "input" and "target" (strings), "text" and "label", or "messages", received {"input":"x"}`,
       );
     });
 

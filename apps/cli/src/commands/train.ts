@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { chooseBackend } from '../backend.js';
 import { CommandContext } from '../context.js';
 import { EXIT } from '../errors.js';
+import { REVISION_HELP, resolveModelArgument } from '../hub/resolve-model.js';
 import { integerOption, numberOption } from '../options.js';
 import { writeLossCurve } from '../plot/loss-curve.js';
 import { finetune } from '../training/finetune.js';
@@ -29,6 +30,8 @@ interface TrainFlags extends LoraFlags {
   resume?: string;
   adapter?: string;
   plot: boolean;
+  revision?: string;
+  completionOnly?: boolean;
 }
 
 export function registerTrain(program: Command): void {
@@ -37,13 +40,20 @@ export function registerTrain(program: Command): void {
     .summary('LoRA fine-tuning of a causal LM, seq2seq LM or classifier on a text or JSONL file')
     .description(
       'LoRA fine-tuning of a causal language model: --data is plain text (one example per line) or JSONL with\n' +
-        '{"text": …} or {"prompt": …, "completion": …} lines (prompt tokens get no loss). A sequence-to-sequence\n' +
+        '{"text": …}, {"prompt": …, "completion": …} (prompt tokens get no loss) or {"messages": [{"role": …,\n' +
+        '"content": …}, …]} lines (rendered with the chat template of tokenizer_config.json; only assistant\n' +
+        'turns get loss). --model is a folder or a Hugging Face Hub id (org/name, downloaded into the Hugging\n' +
+        'Face cache and reused; HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE=1 are read). A sequence-to-sequence\n' +
         'model (T5) takes {"input": …, "target": …} lines; a sequence classifier (…ForSequenceClassification)\n' +
         '{"text": …, "label": …} lines (a class id or a label2id name). Tokenized with the\n' +
         "checkpoint's tokenizer.json. Writes a PEFT adapter (adapter_config.json + adapter_model.safetensors),\n" +
         'trainer_state.json and loss.png to --out.',
     )
-    .requiredOption('--model <dir>', 'base model folder (config.json, safetensors weights, tokenizer.json)')
+    .requiredOption(
+      '--model <dir|org/name>',
+      'base model folder (config.json, safetensors weights, tokenizer.json) or Hub model id',
+    )
+    .option('--revision <rev>', REVISION_HELP)
     .requiredOption('--data <file>', 'training data: .txt (one example per line) or .jsonl')
     .requiredOption('--out <dir>', 'output folder for the adapter and checkpoints');
   addLoraOptions(command)
@@ -84,13 +94,16 @@ export function registerTrain(program: Command): void {
       '--adapter <dir>',
       'train an existing adapter further (e.g. from lorakit init) instead of a new one',
     )
+    .option('--completion-only', 'loss only on completions and assistant turns (the default)')
+    .option('--no-completion-only', 'loss on every token, prompts and user turns included')
     .option('--no-plot', 'do not write loss.png')
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  lorakit train --model ./llama --data data.jsonl --r 16 --alpha 32 --target-modules q_proj,v_proj --out ./adapter\n' +
         '  lorakit train --model ./llama --data notes.txt --config lora.json --epochs 3 --eval-split 0.1 --save-every 50 --out ./adapter\n' +
-        '  lorakit train --model ./llama --data notes.txt --config lora.json --epochs 3 --out ./adapter --resume ./adapter/checkpoint-50',
+        '  lorakit train --model ./llama --data notes.txt --config lora.json --epochs 3 --out ./adapter --resume ./adapter/checkpoint-50\n' +
+        '  lorakit train --model Qwen/Qwen2.5-0.5B-Instruct --data chat.jsonl --target-modules all-linear --out ./adapter',
     )
     .action(async (flags: TrainFlags, cmd: Command) => {
       const context = CommandContext.of(cmd);
@@ -103,8 +116,9 @@ export function registerTrain(program: Command): void {
       let bar: ReturnType<CommandContext['progress']> | undefined;
       let evalText = '';
       try {
+        const modelDir = await resolveModelArgument(flags.model, { revision: flags.revision, context });
         const result = await finetune({
-          modelDir: flags.model,
+          modelDir,
           dataPath: flags.data,
           out: flags.out,
           loraConfig,
@@ -126,6 +140,7 @@ export function registerTrain(program: Command): void {
             evalEvery: flags.evalEvery,
             saveEvery: flags.saveEvery,
             maxLength: flags.maxLength,
+            completionOnly: flags.completionOnly,
           },
           onStart: (info) => {
             context.print(info.trainable);

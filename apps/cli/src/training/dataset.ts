@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { PreTrainedModel, Tokenizer } from '@lorakit/models';
+import { chatMessages, tokenizeConversation } from '../data/chat-examples.js';
+import type { ChatMessage, ChatTemplate } from '../data/chat-template.js';
 import { CliError } from '../errors.js';
 import { shuffled } from '../random.js';
 import { resolveLabel, type TrainingTask } from './task.js';
@@ -19,11 +21,13 @@ export type RawExample = { readonly line?: number } & (
   | { readonly prompt: string; readonly completion: string }
   | { readonly input: string; readonly target: string }
   | { readonly text: string; readonly label: number | string }
+  | { readonly messages: readonly ChatMessage[] }
 );
 
 /**
  * Reads a training file: `.jsonl` / `.json` lines are objects with `text`, `prompt` + `completion`,
- * `input` + `target` (sequence-to-sequence) or `text` + `label` (classification); any other file is plain
+ * `input` + `target` (sequence-to-sequence), `text` + `label` (classification) or `messages` (a chat:
+ * [{role, content}, …], rendered with the model's chat template); any other file is plain
  * text with one example per non-empty line. Errors name the line.
  */
 export function readExamples(path: string): RawExample[] {
@@ -52,6 +56,7 @@ export function readExamples(path: string): RawExample[] {
 function rawExample(value: unknown, path: string, line: number): RawExample {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const record = value as Record<string, unknown>;
+    if ('messages' in record) return { line, messages: chatMessages(record.messages, `${path}:${line}`) };
     const label = record.label;
     if (typeof record.text === 'string' && (typeof label === 'number' || typeof label === 'string')) {
       return { line, text: record.text, label };
@@ -65,7 +70,7 @@ function rawExample(value: unknown, path: string, line: number): RawExample {
     }
   }
   throw new CliError(
-    `${path}:${line} must be an object with "text" (a string), "prompt" and "completion" or "input" and "target" (strings), or "text" and "label", received ${JSON.stringify(value).slice(0, 80)}`,
+    `${path}:${line} must be an object with "text" (a string), "prompt" and "completion" or "input" and "target" (strings), "text" and "label", or "messages", received ${JSON.stringify(value).slice(0, 80)}`,
   );
 }
 
@@ -81,12 +86,21 @@ function endWith(ids: number[], eos: number | undefined): number[] {
  * prompt/completion (or input/target) examples get label -100 (no loss), as TRL's completion-only
  * training does; text examples are trained on every token. Sequence-to-sequence: the input and the
  * target (ending with EOS) are separate sequences. Classification: the text and its class id.
+ * Chat examples (`messages`) are rendered with `chatTemplate` and trained on the assistant turns only.
+ * `completionOnly: false` trains on every token of prompt/completion and chat examples instead.
  * Sequences longer than `maxLength` are cut.
  */
 export function tokenizeExamples(
   raw: readonly RawExample[],
   tokenizer: Tokenizer,
-  options: { maxLength: number; task?: TrainingTask; model?: PreTrainedModel; where?: string },
+  options: {
+    maxLength: number;
+    task?: TrainingTask;
+    model?: PreTrainedModel;
+    where?: string;
+    chatTemplate?: ChatTemplate;
+    completionOnly?: boolean;
+  },
 ): Example[] {
   const eos = tokenizer.eosTokenId;
   const task = options.task ?? 'causal-lm';
@@ -99,14 +113,25 @@ export function tokenizeExamples(
         labels: [resolveLabel(example.label, options.model!, where)],
       };
     }
-    if (task === 'seq2seq' && !('text' in example)) {
+    if (task === 'seq2seq' && !('text' in example) && !('messages' in example)) {
       const [input, target] =
         'input' in example ? [example.input, example.target] : [example.prompt, example.completion];
       return { inputIds: cut(tokenizer.encode(input)), labels: cut(endWith(tokenizer.encode(target), eos)) };
     }
     let inputIds: number[];
     let labels: number[];
-    if ('text' in example) {
+    if ('messages' in example) {
+      const where = `${options.where ?? 'data'}:${example.line ?? index + 1}`;
+      if (!options.chatTemplate) {
+        throw new CliError(
+          `${where} is a chat record ("messages") but the model has no chat template (tokenizer_config.json "chat_template" or chat_template.jinja); use "text" or "prompt"/"completion" records`,
+        );
+      }
+      ({ inputIds, labels } = tokenizeConversation(example.messages, options.chatTemplate, tokenizer, {
+        where,
+        assistantOnly: options.completionOnly ?? true,
+      }));
+    } else if ('text' in example) {
       inputIds = tokenizer.encode(example.text);
       if (eos !== undefined) inputIds.push(eos);
       labels = [...inputIds];
@@ -117,7 +142,7 @@ export function tokenizeExamples(
       const completion = tokenizer.encode(second, { addSpecialTokens: false });
       if (eos !== undefined) completion.push(eos);
       inputIds = [...prompt, ...completion];
-      labels = [...prompt.map(() => -100), ...completion];
+      labels = [...(options.completionOnly === false ? prompt : prompt.map(() => -100)), ...completion];
     }
     return { inputIds: cut(inputIds), labels: cut(labels) };
   });

@@ -19,6 +19,7 @@ import {
   train,
 } from '@lorakit/nn';
 import { manualSeed, noGrad } from '@lorakit/tensor';
+import { loadChatTemplate } from '../data/chat-template.js';
 import { CliError } from '../errors.js';
 import { requireAdapterDirectory, requireFile, requireModelDirectory } from '../paths.js';
 import { registerInitPlugins } from '../plugins.js';
@@ -43,6 +44,8 @@ export interface FinetuneSettings {
   readonly evalEvery?: number;
   readonly saveEvery?: number;
   readonly maxLength: number;
+  /** Loss only on completions and assistant turns (default true); false trains on every token. */
+  readonly completionOnly?: boolean;
 }
 
 export interface FinetuneInput {
@@ -181,6 +184,8 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     task,
     model,
     where: input.dataPath,
+    chatTemplate: raw.some((example) => 'messages' in example) ? loadChatTemplate(input.modelDir) : undefined,
+    completionOnly: settings.completionOnly,
   });
   const { train: trainSet, evaluation } = splitExamples(examples, settings.evalSplit, settings.seed);
   if (trainSet.every((e) => e.labels.every((l) => l === -100))) {

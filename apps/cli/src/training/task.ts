@@ -24,7 +24,8 @@ export function trainingTaskOf(model: PreTrainedModel): TrainingTask {
 
 /** The data each task takes, for error messages. */
 const EXPECTED: Record<TrainingTask, string> = {
-  'causal-lm': 'plain text lines, or JSONL lines with "text", "prompt" + "completion" or "input" + "target"',
+  'causal-lm':
+    'plain text lines, or JSONL lines with "text", "prompt" + "completion", "input" + "target" or "messages"',
   seq2seq: 'JSONL lines with "input" and "target" (or "prompt" and "completion")',
   'sequence-classification': 'JSONL lines with "text" and "label"',
 };
