@@ -11,6 +11,9 @@ mkdir -p /tmp/lorakit-node "$OUT"
 if [ "${SKIP_UNPACK:-0}" != 1 ]; then
   xz -dc .gpu/node.xz > /tmp/lorakit-node/node && chmod +x /tmp/lorakit-node/node
   tar xJf .gpu/nm.tar.xz
+  mkdir -p packages/cuda-backend/build/Release
+  cp .gpu/lorakit_cuda.node packages/cuda-backend/build/Release/
+  cp .gpu/kernels.fatbin packages/cuda-backend/build/kernels.fatbin
 fi
 export LORAKIT_CUDA_QUIET=0 LORAKIT_CUDA_CACHE=/tmp/lorakit-cuda-cache
 steps="${GPU_STEPS:-info tests bench demo conformance}"
@@ -30,6 +33,8 @@ for step in $steps; do
     bench) run bench 200 bash -c 'cd packages/cuda-backend && LORAKIT_BENCH_JSON=$OUT/bench.json '"${tsx[*]}"' bench/cuda.bench.ts' ;;
     demo) run demo 120 bash -c 'cd apps/cli && '"${tsx[*]}"' src/cli.ts demo --backend cuda -v --out /tmp/demo-output' ;;
     conformance) run conformance 240 bash -c 'cd apps/conformance && '"${tsx[*]}"' src/cli.ts --backend cuda' ;;
+    llama) run llama 420 bash -c 'cd benchmarks && LORAKIT_BENCH_JSON=$OUT/llama.json '"${tsx[*]}"' src/llama-gpu.bench.ts' ;;
+    llama-bf16) run llama-bf16 300 bash -c 'cd benchmarks && LORAKIT_GPU_BENCH_DTYPE=bfloat16 LORAKIT_BENCH_JSON=$OUT/llama-bf16.json '"${tsx[*]}"' src/llama-gpu.bench.ts' ;;
     *) echo "unknown step $step" | tee -a "$OUT/summary.txt" ;;
   esac
 done

@@ -3,14 +3,7 @@
  * view layout (contiguous, transposed, stepped, broadcast, offset). Needs a GPU; skips with the reason
  * otherwise.
  */
-import {
-  type Backend,
-  type BinaryOp,
-  createJsBackend,
-  type Dtype,
-  type UnaryOp,
-  type View,
-} from '@lorakit/tensor';
+import { type Backend, type BinaryOp, createJsBackend, type Dtype, type UnaryOp } from '@lorakit/tensor';
 import { describe, expect, it } from 'vitest';
 import { createCudaBackend } from '../src/index.js';
 import { gpuSkipLabel, noGpuReason } from './gpu.js';

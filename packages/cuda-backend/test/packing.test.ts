@@ -46,7 +46,6 @@ function fakeDevice() {
   const names: string[] = [];
   const launches: { kernel: string; slots: number }[] = [];
   let next = 4096;
-  // biome-ignore lint/style/useConst: assigned after the binding that refers to it
   let device: Device;
   const binding = {
     getFunction: (name: string) => names.push(name) - 1,
