@@ -4,7 +4,7 @@ import { LoraEmbedding } from '../layers/lora-embedding.js';
 import type { LoraLayer } from '../layers/lora-layer.js';
 import { LoraLinear } from '../layers/lora-linear.js';
 import type { PeftModel } from '../model/peft-model.js';
-import { pythonRegex } from '../targeting/python-regex.js';
+import { savedEmbeddingLayers } from './embedding-layers.js';
 
 /** Saved keys carry this prefix (PEFT's `base_model.model.`). */
 export const KEY_PREFIX = 'base_model.model.';
@@ -35,13 +35,12 @@ export function adapterTensors(
     for (const [name, param] of peft.model.namedParameters({ removeDuplicate: false })) {
       if (!(name === 'bias' || name.endsWith('.bias'))) continue;
       if (others.some((o) => name.includes(`.${o}.`) || name.endsWith(`.${o}`))) continue;
-      if (
-        /\.lora_B\.[^.]+\.bias$/.test(name) ||
-        name.includes('.modules_to_save.') ||
-        name.includes('.original_module.')
-      )
-        continue;
-      out.set(`${KEY_PREFIX}${name}`, param);
+      if (/\.lora_B\.[^.]+\.bias$/.test(name)) continue;
+      // PEFT's `"bias" in key` takes modules_to_save copies' and original modules' biases too, and drops
+      // the adapter name: `classifier.modules_to_save.default.bias` → `classifier.modules_to_save.bias`.
+      const key = name.replace(`.modules_to_save.${adapter}.`, '.modules_to_save.');
+      if (key === name && name.includes('.modules_to_save.')) continue;
+      out.set(`${KEY_PREFIX}${key}`, param);
     }
   } else if (config.bias.endsWith('_only')) {
     for (const [path, layer] of layers) {
@@ -55,17 +54,9 @@ export function adapterTensors(
       out.set(`${KEY_PREFIX}${path}.${name}`, param);
     }
   }
-  if (shouldSaveEmbeddings(peft, adapter, options.saveEmbeddingLayers ?? 'auto')) {
-    for (const [path, module] of peft.model.namedModules()) {
-      const last = path.split('.').pop();
-      if (last !== 'embed_tokens' && last !== 'lm_head') continue;
-      const target =
-        (module as LoraLayer).baseLayer && layers.some(([p]) => p === path) ? `${path}.base_layer` : path;
-      const owner = target === path ? module : (module as LoraLayer).baseLayer;
-      for (const [name, param] of owner.namedParameters({ removeDuplicate: false }))
-        out.set(`${KEY_PREFIX}${target}.${name}`, param);
-    }
-  }
+  const embeddings = options.saveEmbeddingLayers ?? 'auto';
+  for (const [path, param] of savedEmbeddingLayers(peft, adapter, embeddings))
+    out.set(`${KEY_PREFIX}${path}`, param);
   return out;
 }
 
@@ -90,22 +81,4 @@ function layerTensors(layer: LoraLayer, adapter: string): [string, Parameter][] 
   if (magnitudes.hasChild(adapter))
     out.push(['lora_magnitude_vector', magnitudes.child(adapter).param('weight')!]);
   return out;
-}
-
-/**
- * PEFT's `save_embedding_layers="auto"`: true when target_modules literally names `embed_tokens` or
- * `lm_head` (a list) or the regex matches a module ending in one of them. (The vocabulary-size probe
- * needs a base config.json and is skipped when the model has no name, as in PEFT 0.21.)
- */
-function shouldSaveEmbeddings(peft: PeftModel, adapter: string, option: boolean | 'auto'): boolean {
-  if (option !== 'auto') return option;
-  const targets = peft.peftConfig.get(adapter)!.targetModules;
-  if (targets instanceof Set) return targets.has('embed_tokens') || targets.has('lm_head');
-  if (typeof targets === 'string' && targets !== 'all-linear') {
-    const re = pythonRegex(targets, 'full');
-    return peft.model
-      .namedModules()
-      .some(([name]) => re.test(name) && /(^|\.)(embed_tokens|lm_head)$/.test(name));
-  }
-  return false;
 }

@@ -1,13 +1,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AnyModule } from '@lorakit/nn';
+import type { AnyModule, Parameter } from '@lorakit/nn';
 import { interruptedBackup, SafetensorsFile } from '@lorakit/safetensors';
 import { type Generator, noGrad, tensor } from '@lorakit/tensor';
 import { LoraConfig } from '../config/lora-config.js';
 import { parsePythonJson } from '../config/python-json.js';
 import { AdapterFormatError, listNames } from '../errors.js';
 import { PeftModel } from '../model/peft-model.js';
-import { adapterTensors } from './adapter-keys.js';
+import { adapterTensors, KEY_PREFIX } from './adapter-keys.js';
+import { loadableEmbeddingLayers } from './embedding-layers.js';
 import { CONFIG_NAME, WEIGHTS_NAME } from './save.js';
 
 export interface LoadAdapterOptions {
@@ -56,21 +57,23 @@ const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2']
  * The one check that an adapter file fits a model, shared by `loadAdapter` and the CLI's streaming
  * merge: the key set must match `expected` exactly (missing keys, unexpected keys and shape
  * mismatches are one error listing them), and every tensor must be a float dtype (integer factors
- * would be cast silently and give a different adapter). `path` is named in the error; `operation`
- * names the caller (`loadAdapter`, `merge`).
+ * would be cast silently and give a different adapter). Keys in `optional` (embedding layers saved
+ * with the adapter) may be present or not. `path` is named in the error; `operation` names the caller
+ * (`loadAdapter`, `merge`).
  */
 export function checkAdapterFit(
   expected: ReadonlyMap<string, { readonly shape: readonly number[] }>,
   file: AdapterTensorListing,
   path: string,
   operation = 'loadAdapter',
+  optional: ReadonlyMap<string, { readonly shape: readonly number[] }> = new Map(),
 ): void {
   const present = new Set(file.names());
   const missing = [...expected.keys()].filter((k) => !present.has(k));
-  const unexpected = [...present].filter((k) => !expected.has(k));
+  const unexpected = [...present].filter((k) => !expected.has(k) && !optional.has(k));
   const mismatched: string[] = [];
   const integer: string[] = [];
-  for (const [key, param] of expected) {
+  for (const [key, param] of [...expected, ...optional]) {
     if (!present.has(key)) continue;
     const { shape, dtype } = file.info(key);
     if (shape.length !== param.shape.length || shape.some((d, i) => d !== param.shape[i])) {
@@ -91,17 +94,24 @@ export function checkAdapterFit(
 
 /**
  * Loads the weights in `dir` into an adapter that already exists on `peft` (checked by
- * {@link checkAdapterFit} before any parameter is written).
+ * {@link checkAdapterFit} before any parameter is written). Embedding-layer weights saved with the
+ * adapter (`save_embedding_layers`) are written into the base model, as PEFT does.
  */
 export function loadAdapterWeights(peft: PeftModel, dir: string, adapterName: string): void {
   const path = join(dir, WEIGHTS_NAME);
   if (!existsSync(path)) throw new AdapterFormatError(`[loadAdapter] ${dir} has no ${WEIGHTS_NAME}`);
   const file = SafetensorsFile.open(path);
   try {
-    const expected = adapterTensors(peft, adapterName);
-    checkAdapterFit(expected, file, path);
+    const expected = adapterTensors(peft, adapterName, { saveEmbeddingLayers: false });
+    const embeddings = new Map<string, Parameter>(
+      [...loadableEmbeddingLayers(peft)].map(([key, param]) => [`${KEY_PREFIX}${key}`, param] as const),
+    );
+    for (const key of expected.keys()) embeddings.delete(key);
+    checkAdapterFit(expected, file, path, 'loadAdapter', embeddings);
+    const present = new Set(file.names());
+    const toLoad = [...expected, ...[...embeddings].filter(([key]) => present.has(key))];
     noGrad(() => {
-      for (const [key, param] of expected) {
+      for (const [key, param] of toLoad) {
         const { data, shape } = file.readSync(key);
         param.assign(tensor(data as Float32Array, { shape, backend: param.backend.name }));
       }
