@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, Help, Option } from 'commander';
 import { backendChoices } from './backend.js';
 import { registerCombine } from './commands/combine.js';
 import { registerConvert } from './commands/convert.js';
@@ -9,6 +9,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerMerge } from './commands/merge.js';
 import { registerTrain } from './commands/train.js';
 import { describeError, EXIT } from './errors.js';
+import { wrapDescription } from './help-format.js';
 import { requireOutputDirectory } from './paths.js';
 import { registerInitPlugins } from './plugins.js';
 import { VERSION } from './version.js';
@@ -34,7 +35,18 @@ export async function createProgram(): Promise<Command> {
         .default(process.env.LORAKIT_BACKEND ?? 'auto'),
     )
     .configureOutput({ outputError: (text, write) => write(`lorakit: ${text}`) })
-    .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
+    .configureHelp({
+      sortSubcommands: false,
+      showGlobalOptions: true,
+      // Wrapped once, to the terminal's width, whatever line breaks the source has (help-format.ts).
+      commandDescription(command) {
+        return wrapDescription(command.description(), (this as Help).helpWidth ?? 80);
+      },
+      optionDescription(option) {
+        const text = Help.prototype.optionDescription.call(this, option);
+        return option.mandatory ? `(required) ${text}` : text;
+      },
+    })
     .exitOverride();
   for (const register of [
     registerDemo,

@@ -19,6 +19,22 @@ describe('the lorakit program', () => {
     expect(run.stdout).toContain('--json');
   });
 
+  it.each(COMMANDS)('%s --help is wrapped once to 80 columns and marks required options', (command) => {
+    const run = lorakit([command, '--help']);
+    const [description = '', options = ''] = run.stdout.split('\nOptions:\n');
+    // Wrapped once: every line but a paragraph's last is filled (the next word would not have fit).
+    const lines = description.split('\n').slice(2);
+    for (const [i, line] of lines.entries()) {
+      expect(line.length, line).toBeLessThanOrEqual(80);
+      const next = lines[i + 1];
+      if (line && next && !next.startsWith(' ') && !line.endsWith(':'))
+        expect(line.length + 1 + next.split(' ')[0]!.length, `${line}⏎${next}`).toBeGreaterThan(80);
+    }
+    const required = [...run.stdout.matchAll(/^ {2}(--[\w-]+).*\(required\)/gm)].map((m) => m[1]);
+    expect(required.length > 0, 'some option is required').toBe(command !== 'demo' && command !== 'inspect');
+    expect(options).not.toMatch(/^ {2}--json.*\(required\)/m);
+  });
+
   it('rejects an unknown option with one line and exit code 2', () => {
     const run = lorakit(['inspect', '.', '--colour']);
     expect(run.code).toBe(2);
