@@ -9,6 +9,7 @@ export {
   LoraConfig,
   type LoraConfigOptions,
   PEFT_VERSION,
+  peftInitRewritesBase,
   type SubConfig,
   TASK_TYPES,
   type TaskType,

@@ -5,6 +5,7 @@ import {
   getPeftModel,
   LoraConfig,
   type LoraLinear,
+  peftInitRewritesBase,
   registerInitStrategy,
   unregisterInitStrategy,
 } from './index.js';
@@ -86,13 +87,28 @@ describe('inits from plugins that are not imported', () => {
     );
   });
 
-  it('refuse to load an adapter whose init nobody registered, since only the strategy knows whether it rewrote the base', () => {
-    // Even EVA (which leaves the base alone): lora has no list of which inits rewrite the base weight.
+  it("load adapters of PEFT's inits that leave the base alone without their plugin, as PEFT does", () => {
+    for (const init of ['eva', 'orthogonal', 'gaussian']) {
+      const model = new Attention();
+      const before = model.child<Linear>('q_proj').weight.toArray();
+      const peft = getPeftModel(model, new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: init }), {
+        initWeights: false,
+      });
+      expect(peft.loraLayers().map(([path]) => path)).toEqual(['q_proj']);
+      expect(model.child<LoraLinear>('q_proj').baseLayer.param('weight')!.toArray()).toEqual(before);
+    }
+    // A base-rewriting PEFT init still needs its plugin, whatever the case PEFT accepts (OLoRA: any).
     expect(() =>
-      getPeftModel(new Attention(), new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: 'eva' }), {
+      getPeftModel(new Attention(), new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: 'OLoRA' }), {
         initWeights: false,
       }),
-    ).toThrow("import '@lorakit/eva' first");
+    ).toThrow("[lora] init_lora_weights='OLoRA' is not a registered init strategy");
+    expect(
+      ['pissa_niter_4', 'corda', 'olora', 'loftq', 'eva', true, 'mine'].map(peftInitRewritesBase),
+    ).toEqual([true, true, true, true, false, false, undefined]);
+  });
+
+  it('refuse to load an adapter whose init nobody registered and PEFT does not know, since only the strategy knows whether it rewrote the base', () => {
     expect(() =>
       getPeftModel(new Attention(), new LoraConfig({ targetModules: ['q_proj'], initLoraWeights: 'mine' }), {
         initWeights: false,

@@ -136,6 +136,21 @@ const UNSUPPORTED: readonly [keyof LoraConfigOptions, string][] = [
   ['ensureWeightTying', 'ensure_weight_tying'],
 ];
 
+/**
+ * Whether one of PEFT 0.21's own `init_lora_weights` values rewrites the base weight, as PEFT's
+ * `update_layer` decides it: PiSSA (`pissa…`), CorDA (`corda…`), OLoRA (any case) and LoftQ do, and run
+ * again when PEFT loads such an adapter; `true`, `false`, `gaussian`, `eva` and `orthogonal` do not, so
+ * PEFT loads their adapters with nothing to re-run. `undefined` for a value PEFT does not know (a
+ * plugin's own init: only its registered strategy can say). Loading reads this to accept an adapter
+ * whose non-rewriting init comes from a plugin that is not imported.
+ */
+export function peftInitRewritesBase(value: InitLoraWeights): boolean | undefined {
+  if (typeof value === 'boolean') return false;
+  if (value === 'gaussian' || value === 'eva' || value === 'orthogonal') return false;
+  if (value.startsWith('pissa') || value.startsWith('corda') || value.toLowerCase() === 'olora') return true;
+  return value === 'loftq' ? true : undefined;
+}
+
 /** Non-default values of these are warnings in PEFT; lorakit reports them through `warnings`. */
 const INIT_STRINGS_WITH_PATTERN_WARNING = /^(pissa|olora|corda|lora_ga)/;
 

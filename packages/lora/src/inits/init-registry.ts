@@ -1,6 +1,6 @@
 import type { AnyModule, Parameter } from '@lorakit/nn';
 import { type Generator, getDefaultGenerator, type Tensor } from '@lorakit/tensor';
-import type { InitLoraWeights, LoraConfig } from '../config/lora-config.js';
+import { type InitLoraWeights, type LoraConfig, peftInitRewritesBase } from '../config/lora-config.js';
 import { LoraConfigError, RegistryError } from '../errors.js';
 import type { AdapterSpec, LoraLayer, LoraLayerKind } from '../layers/lora-layer.js';
 import { initPackageHint } from './plugin-hints.js';
@@ -95,6 +95,11 @@ export function initializeAdapter(layer: LoraLayer, spec: AdapterSpec): void {
   let strategy = findInitStrategy(value);
   const hint = strategy ? undefined : initPackageHint(value);
   const remedy = hint ? `; it is provided by ${hint}: import '${hint}' first` : '';
+  if (!strategy && spec.initWeights === false && peftInitRewritesBase(value) === false) {
+    // Loading an adapter of PEFT's own non-rewriting inits (EVA, orthogonal …): the factors come from the
+    // file and nothing touches the base, so no plugin is needed — as in PEFT.
+    return;
+  }
   if (!strategy && spec.initWeights === false && typeof value === 'string' && value !== 'lora_ga') {
     // Loading: an init that rewrote the base weight must run again to rebuild the residual base, and only
     // its registered strategy says whether it did — without one, refuse rather than guess.
