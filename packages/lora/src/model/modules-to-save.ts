@@ -67,6 +67,14 @@ export class ModulesToSaveWrapper extends Module<unknown[], unknown> {
     return this.copyFor(this.activeAdapter);
   }
 
+  /**
+   * The module that replaces this wrapper when the model is unloaded (PEFT's
+   * `unload_and_optionally_merge_module`): for modules_to_save the active copy, merged or not.
+   */
+  unloadModule(_merge: boolean): AnyModule {
+    return this.current();
+  }
+
   forward(...args: unknown[]): unknown {
     const rows = currentAdapterNames();
     if (rows && !this.disabled) return this.mixedBatchForward(rows, args);

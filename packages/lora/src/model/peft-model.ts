@@ -342,7 +342,8 @@ export class PeftModel extends Module<unknown[], unknown> {
         this.model.setSubmodule(path, layer.baseLayer);
         options.onProgress?.(i + 1, layers.length);
       });
-      for (const [path, wrapper] of this.wrappers()) this.model.setSubmodule(path, wrapper.current());
+      for (const [path, wrapper] of this.wrappers())
+        this.model.setSubmodule(path, wrapper.unloadModule(merge));
     });
     const model = this.model;
     this.peftConfig.clear();
