@@ -86,7 +86,8 @@ describeEachBackend('fused kernels agree with their composed references', () => 
       // A strided gradient (every other element of a longer vector), as a reduction's backward gives.
       const grad = randn([10], { dtype }).narrow(0, 0, 10).reshape(5, 2).select(1, 0);
       const target = tensor([[8], [0], [3], [3], [1]], { dtype: 'int64' });
-      const ours = backend.softmaxCrossEntropyBackward(logProbs.view(), grad.view(), target.view());
+      const storage = backend.softmaxCrossEntropyBackward(logProbs.view(), grad.view(), target.view());
+      const ours = backend.toHost({ storage, dtype, shape: [5, 9], strides: [9, 1], offset: 0 });
       const composed = logProbs.exp().mul(grad.reshape(5, 1));
       scatterAddInPlace(composed, 1, target, grad.reshape(5, 1).neg());
       const expected = composed.toArray() as Float32Array;
@@ -109,7 +110,10 @@ describeEachBackend('fused kernels agree with their composed references', () => 
     const index = randint(0, 7, [4, 3], { dtype: 'int64' });
     const src = randn([4, 3]);
     backend.scatterAddInPlace(dst.view(), 1, index.view(), src.view());
-    expect(maxDiff(dst, before.scatterAdd(1, index, src))).toBe(0);
+    // Host backends add in index order, exactly as the composed op; a device's atomic adds may sum a
+    // repeated index in another order (differences of a few ulps).
+    const tolerance = backend.name === 'cuda' ? 1e-6 : 0;
+    expect(maxDiff(dst, before.scatterAdd(1, index, src))).toBeLessThanOrEqual(tolerance);
   });
 
   it('rotary (values and gradients of x, cos and sin; broadcast and transposed views)', () => {
