@@ -123,5 +123,24 @@ describe('lorakit train --model org/name', () => {
     const offline = await lorakitAsync([...args, '--out', join(dir, 'b')], { ...env, HF_HUB_OFFLINE: '1' });
     expect(offline.code, offline.stderr).toBe(0);
     expect(JSON.parse(offline.stdout).loss).toBeCloseTo(JSON.parse(online.stdout).loss, 5);
+    // The adapter names its base as PEFT does (model.name_or_path: the Hub id).
+    const config = JSON.parse(readFileSync(join(dir, 'b', 'adapter_config.json'), 'utf8'));
+    expect(config.base_model_name_or_path).toBe('lorakit-test/tiny-qwen2');
+    const generated = await lorakitAsync(
+      [
+        'generate',
+        '--model',
+        'lorakit-test/tiny-qwen2',
+        '--adapter',
+        join(dir, 'b'),
+        '--prompt',
+        'hi',
+        '--max-new-tokens',
+        '2',
+        '--json',
+      ],
+      { ...env, HF_HUB_OFFLINE: '1' },
+    );
+    expect(generated.code, generated.stderr).toBe(0);
   });
 });

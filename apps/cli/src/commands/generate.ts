@@ -3,6 +3,7 @@ import { Generator, noGrad } from '@lorakit/tensor';
 import type { Command } from 'commander';
 import { chooseBackend } from '../backend.js';
 import { CommandContext } from '../context.js';
+import { REVISION_HELP, resolveModelArgument } from '../hub/resolve-model.js';
 import { attachAdapter, loadBaseModel, loadModelTokenizer } from '../loading.js';
 import { integerOption, numberOption } from '../options.js';
 import { registerInitPlugins } from '../plugins.js';
@@ -17,6 +18,7 @@ interface GenerateFlags {
   topP?: number;
   seed: number;
   specialTokens: boolean;
+  revision?: string;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -32,7 +34,11 @@ export function registerGenerate(program: Command): void {
         'encoder-decoder model such as T5: the output for each prompt). Greedy at\n' +
         'temperature 0 (the default); sampling with --temperature > 0, --top-k, --top-p and a --seed.',
     )
-    .requiredOption('--model <dir>', 'base model folder (config.json, weights, tokenizer.json)')
+    .requiredOption(
+      '--model <dir|org/name>',
+      'base model folder (config.json, weights, tokenizer.json) or Hub model id',
+    )
+    .option('--revision <rev>', REVISION_HELP)
     .option('--adapter <dir>', 'PEFT adapter folder to apply')
     .requiredOption(
       '--prompt <text>',
@@ -59,11 +65,12 @@ export function registerGenerate(program: Command): void {
       const context = CommandContext.of(cmd);
       const backend = await chooseBackend(cmd.optsWithGlobals().backend);
       context.debug(`backend: ${backend.name} — ${backend.reason}`);
-      const tokenizer = await loadModelTokenizer(flags.model, 'generation encodes the prompt with it');
-      const model = await loadBaseModel(flags.model);
+      const modelDir = await resolveModelArgument(flags.model, { revision: flags.revision, context });
+      const tokenizer = await loadModelTokenizer(modelDir, 'generation encodes the prompt with it');
+      const model = await loadBaseModel(modelDir);
       if (flags.adapter) {
         await registerInitPlugins();
-        attachAdapter(model, flags.adapter, flags.model);
+        attachAdapter(model, flags.adapter, modelDir);
       }
       model.eval();
       // Decoder-only models continue the prompt (left padding keeps the last tokens aligned); an

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { chooseBackend } from '../backend.js';
 import { CommandContext } from '../context.js';
 import { EXIT } from '../errors.js';
-import { REVISION_HELP, resolveModelArgument } from '../hub/resolve-model.js';
+import { REVISION_HELP, resolveModelArgument, withBaseModelName } from '../hub/resolve-model.js';
 import { integerOption, numberOption } from '../options.js';
 import { writeLossCurve } from '../plot/loss-curve.js';
 import { finetune } from '../training/finetune.js';
@@ -109,7 +109,7 @@ export function registerTrain(program: Command): void {
       const context = CommandContext.of(cmd);
       const backend = await chooseBackend(cmd.optsWithGlobals().backend);
       context.debug(`backend: ${backend.name} — ${backend.reason}`);
-      const loraConfig = loraConfigFrom(flags, { taskType: 'CAUSAL_LM' });
+      const loraConfig = withBaseModelName(loraConfigFrom(flags, { taskType: 'CAUSAL_LM' }), flags.model);
       const controller = new AbortController();
       const onSignal = () => controller.abort();
       process.once('SIGINT', onSignal);

@@ -1,3 +1,4 @@
+import { LoraConfig } from '@lorakit/lora';
 import type { CommandContext } from '../context.js';
 import { downloadModel, isHubModelId } from './hub-download.js';
 
@@ -35,4 +36,13 @@ export async function resolveModelArgument(
     bar?.clear();
     throw error;
   }
+}
+
+/**
+ * The config with `base_model_name_or_path` set to `--model` as given (a Hub id or a folder) when it names
+ * none, as PEFT records `model.name_or_path`, so the adapter says which base it was trained on.
+ */
+export function withBaseModelName(config: LoraConfig, model: string): LoraConfig {
+  if (config.baseModelNameOrPath) return config;
+  return new LoraConfig({ ...config.toOptions(), baseModelNameOrPath: model });
 }
