@@ -48,6 +48,33 @@ const CASES: Record<string, Case> = {
     config: { r: 2, target_modules: ['lm_head', 'v_proj'], init_lora_weights: false },
     perturbEmbeddings: true,
   },
+  'trainable tokens (list), untied': {
+    base: 'llama',
+    config: {
+      r: 2,
+      target_modules: ['q_proj'],
+      trainable_token_indices: [3, 5, 7],
+      init_lora_weights: false,
+    },
+  },
+  'trainable tokens (list), tied': {
+    base: 'llama-tied',
+    config: {
+      r: 2,
+      target_modules: ['q_proj'],
+      trainable_token_indices: [3, 5, 7],
+      init_lora_weights: false,
+    },
+  },
+  'trainable tokens per layer (embed_tokens and lm_head), untied': {
+    base: 'llama',
+    config: {
+      r: 2,
+      target_modules: ['v_proj'],
+      trainable_token_indices: { embed_tokens: [3, 5], lm_head: [1, 2, 90] },
+      init_lora_weights: false,
+    },
+  },
   'classifier modules_to_save with bias="all"': {
     base: 'bert',
     config: {

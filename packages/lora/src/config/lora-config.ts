@@ -123,7 +123,6 @@ export const FIELD_KEYS = {
 /** Fields PEFT has that lorakit reads and writes but does not implement: setting them is an error. */
 const UNSUPPORTED: readonly [keyof LoraConfigOptions, string][] = [
   ['megatronConfig', 'Megatron-LM parallel layers (megatron_config)'],
-  ['trainableTokenIndices', 'trainable token indices (trainable_token_indices)'],
   ['loraGaConfig', 'LoRA-GA (lora_ga_config)'],
   ['veloraConfig', 'the VeLoRA variant (velora_config)'],
   ['aloraInvocationTokens', 'activated LoRA (alora_invocation_tokens)'],

@@ -11,6 +11,7 @@ import {
   resolvePattern,
   unusedPatternKeys,
 } from '../targeting/match.js';
+import { wrapTrainableTokens } from './inject-trainable-tokens.js';
 import { replicateLayers } from './layer-replication.js';
 import { ModulesToSaveWrapper } from './modules-to-save.js';
 
@@ -151,6 +152,7 @@ export function injectAdapter(model: AnyModule, config: LoraConfig, options: Inj
       );
   }
   wrapModulesToSave(model, config, adapterName);
+  wrapTrainableTokens(model, config, adapterName);
   return { targeted };
 }
 
