@@ -1,4 +1,7 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { getPeftModel, saveAdapter } from '@lorakit/lora';
+import { loadModel } from '@lorakit/models';
 import { peftFixturesDir } from '@lorakit/vitest-config/fixtures';
 import { describe, expect, it } from 'vitest';
 import { demoBase, lorakit, temporaryDirectory } from './run-cli.js';
@@ -6,6 +9,33 @@ import { demoBase, lorakit, temporaryDirectory } from './run-cli.js';
 const fixtures = peftFixturesDir();
 
 describe('lorakit inspect', () => {
+  it('summarizes an adapter with trainable tokens, alone and in a folder of named adapters', async () => {
+    const folder = temporaryDirectory();
+    const dir = join(folder, 'tokens');
+    mkdirSync(dir);
+    const peft = getPeftModel(await loadModel(join(fixtures, 'llama_qv', 'base')), {
+      targetModules: ['q_proj'],
+      trainableTokenIndices: { embed_tokens: [3, 5, 7] },
+    });
+    await saveAdapter(peft, dir);
+    const run = lorakit(['inspect', dir, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const summary = run.json<{ fullTensors: { name: string; role: string }[]; warnings: string[] }>();
+    expect(summary.fullTensors).toEqual([
+      {
+        name: 'base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta',
+        shape: [3, 32],
+        role: 'trainable tokens',
+      },
+    ]);
+    expect(summary.warnings).toContain(
+      'trainable tokens (trainable_token_indices: 3 rows of model.embed_tokens): servers that apply only LoRA factors ignore them; merge the adapter into the model (lorakit merge) to serve it there',
+    );
+    const all = lorakit(['inspect', folder]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toContain('(trainable tokens)');
+  });
+
   it('summarizes a PEFT adapter: modules, ranks, parameters, dtypes, size', () => {
     const run = lorakit(['inspect', join(fixtures, 'llama_qv', 'adapter'), '--json']);
     expect(run.code).toBe(0);

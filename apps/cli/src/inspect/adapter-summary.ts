@@ -103,12 +103,13 @@ export function summarizeAdapter(dir: string): AdapterSummary {
       dtypes[info.dtype] = (dtypes[info.dtype] ?? 0) + 1;
       parameters += shapeSize(info.shape);
       const role = adapterKeyRole(info.name);
-      if (role.kind === 'modules_to_save' || role.kind === 'full') {
-        fullTensors.push({
-          name: info.name,
-          shape: [...info.shape],
-          role: role.kind === 'full' ? 'base tensor' : 'modules_to_save',
-        });
+      if (role.kind === 'modules_to_save' || role.kind === 'full' || role.kind === 'trainable_tokens') {
+        const label = {
+          full: 'base tensor',
+          modules_to_save: 'modules_to_save',
+          trainable_tokens: 'trainable tokens',
+        };
+        fullTensors.push({ name: info.name, shape: [...info.shape], role: label[role.kind] });
         continue;
       }
       if (!factors.has(role.module)) factors.set(role.module, new Map());

@@ -20,7 +20,7 @@ function initWarning(config: LoraConfig): string | undefined {
 export function compatibilityWarnings(
   config: LoraConfig,
   modules: readonly AdapterModuleSummary[],
-  fullTensors: readonly { name: string; role: string }[],
+  fullTensors: readonly { name: string; shape?: readonly number[]; role: string }[],
 ): string[] {
   const warnings: string[] = [];
   const names = (list: readonly string[]) =>
@@ -43,6 +43,12 @@ export function compatibilityWarnings(
   if (baseTensors.length) {
     warnings.push(
       `the adapter stores full base-model tensors (${names(baseTensors)}), e.g. resized embeddings or trained biases: converters that expect only lora_A/lora_B reject it, and it must be loaded with the same base model`,
+    );
+  }
+  const tokenRows = fullTensors.filter((t) => t.role === 'trainable tokens');
+  if (tokenRows.length) {
+    warnings.push(
+      `trainable tokens (trainable_token_indices: ${names(tokenRows.map((t) => `${t.shape?.[0]} rows of ${t.name.replace(/^base_model\.model\.|\.token_adapter\.trainable_tokens_delta$/g, '')}`))}): servers that apply only LoRA factors ignore them; merge the adapter into the model (lorakit merge) to serve it there`,
     );
   }
   if (config.useDora || modules.some((m) => m.dora)) {
