@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { peftFixturesDir } from '@lorakit/vitest-config/fixtures';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeCopyText, writeShiftJsonl } from './fixtures.js';
 import { cliPath, demoBase, lorakit, temporaryDirectory } from './run-cli.js';
@@ -110,6 +111,61 @@ describe('lorakit train', () => {
     ]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('was trained with other settings: batchSize 8 (now 4)');
+    // Optimizer and LoRA settings are part of the fingerprint too (they used to be ignored silently).
+    const resume = (extra: string[]) =>
+      lorakit([
+        'train',
+        '--model',
+        demoBase,
+        '--data',
+        data,
+        ...LORA,
+        '--max-steps',
+        '4',
+        '--eval-split',
+        '0.1',
+        ...extra,
+        '--out',
+        join(dir, 'x'),
+        '--resume',
+        join(out, 'checkpoint-2'),
+      ]);
+    const lr = resume(['--lr', '1e-3']);
+    expect(lr.code).toBe(2);
+    expect(lr.stderr.trim()).toBe(
+      `lorakit: error: --resume ${join(out, 'checkpoint-2')} was trained with other settings: learningRate 0.01 (now 0.001)`,
+    );
+    const rank = resume(['--r', '16', '--schedule', 'constant']);
+    expect(rank.code).toBe(2);
+    expect(rank.stderr.trim()).toBe(
+      `lorakit: error: --resume ${join(out, 'checkpoint-2')} was trained with other settings: schedule "linear" (now "constant"), r 4 (now 16)`,
+    );
+  });
+
+  it('--config accepts an adapter_config.json that lorakit or PEFT saved (inference_mode: true)', () => {
+    const saved = join(peftFixturesDir(), 'llama_qv', 'adapter', 'adapter_config.json');
+    expect(JSON.parse(readFileSync(saved, 'utf8')).inference_mode).toBe(true);
+    const config = join(dir, 'saved-config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({ ...JSON.parse(readFileSync(saved, 'utf8')), target_modules: ['q_proj', 'v_proj'] }),
+    );
+    const run = lorakit([
+      'train',
+      '--model',
+      demoBase,
+      '--data',
+      data,
+      '--config',
+      config,
+      '--max-steps',
+      '1',
+      '--out',
+      join(dir, 'from-saved'),
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json<TrainResult>().steps).toBe(1);
   });
 
   it('trains on plain text with a --config file and the human progress output', () => {

@@ -97,13 +97,29 @@ export interface FinetuneResult {
 const TRAINER_STATE = 'trainer_state.json';
 const OPTIMIZER_STATE = 'optimizer.safetensors';
 
-/** What must be equal for a checkpoint to be resumed with these settings and data. */
+/** Fields of adapter_config.json that describe the file rather than the training (left out of the fingerprint). */
+const NOT_TRAINING = new Set([
+  'inference_mode',
+  'base_model_name_or_path',
+  'revision',
+  'auto_mapping',
+  'peft_version',
+]);
+
+/**
+ * What must be equal for a checkpoint to be resumed with these settings and data: the data, every
+ * optimizer, schedule and batching setting, and every LoRA setting (by its adapter_config.json key),
+ * so that a resumed run is the run it claims to continue.
+ */
 function fingerprint(
   settings: FinetuneSettings,
   dataPath: string,
   examples: number,
+  loraConfig: LoraConfig,
 ): Record<string, unknown> {
   const { batchSize, gradientAccumulation, seed, evalSplit, maxLength, epochs, maxSteps } = settings;
+  const { learningRate, weightDecay, schedule, warmupSteps, maxGradNorm, completionOnly } = settings;
+  const lora = Object.entries(loraConfig.toPeftDict()).filter(([key]) => !NOT_TRAINING.has(key));
   return {
     data: resolve(dataPath),
     examples,
@@ -114,6 +130,13 @@ function fingerprint(
     maxLength,
     epochs,
     maxSteps,
+    learningRate,
+    weightDecay,
+    schedule,
+    warmupSteps,
+    maxGradNorm: maxGradNorm ?? null,
+    completionOnly: completionOnly ?? true,
+    ...Object.fromEntries(lora),
   };
 }
 
@@ -208,7 +231,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     numTrainingSteps: totalSteps,
   });
 
-  const expected = fingerprint(settings, input.dataPath, examples.length);
+  const expected = fingerprint(settings, input.dataPath, examples.length, input.loraConfig);
   let startStep = 0;
   let losses: LossPoint[] = [];
   let evalLosses: LossPoint[] = [];
@@ -222,7 +245,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     );
     if (different.length) {
       throw new CliError(
-        `--resume ${input.resume} was trained with other settings: ${different.map((k) => `${k} ${JSON.stringify(saved[k])} (now ${JSON.stringify(expected[k])})`).join(', ')}`,
+        `--resume ${input.resume} was trained with other settings: ${different.map((k) => `${k} ${k in saved ? JSON.stringify(saved[k]) : 'not recorded'} (now ${JSON.stringify(expected[k])})`).join(', ')}`,
       );
     }
     startStep = loaded.step ?? 0;

@@ -89,5 +89,7 @@ export function loraConfigFrom(flags: LoraFlags, defaults: { taskType?: 'CAUSAL_
     useRslora: flags.useRslora ?? options.useRslora,
     useDora: flags.useDora ?? options.useDora,
     bias: flags.bias ?? options.bias,
+    // A saved adapter_config.json says inference_mode: true; the config of an adapter to train never does.
+    inferenceMode: false,
   });
 }
