@@ -35,6 +35,8 @@ for step in $steps; do
     conformance) run conformance 240 bash -c 'cd apps/conformance && '"${tsx[*]}"' src/cli.ts --backend cuda' ;;
     llama) run llama 420 bash -c 'cd benchmarks && LORAKIT_BENCH_JSON=$OUT/llama.json '"${tsx[*]}"' src/llama-gpu.bench.ts' ;;
     llama-bf16) run llama-bf16 300 bash -c 'cd benchmarks && LORAKIT_GPU_BENCH_DTYPE=bfloat16 LORAKIT_BENCH_JSON=$OUT/llama-bf16.json '"${tsx[*]}"' src/llama-gpu.bench.ts' ;;
+    qlora) run qlora 120 bash -c 'cd benchmarks && '"${tsx[*]}"' src/qlora-gpu.check.ts' ;;
+    train) run train 180 bash -c 'cd apps/cli && for i in $(seq 200); do echo "the quick brown fox jumps over the lazy dog $i"; done > /tmp/train.txt && '"${tsx[*]}"' src/cli.ts train --backend cuda -v --model demo/base --data /tmp/train.txt --max-steps 30 --batch-size 8 --out /tmp/train-out --no-progress && ls -la /tmp/train-out' ;;
     *) echo "unknown step $step" | tee -a "$OUT/summary.txt" ;;
   esac
 done
