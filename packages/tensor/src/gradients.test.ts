@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   cat,
+  checkpoint,
   conv1d,
   conv2d,
   crossEntropy,
@@ -191,6 +192,11 @@ const CHECKS: Record<string, Check> = {
   col2im: () => {
     const geometry = { kernel: [3], stride: [2], padding: [1], dilation: [1], outSpatial: [3] };
     return [(c) => col2im(c, geometry, [1, 2, 5]), [leaf([1, 6, 3])]];
+  },
+  checkpoint: () => {
+    // A closure-captured weight as well as the inputs, as a checkpointed layer uses its parameters.
+    const w = leaf([3, 3]);
+    return [(x, y) => checkpoint((a, b) => a.matmul(w).tanh().mul(b), x, y), [leaf([2, 3]), leaf([2, 3])]];
   },
 };
 

@@ -1,6 +1,7 @@
 import { registerBackend } from './backend/registry.js';
 import { createJsBackend } from './backends/js/index.js';
 
+export { checkpoint } from './autograd/checkpoint.js';
 export { enableGrad, isGradEnabled, noGrad, noGradAsync } from './autograd/grad-mode.js';
 export { GRADIENTS, type GradContext, type GradRule } from './autograd/gradients.js';
 export type { GradNode } from './autograd/node.js';

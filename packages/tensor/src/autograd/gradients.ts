@@ -8,6 +8,7 @@ import { rotaryTransposed, rotateHalf } from '../ops/rotary.js';
 import { swigluBackward } from '../ops/swiglu.js';
 import { reshape, sumToShape } from '../ops/view.js';
 import type { Tensor } from '../tensor.js';
+import { checkpointBackward } from './checkpoint.js';
 
 /** What a backward rule sees. `needs[i]` says whether input i wants a gradient (skip work if not). */
 export interface GradContext {
@@ -318,4 +319,6 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
     const out = grad.backend.im2col(grad.contiguous().view(), attrs.geometry as ConvGeometry);
     return [wrap(grad.backend, out, grad.dtype, columns!.shape)];
   },
+  // ── recomputation ───────────────────────────────────────────────────────────
+  checkpoint: (ctx) => checkpointBackward(ctx),
 };
