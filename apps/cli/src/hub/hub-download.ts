@@ -11,7 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { downloadFile, fileDownloadInfo, listFiles, modelInfo } from '@huggingface/hub';
+import type { fileDownloadInfo } from '@huggingface/hub';
 import { CliError } from '../errors.js';
 import { cachedSnapshot, hubCacheDir, hubOffline, repoFolder } from './hub-cache.js';
 
@@ -67,6 +67,8 @@ export async function downloadModel(repoId: string, options: HubDownloadOptions 
   const accessToken = options.token ?? process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN;
   const credentials = { hubUrl, ...(accessToken ? { accessToken } : {}) };
   const repo = { type: 'model' as const, name: repoId };
+  // Loaded only for Hub ids: the client adds a few hundred ms to the start of every command otherwise.
+  const { listFiles, modelInfo } = await import('@huggingface/hub');
 
   let commit: string;
   const files: RepoFile[] = [];
@@ -149,6 +151,7 @@ async function fetchBlob(
   }
   onBytes(have);
   if (have < file.size) {
+    const { downloadFile, fileDownloadInfo } = await import('@huggingface/hub');
     const info = await fileDownloadInfo(params);
     if (!info) throw new CliError(`--model ${params.repo}: the Hub lists ${file.path} but does not serve it`);
     const remote = await downloadFile({ ...params, downloadInfo: info });
