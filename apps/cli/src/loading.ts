@@ -4,6 +4,7 @@ import { loadAdapter, type PeftModel } from '@lorakit/lora';
 import { loadModel, loadTokenizer, type PreTrainedModel, type Tokenizer } from '@lorakit/models';
 import { CliError } from './errors.js';
 import { requireAdapterDirectory, requireModelDirectory } from './paths.js';
+import { requireResidualBase } from './residual-base.js';
 
 /** Loads a base model, failing with one line naming the folder and the problem. */
 export async function loadBaseModel(dir: string, what = '--model'): Promise<PreTrainedModel> {
@@ -24,6 +25,7 @@ export async function loadModelTokenizer(dir: string, why: string): Promise<Toke
  */
 export function attachAdapter(model: PreTrainedModel, dir: string, modelDir: string): PeftModel {
   requireAdapterDirectory(dir, '--adapter directory');
+  requireResidualBase(dir, modelDir);
   try {
     return loadAdapter(model, dir);
   } catch (error) {

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import {
   CONFIG_NAME,
   dumpPythonJson,
@@ -58,6 +58,9 @@ export function registerConvert(program: Command): void {
       });
       const converted = convertToLora(read(flags.initial), read(flags.trained));
       for (const warning of converted.warnings) context.warn(warning);
+      // The trained adapter belongs to lorakit init's residual base; the converted one to the original.
+      const recorded = converted.config.baseModelNameOrPath;
+      if (recorded && basename(recorded) === 'residual-base') converted.config.baseModelNameOrPath = null;
       mkdirSync(resolve(flags.out), { recursive: true });
       await writeTensorFile(join(flags.out, WEIGHTS_NAME), converted.tensors, { metadata: { format: 'pt' } });
       writeTextAtomically(join(flags.out, CONFIG_NAME), dumpPythonJson(converted.config.toPeftDict()));

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   findInitStrategy,
   getPeftModel,
@@ -78,9 +78,12 @@ function helpText(methods: readonly InitMethod[]): string {
   return (
     'Initializes a LoRA adapter with one of the registered init methods and writes it to --out in PEFT ' +
     'format. Methods whose init rewrites the base weight (as their registered strategy says) move part of ' +
-    'each base weight into the adapter: the changed base is written to --out/residual-base. The saved ' +
-    'config keeps init_lora_weights, so loading the adapter onto the ORIGINAL base rebuilds the residual ' +
-    '(as PEFT does); after training, `lorakit convert` turns it into a plain LoRA adapter.\n\n' +
+    'each base weight into the adapter: the changed base is written to --out/residual-base, and the adapter ' +
+    'is saved as an adapter OF that residual base (init_lora_weights: true, base_model_name_or_path: the ' +
+    "residual base), as PEFT's documentation does, so loading it never initializes again. Train, generate " +
+    'and merge with --model --out/residual-base; after training, `lorakit convert --initial --out` turns ' +
+    'the trained adapter into a plain LoRA adapter for the ORIGINAL base. With --no-residual the config ' +
+    'keeps the method, and loading it onto the original base re-runs the init (as PEFT does).\n\n' +
     `Methods (from the installed plugin packages):\n${lines.join('\n')}`
   );
 }
@@ -151,6 +154,16 @@ export function registerInit(program: Command): void {
     };
     const peft = await initialize(method, model, config, run);
     for (const warning of peft.warnings) context.debug(`warning: ${warning}`);
+    const rewritesBase = Boolean(findInitStrategy(config.initLoraWeights)?.modifiesBaseWeight);
+    const residualDir = rewritesBase && flags.residual ? resolve(flags.out, 'residual-base') : null;
+    if (residualDir) {
+      // PEFT's recipe: the adapter is saved as plain LoRA of the residual base, so loading it (generate,
+      // train --adapter, merge, convert) does not run the init again — a re-run would subtract the
+      // factors a second time, and randomized (pissa_niter_N) or data-driven (CorDA) inits cannot repeat.
+      const saved = peft.peftConfig.get('default')!;
+      saved.initLoraWeights = true;
+      saved.baseModelNameOrPath = residualDir;
+    }
     await saveAdapter(peft, flags.out);
     const seconds = (performance.now() - started) / 1000;
     const modules = peft.loraLayers().length;
@@ -159,12 +172,15 @@ export function registerInit(program: Command): void {
     );
     context.print(`adapter: ${flags.out}`);
     let residual: string | null = null;
-    if (findInitStrategy(config.initLoraWeights)?.modifiesBaseWeight && flags.residual) {
+    if (residualDir) {
       residual = join(flags.out, 'residual-base');
       const base = peft.unload() as PreTrainedModel;
       await saveModel(base, residual);
       copyTokenizerFiles(flags.model, residual);
       context.print(`residual base model: ${residual} (the base weights minus what the adapter now holds)`);
+      context.print(
+        `use it as the model of this adapter: lorakit train --model ${residual} --adapter ${flags.out} …`,
+      );
     }
     context.result({
       method: method.name,

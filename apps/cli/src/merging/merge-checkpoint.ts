@@ -12,6 +12,7 @@ import { CliError, EXIT } from '../errors.js';
 import { attachAdapter, loadBaseModel } from '../loading.js';
 import { requireAdapterDirectory, requireModelDirectory } from '../paths.js';
 import { registerInitPlugins } from '../plugins.js';
+import { requireResidualBase } from '../residual-base.js';
 import { copyTokenizerFiles, type LazyTensor, parseShardSize, TOKENIZER_FILES } from './checkpoint-writer.js';
 import { checkStreamingFit, mergedTensors } from './streaming-merge.js';
 
@@ -61,6 +62,7 @@ export async function mergeToCheckpoint(
 ): Promise<MergeResult> {
   requireModelDirectory(flags.model, '--model directory');
   requireAdapterDirectory(flags.adapter);
+  requireResidualBase(flags.adapter, flags.model);
   await registerInitPlugins();
   const maxShardSize = parseShardSize(flags.maxShardSize);
   const dtype = flags.dtype === undefined ? undefined : DTYPES[flags.dtype];

@@ -24,6 +24,7 @@ import { CliError } from '../errors.js';
 import { requireAdapterDirectory, requireFile, requireModelDirectory } from '../paths.js';
 import { registerInitPlugins } from '../plugins.js';
 import { shuffled } from '../random.js';
+import { requireResidualBase } from '../residual-base.js';
 import { type Batch, batchesOf } from './batches.js';
 import { type Example, readExamples, splitExamples, tokenizeExamples } from './dataset.js';
 import { checkExamplesFor, PEFT_TASK_TYPES, type TrainingTask, trainingTaskOf } from './task.js';
@@ -217,6 +218,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
   const padId = tokenizer.padTokenId ?? model.config.padTokenId ?? tokenizer.eosTokenId ?? 0;
 
   const from = input.resume ?? input.adapter;
+  if (from) requireResidualBase(from, input.modelDir);
   const peft = from
     ? loadAdapter(model, from, { isTrainable: true })
     : getPeftModel(model, withTaskType(input.loraConfig, task));
