@@ -39,7 +39,7 @@ export function registerConvert(program: Command): void {
     .addHelpText(
       'after',
       '\nExample:\n  lorakit init --method pissa --model ./llama --out ./pissa-init\n' +
-        '  lorakit train --model ./llama --adapter ./pissa-init --data data.jsonl --out ./pissa-trained\n' +
+        '  lorakit train --model ./pissa-init/residual-base --adapter ./pissa-init --data data.jsonl --out ./pissa-trained\n' +
         '  lorakit convert --initial ./pissa-init --trained ./pissa-trained --out ./lora',
     )
     .action(async (flags: ConvertFlags, cmd: Command) => {
