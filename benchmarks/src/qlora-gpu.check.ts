@@ -61,7 +61,7 @@ for (const bits of ['4bit', '8bit'] as const) {
   const clean = perStep.every((s) => s === '0/0');
   failed ||= !clean;
   console.log(
-    `${bits}: ${perStep.length} steps, final loss ${result.loss.toFixed(4)}; host transfers per step (toHost/fromHost): ${perStep.join(' ')} — ${clean ? 'none' : 'SOME'}`,
+    `${bits}: ${perStep.length} steps, final loss ${result.loss?.toFixed(4)}; host transfers per step (toHost/fromHost): ${perStep.join(' ')} — ${clean ? 'none' : 'SOME'}`,
   );
 }
 process.exitCode = failed ? 1 : 0;
