@@ -11,9 +11,17 @@ type Rgb = readonly [number, number, number];
 
 const WIDTH = 720;
 const HEIGHT = 420;
-const MARGIN = { left: 70, right: 24, top: 44, bottom: 52 };
+const MARGIN = { left: 70, right: 24, top: 58, bottom: 52 };
+
+/** The plot rectangle inside the margins (curves and markers are drawn only there). */
+export const PLOT_AREA = {
+  left: MARGIN.left,
+  top: MARGIN.top,
+  width: WIDTH - MARGIN.left - MARGIN.right,
+  height: HEIGHT - MARGIN.top - MARGIN.bottom,
+} as const;
 const SCALE = 2;
-const COLORS = {
+export const COLORS = {
   background: [255, 255, 255],
   axis: [60, 60, 60],
   grid: [225, 225, 225],
@@ -100,8 +108,9 @@ function logTicks(low: number, high: number): number[] {
 }
 
 /**
- * Draws the training loss per step (raw, and smoothed by an EMA) and the evaluation losses as a PNG:
- * axes with round ticks, a log loss axis when the loss falls by more than 20×, a title and a legend.
+ * Draws the training loss per step (raw, and smoothed by a centered moving average) and the evaluation
+ * losses as a PNG: axes with round ticks fitted to the data, a log loss axis when the loss changes by more
+ * than 2×, a title and a legend above the plot.
  * Returns the PNG bytes and writes them to `path` when given.
  */
 export function drawLossCurve(
@@ -117,14 +126,25 @@ export function drawLossCurve(
   const maxStep = Math.max(...all.map((p) => p.step), 1);
   const minLoss = Math.min(...all.map((p) => p.loss));
   const maxLoss = Math.max(...all.map((p) => p.loss));
-  const logScale = minLoss > 0 && maxLoss / minLoss > 20;
+  // A loss is positive and falls by ratios: a log axis unless the whole run stays within 2× (then a linear
+  // axis reads better). Either way the axis fits the data with 5 % padding — anchoring it at 0 squeezed a
+  // 2.1 → 1.9 run into a flat line at the top.
+  const logScale = minLoss > 0 && maxLoss / minLoss > 2;
   const toY = logScale ? Math.log10 : (v: number) => v;
-  const yLow = logScale ? toY(minLoss) : Math.min(0, minLoss);
-  const yHigh = toY(maxLoss) + (logScale ? 0.05 : maxLoss * 0.05);
+  const spread = toY(maxLoss) - toY(minLoss) || Math.abs(toY(maxLoss)) * 0.1 || 1;
+  const yLow = toY(minLoss) - spread * 0.05;
+  const yHigh = toY(maxLoss) + spread * 0.05;
   const px = (step: number) => MARGIN.left + ((step - minStep) / (maxStep - minStep || 1)) * plotW;
   const py = (loss: number) => MARGIN.top + (1 - (toY(loss) - yLow) / (yHigh - yLow || 1)) * plotH;
 
-  const yTicks = logScale ? logTicks(yLow, yHigh) : niceTicks(yLow, yHigh, 5);
+  // Less than a decade of log axis has too few 1-2-5 ticks: round values then, placed on the log axis.
+  const decadeTicks = logScale ? logTicks(yLow, yHigh) : [];
+  const yTicks =
+    decadeTicks.length >= 3
+      ? decadeTicks
+      : logScale
+        ? niceTicks(10 ** yLow, 10 ** yHigh, 5)
+        : niceTicks(yLow, yHigh, 5);
   for (const tick of yTicks) {
     const y = py(tick);
     if (y < MARGIN.top - 1 || y > MARGIN.top + plotH + 1) continue;
@@ -171,18 +191,18 @@ export function drawLossCurve(
   const xLabel = 'step';
   canvas.text(xLabel, MARGIN.left + plotW / 2 - textWidth(xLabel, SCALE) / 2, HEIGHT - 20, COLORS.text);
   canvas.text('loss', 8, MARGIN.top - 16, COLORS.text);
-  // Legend in the plot's top-right corner, where a falling loss curve leaves room.
-  const legendRight = MARGIN.left + plotW - 10;
+  // Legend in one row between the title and the plot: inside the plot it covered curves or eval markers.
   const entries: [string, Rgb][] = [
     ['train loss (smoothed)', COLORS.smooth],
     ['train loss', COLORS.raw],
   ];
   if (evaluation.length) entries.push(['eval loss', COLORS.evaluation]);
-  const legendWidth = Math.max(...entries.map(([label]) => textWidth(label, SCALE))) + 30;
-  for (const [i, [label, color]] of entries.entries()) {
-    const y = MARGIN.top + 10 + i * 18;
-    canvas.fill(legendRight - legendWidth, y + 3, 18, 4, color);
-    canvas.text(label, legendRight - legendWidth + 26, y, COLORS.text);
+  let legendX = MARGIN.left;
+  const legendY = 34;
+  for (const [label, color] of entries) {
+    canvas.fill(legendX, legendY + 3, 18, 4, color);
+    canvas.text(label, legendX + 26, legendY, COLORS.text);
+    legendX += 26 + textWidth(label, SCALE) + 24;
   }
   return PNG.sync.write(canvas.png);
 }
