@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { getPeftModel, saveAdapter } from '@lorakit/lora';
 import { loadModel } from '@lorakit/models';
@@ -9,6 +9,16 @@ import { demoBase, lorakit, temporaryDirectory } from './run-cli.js';
 const fixtures = peftFixturesDir();
 
 describe('lorakit inspect', () => {
+  it('recognises a folder of named adapters that are symbolic links', () => {
+    const folder = temporaryDirectory();
+    symlinkSync(join(fixtures, 'llama_qv', 'adapter'), join(folder, 'qv'));
+    symlinkSync(join(fixtures, 'gpt2_conv1d', 'adapter'), join(folder, 'gpt2'));
+    const run = lorakit(['inspect', folder]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`adapter  ${join(folder, 'gpt2')}`);
+    expect(run.stdout).toContain(`adapter  ${join(folder, 'qv')}`);
+  });
+
   it('summarizes an adapter with trainable tokens, alone and in a folder of named adapters', async () => {
     const folder = temporaryDirectory();
     const dir = join(folder, 'tokens');

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type LoraConfig,
@@ -203,10 +203,18 @@ function loadProblems(config: LoraConfig, file: SafetensorsFile): string[] {
   return problems;
 }
 
-/** Named adapters saved in subfolders (PEFT saves every adapter but "default" as `dir/<name>`). */
+/**
+ * Named adapters saved in subfolders (PEFT saves every adapter but "default" as `dir/<name>`); a
+ * subfolder may be a symbolic link to an adapter folder (followed, as every other command does).
+ */
 export function namedAdapterFolders(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, 'adapter_config.json')))
+    .filter(
+      (e) =>
+        (e.isDirectory() ||
+          (e.isSymbolicLink() && statSync(join(dir, e.name), { throwIfNoEntry: false })?.isDirectory())) &&
+        existsSync(join(dir, e.name, 'adapter_config.json')),
+    )
     .map((e) => e.name)
     .sort();
 }
