@@ -3,6 +3,7 @@ import type { Tensor } from '@lorakit/tensor';
 import type { BaseModelConfig } from './config/base-config.js';
 import { ModelError } from './errors.js';
 import type { KVCache } from './kv-cache.js';
+import { isLayerStack } from './models/checkpointing.js';
 
 /** Inputs of every model's forward (camelCase of transformers' keyword arguments). */
 export interface ModelInputs {
@@ -118,6 +119,41 @@ export abstract class PreTrainedModel<C extends BaseModelConfig = BaseModelConfi
 
   // A plain field (not #private) so that Module.deepCopy carries it.
   private untiedTargets: readonly string[] = [];
+
+  /**
+   * Gradient checkpointing per layer, as transformers' `gradient_checkpointing_enable()`: in training
+   * mode with gradients recorded, each decoder (or encoder) layer keeps only its input for backward and
+   * is run again there (`checkpoint` of @lorakit/tensor), trading one more forward of every layer for
+   * activation memory that no longer grows with the number of layers. Gradients are unchanged (dropout
+   * replays the same masks). Applies to every layer stack in the tree (the heads-free base of a
+   * `…ForCausalLM`, T5's encoder and decoder); inference (`eval()` or `noGrad`) is untouched. Training
+   * with a KV cache is refused while it is on: the re-run would update the cache twice.
+   */
+  gradientCheckpointingEnable(): this {
+    return this.setGradientCheckpointing(true);
+  }
+
+  /** Turns {@link gradientCheckpointingEnable} off again. */
+  gradientCheckpointingDisable(): this {
+    return this.setGradientCheckpointing(false);
+  }
+
+  /** Whether gradient checkpointing is on (transformers' `is_gradient_checkpointing`). */
+  get isGradientCheckpointing(): boolean {
+    return this.namedModules().some(([, module]) => isLayerStack(module) && module.gradientCheckpointing);
+  }
+
+  private setGradientCheckpointing(on: boolean): this {
+    const stacks = this.namedModules().filter(([, module]) => isLayerStack(module));
+    if (stacks.length === 0) {
+      throw new ModelError(
+        `[${this.architecture}] has no layer stack that supports gradient checkpointing (a module with a gradientCheckpointing field whose forward runs its layers through callLayer)`,
+      );
+    }
+    for (const [, module] of stacks)
+      (module as unknown as { gradientCheckpointing: boolean }).gradientCheckpointing = on;
+    return this;
+  }
 
   /**
    * Parameters that are the same tensor as another: [target, source] dotted names. Checkpoints store one

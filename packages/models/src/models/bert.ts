@@ -15,6 +15,7 @@ import type { BertConfig } from '../config/bert-config.js';
 import { ModelError } from '../errors.js';
 import { inferProblemType, maskedLmLoss, sequenceClassificationLoss } from '../losses.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
+import { callLayer } from './checkpointing.js';
 import { checkInputIds, defaultPositionIds } from './inputs.js';
 
 export class BertEmbeddings extends Module<[Tensor, Tensor, Tensor], Tensor> {
@@ -126,6 +127,8 @@ export class BertLayer extends Module<[Tensor, AttentionBias], Tensor> {
 }
 
 export class BertEncoder extends Module<[Tensor, AttentionBias], Tensor> {
+  /** Run each layer under `checkpoint` in training (see `PreTrainedModel.gradientCheckpointingEnable`). */
+  gradientCheckpointing = false;
   constructor(config: BertConfig) {
     super();
     this.registerModule(
@@ -135,7 +138,7 @@ export class BertEncoder extends Module<[Tensor, AttentionBias], Tensor> {
   }
   forward(hidden: Tensor, mask: AttentionBias): Tensor {
     let h = hidden;
-    for (const layer of this.child<ModuleList>('layer')) h = layer.call(h, mask);
+    for (const layer of this.child<ModuleList>('layer')) h = callLayer(this, 'BertEncoder', layer, h, mask);
     return h;
   }
 }

@@ -9,6 +9,7 @@ import { ropeInverseFrequencies } from '../config/rope.js';
 import type { KVCache } from '../kv-cache.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
 import { DecoderForCausalLM } from './causal-lm.js';
+import { callLayer } from './checkpointing.js';
 import { checkInputIds, defaultPositionIds } from './inputs.js';
 import { DecoderForSequenceClassification } from './sequence-classification.js';
 
@@ -116,6 +117,8 @@ export class Gemma2DecoderLayer extends Module<[Tensor, Gemma2Context], Tensor> 
 
 /** The heads-free decoder; embeddings are scaled by √hidden rounded to the embedding dtype. */
 export class Gemma2Model extends PreTrainedModel<Gemma2Config> {
+  /** Run each layer under `checkpoint` in training (see `PreTrainedModel.gradientCheckpointingEnable`). */
+  gradientCheckpointing = false;
   readonly architecture = 'Gemma2Model';
   readonly basePrefix = '';
 
@@ -174,7 +177,8 @@ export class Gemma2Model extends PreTrainedModel<Gemma2Config> {
     // transformers multiplies by √hidden as a tensor of the hidden states' dtype (rounded: bf16 differs).
     const normalizer = tensor([Math.sqrt(this.config.hiddenSize)], { backend }).cast(embeddings.dtype);
     let hidden = embeddings.mul(normalizer);
-    for (const layer of this.child<ModuleList>('layers')) hidden = layer.call(hidden, context);
+    for (const layer of this.child<ModuleList>('layers'))
+      hidden = callLayer(this, this.architecture, layer, hidden, context, cache);
     hidden = this.child('norm').call(hidden);
     return { logits: hidden, lastHiddenState: hidden, ...(cache ? { cache } : {}) };
   }

@@ -6,6 +6,7 @@ import type { Gpt2Config } from '../config/gpt2-config.js';
 import type { KVCache } from '../kv-cache.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
 import { DecoderForCausalLM } from './causal-lm.js';
+import { callLayer } from './checkpointing.js';
 import { checkInputIds, defaultPositionIds } from './inputs.js';
 
 interface Gpt2Context {
@@ -87,6 +88,8 @@ export class GPT2Block extends Module<[Tensor, Gpt2Context], Tensor> {
 
 /** Token + position embeddings, blocks `h.N`, final `ln_f`. Its output `logits` is the last hidden state. */
 export class GPT2Model extends PreTrainedModel<Gpt2Config> {
+  /** Run each layer under `checkpoint` in training (see `PreTrainedModel.gradientCheckpointingEnable`). */
+  gradientCheckpointing = false;
   readonly architecture = 'GPT2Model';
   readonly basePrefix = '';
 
@@ -132,7 +135,8 @@ export class GPT2Model extends PreTrainedModel<Gpt2Config> {
       backend,
     });
     const context: Gpt2Context = { mask, cache };
-    for (const block of this.child<ModuleList>('h')) hidden = block.call(hidden, context);
+    for (const block of this.child<ModuleList>('h'))
+      hidden = callLayer(this, this.architecture, block, hidden, context, cache);
     hidden = this.child('ln_f').call(hidden);
     return { logits: hidden, lastHiddenState: hidden, ...(cache ? { cache } : {}) };
   }

@@ -8,6 +8,7 @@ import { ropeInverseFrequencies } from '../config/rope.js';
 import type { KVCache } from '../kv-cache.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
 import { DecoderForCausalLM } from './causal-lm.js';
+import { callLayer } from './checkpointing.js';
 import { checkInputIds, defaultPositionIds } from './inputs.js';
 import { DecoderForSequenceClassification } from './sequence-classification.js';
 
@@ -123,6 +124,8 @@ const GPTJ_IGNORED = [/(^|\.)attn\.bias$/, /(^|\.)attn\.masked_bias$/];
 
 /** Token embeddings `wte`, blocks `h.N`, final `ln_f`. Its output `logits` is the last hidden state. */
 export class GPTJModel extends PreTrainedModel<GptjConfig> {
+  /** Run each layer under `checkpoint` in training (see `PreTrainedModel.gradientCheckpointingEnable`). */
+  gradientCheckpointing = false;
   readonly architecture = 'GPTJModel';
   readonly basePrefix = '';
   readonly inverseFrequencies: Float32Array;
@@ -167,7 +170,8 @@ export class GPTJModel extends PreTrainedModel<GptjConfig> {
       backend,
     });
     const context: GptjContext = { mask, cos, sin, cache };
-    for (const block of this.child<ModuleList>('h')) hidden = block.call(hidden, context);
+    for (const block of this.child<ModuleList>('h'))
+      hidden = callLayer(this, this.architecture, block, hidden, context, cache);
     hidden = this.child('ln_f').call(hidden);
     return { logits: hidden, lastHiddenState: hidden, ...(cache ? { cache } : {}) };
   }

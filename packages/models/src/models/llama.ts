@@ -8,6 +8,7 @@ import { ropeInverseFrequencies } from '../config/rope.js';
 import type { KVCache } from '../kv-cache.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
 import { DecoderForCausalLM } from './causal-lm.js';
+import { callLayer } from './checkpointing.js';
 import { checkInputIds, defaultPositionIds } from './inputs.js';
 
 /** What every decoder layer of one forward shares. */
@@ -121,6 +122,8 @@ export class LlamaRotaryEmbedding extends Module<[Tensor], { cos: Tensor; sin: T
 
 /** The heads-free decoder: embeddings, layers, final norm. Its output `logits` is the last hidden state. */
 export class LlamaModel extends PreTrainedModel<LlamaConfig> {
+  /** Run each layer under `checkpoint` in training (see `PreTrainedModel.gradientCheckpointingEnable`). */
+  gradientCheckpointing = false;
   readonly architecture: string;
   readonly basePrefix = '';
 
@@ -178,7 +181,8 @@ export class LlamaModel extends PreTrainedModel<LlamaConfig> {
       cache,
     };
     let hidden: Tensor = this.child('embed_tokens').call(inputIds);
-    for (const layer of this.child<ModuleList>('layers')) hidden = layer.call(hidden, context);
+    for (const layer of this.child<ModuleList>('layers'))
+      hidden = callLayer(this, this.architecture, layer, hidden, context, cache);
     hidden = this.child('norm').call(hidden);
     return { logits: hidden, lastHiddenState: hidden, ...(cache ? { cache } : {}) };
   }

@@ -8,6 +8,7 @@ import { longropeInverseFrequencies, ropeInverseFrequencies } from '../config/ro
 import type { KVCache } from '../kv-cache.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../pretrained-model.js';
 import { DecoderForCausalLM } from './causal-lm.js';
+import { callLayer } from './checkpointing.js';
 import { checkInputIds, defaultPositionIds } from './inputs.js';
 import { DecoderForSequenceClassification } from './sequence-classification.js';
 
@@ -139,6 +140,8 @@ export class Phi3RotaryEmbedding extends Module<[Tensor, number | null], { cos: 
 
 /** The heads-free decoder: embeddings, layers, final norm. Its output `logits` is the last hidden state. */
 export class Phi3Model extends PreTrainedModel<Phi3Config> {
+  /** Run each layer under `checkpoint` in training (see `PreTrainedModel.gradientCheckpointingEnable`). */
+  gradientCheckpointing = false;
   readonly architecture = 'Phi3Model';
   readonly basePrefix = '';
 
@@ -190,7 +193,8 @@ export class Phi3Model extends PreTrainedModel<Phi3Config> {
     });
     const context: Phi3Context = { cos, sin, mask, cache };
     let hidden: Tensor = this.child('embed_tokens').call(inputIds);
-    for (const layer of this.child<ModuleList>('layers')) hidden = layer.call(hidden, context);
+    for (const layer of this.child<ModuleList>('layers'))
+      hidden = callLayer(this, this.architecture, layer, hidden, context, cache);
     hidden = this.child('norm').call(hidden);
     return { logits: hidden, lastHiddenState: hidden, ...(cache ? { cache } : {}) };
   }

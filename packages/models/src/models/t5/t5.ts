@@ -6,6 +6,7 @@ import { ModelError } from '../../errors.js';
 import type { KVCache } from '../../kv-cache.js';
 import { seq2seqLmLoss } from '../../losses.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../../pretrained-model.js';
+import { callLayer } from '../checkpointing.js';
 import { checkInputIds } from '../inputs.js';
 import { type T5Attention, T5Block, type T5Context } from './t5-layers.js';
 
@@ -27,6 +28,8 @@ function withPositionBias(mask: AttentionBias, positionBias: Tensor): AttentionB
  * `final_layer_norm`. The relative position bias of block 0 is computed once and used by every block.
  */
 export class T5Stack extends Module<[T5StackInputs], Tensor> {
+  /** Run each layer under `checkpoint` in training (see `PreTrainedModel.gradientCheckpointingEnable`). */
+  gradientCheckpointing = false;
   constructor(
     readonly config: T5Config,
     readonly isDecoder: boolean,
@@ -68,7 +71,8 @@ export class T5Stack extends Module<[T5StackInputs], Tensor> {
       cache: this.isDecoder ? cache : undefined,
     };
     let hidden = this.child('dropout').call(this.child('embed_tokens').call(inputIds));
-    for (const block of this.child<ModuleList>('block')) hidden = block.call(hidden, context);
+    for (const block of this.child<ModuleList>('block'))
+      hidden = callLayer(this, 'T5Stack', block, hidden, context, context.cache);
     return this.child('dropout').call(this.child('final_layer_norm').call(hidden));
   }
 }
