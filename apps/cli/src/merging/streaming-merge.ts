@@ -45,6 +45,7 @@ export function streamingBlocker(
   for (const key of adapterKeys) {
     const role = adapterKeyRole(key);
     if (role.kind === 'full') return `the adapter stores the full tensor ${role.module}`;
+    if (role.kind === 'trainable_tokens') return `the adapter trains token rows of ${role.module}`;
     if (role.kind === 'modules_to_save') {
       const rest = key.slice(key.indexOf('.modules_to_save.') + '.modules_to_save.'.length);
       if (!present.has(`${role.module}.${rest}`))
@@ -100,6 +101,7 @@ function singleModule(
   const peft = new PeftModel(holder);
   const single = config.clone();
   single.modulesToSave = null;
+  single.trainableTokenIndices = null;
   peft.addAdapter('default', single, { initWeights: false });
   return { peft, tensors: adapterTensors(peft, 'default') };
 }
