@@ -8,6 +8,7 @@ import { integerOption, numberOption } from '../options.js';
 import { writeLossCurve } from '../plot/loss-curve.js';
 import { finetune } from '../training/finetune.js';
 import { addLoraOptions, type LoraFlags, loraConfigFrom } from '../training/lora-options.js';
+import { describeMfu, mfu, type PeakRate, peakRateOf, THROUGHPUT_HELP } from '../training/throughput.js';
 
 interface TrainFlags extends LoraFlags {
   model: string;
@@ -32,6 +33,7 @@ interface TrainFlags extends LoraFlags {
   plot: boolean;
   revision?: string;
   completionOnly?: boolean;
+  gradientCheckpointing?: boolean;
 }
 
 export function registerTrain(program: Command): void {
@@ -47,7 +49,8 @@ export function registerTrain(program: Command): void {
         'model (T5) takes {"input": …, "target": …} lines; a sequence classifier (…ForSequenceClassification)\n' +
         '{"text": …, "label": …} lines (a class id or a label2id name). Tokenized with the\n' +
         "checkpoint's tokenizer.json. Writes a PEFT adapter (adapter_config.json + adapter_model.safetensors),\n" +
-        'trainer_state.json and loss.png to --out.',
+        'trainer_state.json and loss.png to --out.\n\n' +
+        THROUGHPUT_HELP,
     )
     .requiredOption(
       '--model <dir|org/name>',
@@ -96,6 +99,10 @@ export function registerTrain(program: Command): void {
     )
     .option('--completion-only', 'loss only on completions and assistant turns (the default)')
     .option('--no-completion-only', 'loss on every token, prompts and user turns included')
+    .option(
+      '--gradient-checkpointing',
+      "keep only each decoder layer's input and recompute the layer in backward: activation memory of one layer instead of all, for about one more forward per step; same gradients",
+    )
     .option('--no-plot', 'do not write loss.png')
     .addHelpText(
       'after',
@@ -115,6 +122,7 @@ export function registerTrain(program: Command): void {
       process.once('SIGINT', onSignal);
       let bar: ReturnType<CommandContext['progress']> | undefined;
       let evalText = '';
+      let peak: PeakRate | undefined;
       try {
         const modelDir = await resolveModelArgument(flags.model, { revision: flags.revision, context });
         const result = await finetune({
@@ -141,21 +149,24 @@ export function registerTrain(program: Command): void {
             saveEvery: flags.saveEvery,
             maxLength: flags.maxLength,
             completionOnly: flags.completionOnly,
+            gradientCheckpointing: flags.gradientCheckpointing,
           },
           onStart: (info) => {
             context.print(info.trainable);
             context.print(
               `${info.trainExamples} training examples${info.evalExamples ? `, ${info.evalExamples} for evaluation` : ''}; ${info.totalSteps} steps${info.startStep ? ` (resuming after step ${info.startStep})` : ''}`,
             );
+            peak = peakRateOf(backend.device, info.computeDtype);
             bar = context.progress({ label: 'train', total: info.totalSteps });
             bar.update(info.startStep);
           },
-          onStep: (info) => {
+          onStep: (info, work) => {
             const rate =
               info.tokens !== undefined && info.stepMs > 0 ? (info.tokens / info.stepMs) * 1000 : 0;
+            const utilization = peak ? `  MFU ${(mfu(work.flops, info.stepMs, peak) * 100).toFixed(1)}%` : '';
             bar?.update(
               info.step,
-              `loss ${info.loss.toFixed(4)}${evalText}  ${Math.round(rate).toLocaleString('en-US')} tok/s`,
+              `loss ${info.loss.toFixed(4)}${evalText}  ${Math.round(rate).toLocaleString('en-US')} tok/s${utilization}`,
             );
           },
           onEvaluate: ({ loss }) => {
@@ -186,8 +197,9 @@ export function registerTrain(program: Command): void {
           });
         }
         const seconds = result.trainMs / 1000;
+        const tokensPerSecond = seconds > 0 ? result.tokens / seconds : 0;
         context.print(
-          `trained ${result.steps} steps in ${seconds.toFixed(1)} s (${Math.round(result.tokens / seconds).toLocaleString('en-US')} tok/s); final loss ${last?.loss.toFixed(4) ?? 'n/a'}${evalLoss ? `, eval loss ${evalLoss.loss.toFixed(4)}` : ''}`,
+          `trained ${result.steps} steps in ${seconds.toFixed(1)} s (${Math.round(tokensPerSecond).toLocaleString('en-US')} tok/s, ${describeMfu(result.flops, result.trainMs, peak, backend.device)}); final loss ${last?.loss.toFixed(4) ?? 'n/a'}${evalLoss ? `, eval loss ${evalLoss.loss.toFixed(4)}` : ''}`,
         );
         context.print(`adapter: ${flags.out}${plot ? `\nloss curve: ${plot}` : ''}`);
         context.result({
@@ -197,6 +209,10 @@ export function registerTrain(program: Command): void {
           evalLoss: evalLoss?.loss ?? null,
           tokens: result.tokens,
           seconds,
+          tokensPerSecond,
+          flops: result.flops,
+          mfu: peak ? mfu(result.flops, result.trainMs, peak) : null,
+          peakFlops: peak ? { device: peak.name, precision: peak.precision, flops: peak.flops } : null,
           backend: backend.name,
           lossCurve: plot ?? null,
           losses: result.losses,

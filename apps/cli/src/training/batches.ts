@@ -10,6 +10,8 @@ export interface Batch {
   readonly labels: Tensor;
   /** Real (non-padding) tokens, for throughput. */
   readonly tokens: number;
+  /** Σ length² over the rows (query-key pairs of attention), for the FLOPs estimate. */
+  readonly attentionPairs: number;
   /** Labels that are not -100 (what the loss is averaged over). */
   readonly labelled: number;
 }
@@ -35,6 +37,7 @@ export function collate(
 ): Batch {
   const ids = examples.map((e) => e.inputIds);
   const tokens = ids.reduce((n, row) => n + row.length, 0);
+  const attentionPairs = ids.reduce((n, row) => n + row.length ** 2, 0);
   const inputIds = padded(ids, padId);
   const attentionMask = padded(
     ids.map((row) => row.map(() => 1)),
@@ -45,7 +48,7 @@ export function collate(
     const labels = values.every(Number.isInteger)
       ? tensor(BigInt64Array.from(values, BigInt), { shape: [values.length], dtype: 'int64' })
       : tensor(Float32Array.from(values), { shape: [values.length] });
-    return { inputIds, attentionMask, labels, tokens, labelled: examples.length };
+    return { inputIds, attentionMask, labels, tokens, attentionPairs, labelled: examples.length };
   }
   const labelled = examples.reduce((n, e) => n + e.labels.filter((l) => l !== -100).length, 0);
   return {
@@ -56,6 +59,7 @@ export function collate(
       -100,
     ),
     tokens,
+    attentionPairs,
     labelled,
   };
 }

@@ -18,7 +18,7 @@ import {
   saveOptimizerState,
   train,
 } from '@lorakit/nn';
-import { manualSeed, noGrad } from '@lorakit/tensor';
+import { type Dtype, manualSeed, noGrad } from '@lorakit/tensor';
 import { loadChatTemplate } from '../data/chat-template.js';
 import { CliError } from '../errors.js';
 import { requireAdapterDirectory, requireFile, requireModelDirectory } from '../paths.js';
@@ -28,6 +28,7 @@ import { requireResidualBase } from '../residual-base.js';
 import { type Batch, batchesOf } from './batches.js';
 import { type Example, readExamples, splitExamples, tokenizeExamples } from './dataset.js';
 import { checkExamplesFor, PEFT_TASK_TYPES, type TrainingTask, trainingTaskOf } from './task.js';
+import { computeDtypeOf, type ModelShapeConfig, modelShapeOf, stepFlops } from './throughput.js';
 
 /** Hyperparameters of a fine-tuning run (the `train` command's flags). */
 export interface FinetuneSettings {
@@ -47,6 +48,8 @@ export interface FinetuneSettings {
   readonly maxLength: number;
   /** Loss only on completions and assistant turns (default true); false trains on every token. */
   readonly completionOnly?: boolean;
+  /** Recompute each layer's activations in backward instead of keeping them (same gradients). */
+  readonly gradientCheckpointing?: boolean;
 }
 
 export interface FinetuneInput {
@@ -69,8 +72,11 @@ export interface FinetuneInput {
     trainExamples: number;
     evalExamples: number;
     trainable: string;
+    /** The dtype the model's matrix products run in (for the peak rate of MFU). */
+    computeDtype: Dtype;
   }) => void;
-  readonly onStep?: (info: StepInfo) => void;
+  /** After each optimizer step, with the model FLOPs of the step (see `stepFlops`). */
+  readonly onStep?: (info: StepInfo, work: { flops: number }) => void;
   readonly onEvaluate?: (info: { step: number; loss: number }) => void;
   readonly onCheckpoint?: (info: { step: number; dir: string }) => void;
 }
@@ -90,6 +96,8 @@ export interface FinetuneResult {
   readonly losses: LossPoint[];
   readonly evalLosses: LossPoint[];
   readonly tokens: number;
+  /** Model FLOPs of the training steps of this run (see `stepFlops`). */
+  readonly flops: number;
   readonly trainMs: number;
   /** Where the adapter was written (the checkpoint folder when aborted). */
   readonly adapterDir: string;
@@ -223,6 +231,8 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     ? loadAdapter(model, from, { isTrainable: true })
     : getPeftModel(model, withTaskType(input.loraConfig, task));
   const parameters = peft.parameters().filter((p: Parameter) => p.requiresGrad);
+  if (settings.gradientCheckpointing) model.gradientCheckpointingEnable();
+  const shape = modelShapeOf(peft, model.config as ModelShapeConfig);
 
   const batchesPerEpoch = Math.ceil(trainSet.length / settings.batchSize);
   const stepsPerEpoch = Math.ceil(batchesPerEpoch / settings.gradientAccumulation);
@@ -267,6 +277,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     trainExamples: trainSet.length,
     evalExamples: evaluation.length,
     trainable: peft.trainableParametersSummary(),
+    computeDtype: computeDtypeOf(model),
   });
 
   const evalBatches = batchesOf(evaluation, settings.batchSize, padId, task);
@@ -285,6 +296,8 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     return dir;
   };
 
+  let stepWork = 0;
+  let totalFlops = 0;
   const result = await train<Batch>({
     model: peft,
     data: batchesFor,
@@ -296,7 +309,10 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     scheduler,
     startStep,
     signal: input.signal,
-    countTokens: (batch) => batch.tokens,
+    countTokens: (batch) => {
+      stepWork += stepFlops(shape, batch);
+      return batch.tokens;
+    },
     // computeLoss is synchronous and keeps nothing: each micro-batch's activations are recycled.
     tidy: true,
     computeLoss: (batch) =>
@@ -322,7 +338,9 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     callbacks: {
       onStep: (info) => {
         losses.push({ step: info.step, loss: info.loss });
-        input.onStep?.(info);
+        totalFlops += stepWork;
+        input.onStep?.(info, { flops: stepWork });
+        stepWork = 0;
       },
       onEvaluate: ({ step, metrics }) => input.onEvaluate?.({ step, loss: metrics as number }),
       onCheckpoint: async ({ step }) => {
@@ -357,6 +375,7 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
     losses,
     evalLosses,
     tokens: result.tokens ?? 0,
+    flops: totalFlops,
     trainMs: result.elapsedMs,
     adapterDir,
   };
