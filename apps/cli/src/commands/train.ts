@@ -199,7 +199,7 @@ export function registerTrain(program: Command): void {
         const seconds = result.trainMs / 1000;
         const tokensPerSecond = seconds > 0 ? result.tokens / seconds : 0;
         context.print(
-          `trained ${result.steps} steps in ${seconds.toFixed(1)} s (${Math.round(tokensPerSecond).toLocaleString('en-US')} tok/s, ${describeMfu(result.flops, result.trainMs, peak, backend.device)}); final loss ${last?.loss.toFixed(4) ?? 'n/a'}${evalLoss ? `, eval loss ${evalLoss.loss.toFixed(4)}` : ''}`,
+          `trained ${result.steps} steps in ${seconds.toFixed(1)} s (${Math.round(tokensPerSecond).toLocaleString('en-US')} tok/s, ${describeMfu(result.flops, result.trainMs, peak, { backend: backend.name, device: backend.device })}); final loss ${last?.loss.toFixed(4) ?? 'n/a'}${evalLoss ? `, eval loss ${evalLoss.loss.toFixed(4)}` : ''}`,
         );
         context.print(`adapter: ${flags.out}${plot ? `\nloss curve: ${plot}` : ''}`);
         context.result({

@@ -102,12 +102,13 @@ describe('model FLOPs', () => {
 
   it('words the utilization, or says it is unknown', () => {
     const peak: PeakRate = { name: 'H100 SXM', precision: 'bf16/f16', flops: 989.4e12 };
-    expect(describeMfu(494.7e12, 1000, peak)).toBe('MFU 50.0% of 989 TFLOP/s (H100 SXM, bf16/f16)');
-    expect(describeMfu(1e12, 1000, undefined, device('NVIDIA GeForce RTX 4090'))).toBe(
-      'MFU unknown (no peak rate known for NVIDIA GeForce RTX 4090)',
-    );
-    expect(describeMfu(1e12, 1000, undefined)).toBe(
-      'MFU unknown (no peak rate known for this backend, which names no device)',
+    const h100 = { backend: 'cuda', device: device('NVIDIA H100 80GB HBM3') };
+    expect(describeMfu(494.7e12, 1000, peak, h100)).toBe("MFU 50.0% of the H100 SXM's 989 TFLOP/s bf16/f16");
+    expect(
+      describeMfu(1e12, 1000, undefined, { backend: 'cuda', device: device('NVIDIA GeForce RTX 4090') }),
+    ).toBe('MFU unknown: no peak rate for NVIDIA GeForce RTX 4090');
+    expect(describeMfu(1e12, 1000, undefined, { backend: 'js' })).toBe(
+      'MFU unknown: the js backend names no device',
     );
   });
 });

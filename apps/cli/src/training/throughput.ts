@@ -122,17 +122,23 @@ export function mfu(flops: number, milliseconds: number, peak: PeakRate): number
   return milliseconds > 0 ? flops / (milliseconds / 1000) / peak.flops : 0;
 }
 
-/** "MFU 41.3% of 989 TFLOP/s (H100 SXM, bf16/f16)", or "MFU unknown (…)" without a known peak rate. */
+/**
+ * "MFU 41.3% of the H100 SXM's 989 TFLOP/s bf16/f16", or "MFU unknown: …" saying why there is no peak
+ * rate (the backend names no device, or the table does not know it).
+ */
 export function describeMfu(
   flops: number,
   milliseconds: number,
   peak: PeakRate | undefined,
-  device?: string,
+  device: { backend: string; device?: string | undefined },
 ): string {
-  if (!peak)
-    return `MFU unknown (no peak rate known for ${device ? device.split(' (')[0] : 'this backend, which names no device'})`;
+  if (!peak) {
+    return device.device
+      ? `MFU unknown: no peak rate for ${device.device.split(' (')[0]}`
+      : `MFU unknown: the ${device.backend} backend names no device`;
+  }
   const share = (mfu(flops, milliseconds, peak) * 100).toFixed(1);
-  return `MFU ${share}% of ${Math.round(peak.flops / 1e12)} TFLOP/s (${peak.name}, ${peak.precision})`;
+  return `MFU ${share}% of the ${peak.name}'s ${Math.round(peak.flops / 1e12)} TFLOP/s ${peak.precision}`;
 }
 
 /** The help text's account of tokens/s and MFU. */
