@@ -253,6 +253,13 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value SetGemmTuning(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    Runtime::instance().setGemmTuning(info[0].As<Napi::Boolean>().Value());
+    return env.Undefined();
+  });
+}
+
 Napi::Value Svd(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) -> Napi::Value {
     Runtime::instance().svd(integer(info, 0), integer(info, 1), pointer(info[2]), pointer(info[3]), pointer(info[4]),
@@ -304,6 +311,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recordEvent", Napi::Function::New(env, RecordEvent));
   exports.Set("elapsed", Napi::Function::New(env, Elapsed));
   exports.Set("gemm", Napi::Function::New(env, Gemm));
+  exports.Set("setGemmTuning", Napi::Function::New(env, SetGemmTuning));
   exports.Set("svd", Napi::Function::New(env, Svd));
   exports.Set("qr", Napi::Function::New(env, Qr));
   exports.Set("orgqr", Napi::Function::New(env, Orgqr));

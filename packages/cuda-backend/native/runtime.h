@@ -95,6 +95,9 @@ class Runtime {
   // Timing (events on the stream).
   int recordEvent();
   float elapsed(int start, int end);
+  void releaseEvents(int start, int end);
+  /** Whether a new product shape times cuBLASLt's candidate algorithms (LORAKIT_CUDA_GEMM_TUNE=0: no). */
+  void setGemmTuning(bool on) { tuneGemm_ = on; }
 
   // cuBLASLt: column-major D = alpha·op(A)·op(B) + beta·C, C = D, with strided batches.
   struct Gemm {
@@ -136,6 +139,7 @@ class Runtime {
   cusolverDnHandle_t solver_ = nullptr;
   Workspace blasWorkspace_, solverWorkspace_;
   std::unordered_map<std::string, cublasLtMatmulAlgo_t> algoCache_;
+  bool tuneGemm_ = true;
 };
 
 }  // namespace cuda

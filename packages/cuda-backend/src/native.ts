@@ -64,6 +64,7 @@ export interface NativeBinding {
   recordEvent(): number;
   elapsed(start: number, end: number): number;
   gemm(parameters: Float64Array): void;
+  setGemmTuning(on: boolean): void;
   svd(m: number, n: number, a: number, s: number, u: number, vt: number, full: boolean): void;
   qr(m: number, n: number, a: number, tau: number): void;
   orgqr(m: number, n: number, k: number, a: number, tau: number): void;
