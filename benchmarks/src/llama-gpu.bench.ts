@@ -69,7 +69,9 @@ function timeSteps(step: () => void, count = STEPS): number {
 
 const generator = new Generator(0);
 const inputIds = randint(0, CONFIG.vocab_size, [BATCH, SEQUENCE], { generator });
+const CHECKPOINT = process.env.LORAKIT_GPU_BENCH_CHECKPOINT === '1';
 const model = createModel(CONFIG, { generator, dtype: DTYPE });
+if (CHECKPOINT) model.gradientCheckpointingEnable();
 const peft = getPeftModel(model, new LoraConfig({ r: 16, loraAlpha: 32, targetModules: TARGETS }));
 const optimizer = new AdamW(
   peft.parameters().filter((p) => p.requiresGrad),
@@ -118,6 +120,8 @@ cfg = json.loads('${JSON.stringify(CONFIG)}'); cfg.pop("model_type")
 torch.manual_seed(0)
 dtype = getattr(torch, "${dtype}")
 model = LlamaForCausalLM(LlamaConfig(**cfg)).to("cuda", dtype)
+if ${CHECKPOINT ? 'True' : 'False'}:
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 peft = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=${JSON.stringify(TARGETS)}))
 opt = torch.optim.AdamW([p for p in peft.parameters() if p.requires_grad], lr=1e-4)
 ids = torch.randint(0, ${CONFIG.vocab_size}, (${BATCH}, ${SEQUENCE}), device="cuda")

@@ -34,6 +34,7 @@ for step in $steps; do
     demo) run demo 120 bash -c 'cd apps/cli && '"${tsx[*]}"' src/cli.ts demo --backend cuda -v --out /tmp/demo-output' ;;
     conformance) run conformance 240 bash -c 'cd apps/conformance && '"${tsx[*]}"' src/cli.ts --backend cuda' ;;
     llama) run llama 420 bash -c 'cd benchmarks && LORAKIT_BENCH_JSON=$OUT/llama.json '"${tsx[*]}"' src/llama-gpu.bench.ts' ;;
+    llama-checkpoint) run llama-checkpoint 300 bash -c 'cd benchmarks && LORAKIT_GPU_BENCH_CHECKPOINT=1 LORAKIT_BENCH_JSON=$OUT/llama-checkpoint.json '"${tsx[*]}"' src/llama-gpu.bench.ts' ;;
     llama-bf16) run llama-bf16 300 bash -c 'cd benchmarks && LORAKIT_GPU_BENCH_DTYPE=bfloat16 LORAKIT_BENCH_JSON=$OUT/llama-bf16.json '"${tsx[*]}"' src/llama-gpu.bench.ts' ;;
     qlora) run qlora 120 bash -c 'cd benchmarks && '"${tsx[*]}"' src/qlora-gpu.check.ts' ;;
     train) run train 180 bash -c 'cd apps/cli && for i in $(seq 200); do echo "the quick brown fox jumps over the lazy dog $i"; done > /tmp/train.txt && '"${tsx[*]}"' src/cli.ts train --backend cuda -v --model demo/base --data /tmp/train.txt --max-steps 30 --batch-size 8 --out /tmp/train-out --no-progress && ls -la /tmp/train-out' ;;
