@@ -88,6 +88,13 @@ export function addWeightedAdapter(
     );
   }
   if (adapters.length === 0) throw new AdapterError('[addWeightedAdapter] needs at least one adapter');
+  const withTokens = adapters.filter((a) => peft.peftConfig.get(a)!.trainableTokenIndices !== null);
+  if (withTokens.length) {
+    // The new adapter would start from the original rows: the trained tokens would be lost silently.
+    throw new AdapterError(
+      `[addWeightedAdapter] adapter ${withTokens.join(', ')} has trainable tokens (trainable_token_indices), which a weighted combination cannot carry over; combine adapters without them`,
+    );
+  }
   for (const [path, wrapper] of peft.wrappers()) {
     const users = adapters.filter((a) => wrapper.adapters.has(a));
     if (users.length > 1) {

@@ -136,6 +136,14 @@ describe('trainable tokens (trainable_token_indices)', () => {
     ).toThrow(
       '[lora] model.layers.0.self_attn.q_proj is a LoRA target and cannot also have trainable tokens (trainable_token_indices)',
     );
+    const peft = getPeftModel(await loadModel(llama), {
+      targetModules: ['q_proj'],
+      trainableTokenIndices: [1],
+    });
+    peft.addAdapter('other', { targetModules: ['q_proj'] });
+    expect(() => peft.addWeightedAdapter(['default', 'other'], [1, 1], 'both', 'linear')).toThrow(
+      '[addWeightedAdapter] adapter default has trainable tokens (trainable_token_indices), which a weighted combination cannot carry over; combine adapters without them',
+    );
     expect(new LoraConfig({ trainableTokenIndices: { embed_tokens: [1] } }).trainableTokenIndices).toEqual({
       embed_tokens: [1],
     });
