@@ -36,6 +36,28 @@ function install(dir: string) {
   return `${run.stdout}${run.stderr}`.trim();
 }
 
+/** scripts/native-sources.mjs's hash of the copy's sources (run in a child: the module is plain ESM). */
+function sourcesHash(dir: string): string {
+  return spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      "import('./scripts/native-sources.mjs').then((m) => console.log(m.nativeSourcesHash()))",
+    ],
+    { cwd: dir, encoding: 'utf8' },
+  ).stdout.trim();
+}
+
+describe.skipIf(!linux)('the committed prebuild', () => {
+  it('was made from the current native sources, so a fresh clone compiles nothing', () => {
+    expect(
+      readFileSync(join(packageRoot, `${prebuild}.sha256`), 'utf8').trim(),
+      'native/ or binding.gyp changed since the prebuild: run `pnpm --filter @lorakit/cpu-backend build:prebuild` and commit prebuilds/',
+    ).toBe(sourcesHash(packageRoot));
+  });
+});
+
 describe.skipIf(!linux)('the install script', () => {
   let dir: string;
   beforeEach(() => {
@@ -46,6 +68,7 @@ describe.skipIf(!linux)('the install script', () => {
   });
 
   it('compiles nothing when the prebuild was made from these sources, and removes a stale build/Release', () => {
+    writeFileSync(join(dir, `${prebuild}.sha256`), `${sourcesHash(dir)}\n`);
     mkdirSync(join(dir, 'build', 'Release'), { recursive: true });
     writeFileSync(join(dir, 'build', 'Release', 'lorakit_cpu.node'), 'stale');
     writeFileSync(join(dir, 'build', 'Release', 'lorakit-sources.sha256'), 'other sources\n');
@@ -56,12 +79,12 @@ describe.skipIf(!linux)('the install script', () => {
   it('compiles nothing when build/Release was compiled from these sources', () => {
     mkdirSync(join(dir, 'build', 'Release'), { recursive: true });
     writeFileSync(join(dir, 'build', 'Release', 'lorakit_cpu.node'), 'current');
-    const hash = readFileSync(join(dir, `${prebuild}.sha256`), 'utf8');
-    writeFileSync(join(dir, 'build', 'Release', 'lorakit-sources.sha256'), hash);
+    writeFileSync(join(dir, 'build', 'Release', 'lorakit-sources.sha256'), `${sourcesHash(dir)}\n`);
     expect(install(dir)).toBe('@lorakit/cpu-backend: build/Release is current');
   });
 
   it('compiles when a source changed (the prebuild no longer matches)', () => {
+    writeFileSync(join(dir, `${prebuild}.sha256`), `${sourcesHash(dir)}\n`);
     appendFileSync(join(dir, 'native', 'addon.cc'), '\n// changed\n');
     expect(install(dir)).toMatch(/^@lorakit\/cpu-backend: native addon not built \(no C\+\+ compiler found/);
   });
