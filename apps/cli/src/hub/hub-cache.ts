@@ -17,6 +17,18 @@ export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(home, 'hub');
 }
 
+/**
+ * The Hub token: HF_TOKEN, else the older HUGGING_FACE_HUB_TOKEN, else the file `hf auth login` (formerly
+ * `huggingface-cli login`) writes — $HF_TOKEN_PATH, else $HF_HOME/token, else ~/.cache/huggingface/token.
+ */
+export function hubToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const fromEnv = env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN;
+  if (fromEnv) return fromEnv;
+  const home = env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface');
+  const path = env.HF_TOKEN_PATH ?? join(home, 'token');
+  return existsSync(path) ? readFileSync(path, 'utf8').trim() || undefined : undefined;
+}
+
 /** `models--org--name`, the folder of a model repository in the cache. */
 export function repoFolder(cacheDir: string, repoId: string): string {
   return join(cacheDir, `models--${repoId.split('/').join('--')}`);

@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hubCacheDir } from './hub-cache.js';
+import { hubCacheDir, hubToken } from './hub-cache.js';
 import { downloadModel, isHubModelId } from './hub-download.js';
 import { startTestHub, type TestHub } from './hub-test-server.js';
 
 const folder = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-data', 'chat-qwen2', 'model');
 const REPO = 'lorakit-test/tiny-qwen2';
-const COMMIT = 'a'.repeat(8) + '0123456789abcdef0123456789abcdef';
+const COMMIT = 'aaaaaaaa0123456789abcdef0123456789abcdef';
 const TOKEN = 'hf_test_token';
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
@@ -105,5 +105,13 @@ describe('Hub ids and the cache folder', () => {
     expect(hubCacheDir({ HF_HUB_CACHE: '/c' })).toBe('/c');
     expect(hubCacheDir({ HF_HOME: '/h' })).toBe('/h/hub');
     expect(hubCacheDir({ XDG_CACHE_HOME: '/x' })).toBe('/x/huggingface/hub');
+  });
+
+  it('reads the token from HF_TOKEN, else from the file `hf auth login` writes', () => {
+    const home = mkdtempSync(join(tmpdir(), 'lorakit-hf-home-'));
+    expect(hubToken({ HF_HOME: home })).toBeUndefined();
+    writeFileSync(join(home, 'token'), 'hf_from_file\n');
+    expect(hubToken({ HF_HOME: home })).toBe('hf_from_file');
+    expect(hubToken({ HF_HOME: home, HF_TOKEN: 'hf_env' })).toBe('hf_env');
   });
 });

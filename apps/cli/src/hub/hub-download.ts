@@ -13,7 +13,7 @@ import {
 import { dirname, join, relative } from 'node:path';
 import type { fileDownloadInfo } from '@huggingface/hub';
 import { CliError } from '../errors.js';
-import { cachedSnapshot, hubCacheDir, hubOffline, repoFolder } from './hub-cache.js';
+import { cachedSnapshot, hubCacheDir, hubOffline, hubToken, repoFolder } from './hub-cache.js';
 
 /** The files of a model repository that lorakit reads (weights, configs, tokenizer, chat template). */
 const WANTED =
@@ -24,7 +24,7 @@ export interface HubDownloadOptions {
   readonly revision?: string;
   /** Default: the HF_ENDPOINT environment variable, else https://huggingface.co. */
   readonly hubUrl?: string;
-  /** Default: HF_TOKEN (or the older HUGGING_FACE_HUB_TOKEN). */
+  /** Default: HF_TOKEN, HUGGING_FACE_HUB_TOKEN or the token file of `hf auth login` (see hubToken). */
   readonly token?: string;
   /** Default: huggingface_hub's cache folder (see hubCacheDir). */
   readonly cacheDir?: string;
@@ -64,7 +64,7 @@ export async function downloadModel(repoId: string, options: HubDownloadOptions 
   const cacheDir = options.cacheDir ?? hubCacheDir();
   if (options.offline ?? hubOffline()) return cachedSnapshot(cacheDir, repoId, revision);
   const hubUrl = (options.hubUrl ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/$/, '');
-  const accessToken = options.token ?? process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN;
+  const accessToken = options.token ?? hubToken();
   const credentials = { hubUrl, ...(accessToken ? { accessToken } : {}) };
   const repo = { type: 'model' as const, name: repoId };
   // Loaded only for Hub ids: the client adds a few hundred ms to the start of every command otherwise.
