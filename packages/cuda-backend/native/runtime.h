@@ -96,7 +96,7 @@ class Runtime {
   int recordEvent();
   float elapsed(int start, int end);
   void releaseEvents(int start, int end);
-  /** Whether a new product shape times cuBLASLt's candidate algorithms (LORAKIT_CUDA_GEMM_TUNE=0: no). */
+  /** Whether a new product shape times cuBLASLt's candidate algorithms (LORAKIT_CUDA_GEMM_TUNE=1). */
   void setGemmTuning(bool on) { tuneGemm_ = on; }
 
   // cuBLASLt: column-major D = alpha·op(A)·op(B) + beta·C, C = D, with strided batches.
@@ -139,7 +139,7 @@ class Runtime {
   cusolverDnHandle_t solver_ = nullptr;
   Workspace blasWorkspace_, solverWorkspace_;
   std::unordered_map<std::string, cublasLtMatmulAlgo_t> algoCache_;
-  bool tuneGemm_ = true;
+  bool tuneGemm_ = false;
 };
 
 }  // namespace cuda

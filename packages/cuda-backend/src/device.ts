@@ -229,7 +229,7 @@ function initialize(): Device {
   }
   const d = result.device;
   const kernels = loadKernels(native, d.major, d.minor);
-  native.setGemmTuning(process.env.LORAKIT_CUDA_GEMM_TUNE !== '0');
+  native.setGemmTuning(process.env.LORAKIT_CUDA_GEMM_TUNE === '1');
   const version = (v: number) => `${Math.floor(v / 1000)}.${(v % 1000) / 10}`;
   return new Device(native, {
     name: d.name,
