@@ -6,6 +6,6 @@ export const VERSION: string = (() => {
     const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
     return (JSON.parse(text) as { version: string }).version;
   } catch {
-    return '0.0.0';
+    return 'unknown (package.json not found beside the CLI)';
   }
 })();
