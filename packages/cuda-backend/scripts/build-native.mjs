@@ -11,7 +11,8 @@
 // - A matching prebuild (prebuilds/<platform>-<arch>/*.node) makes the build unnecessary;
 //   LORAKIT_BUILD_FROM_SOURCE=1 builds anyway.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -20,6 +21,29 @@ import { fileURLToPath } from 'node:url';
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const strict = process.argv.includes('--strict');
 const require = createRequire(join(packageRoot, 'package.json'));
+
+const addon = join(packageRoot, 'build', 'Release', 'lorakit_cuda.node');
+const stamp = `${addon}.sha256`;
+
+/** Hash of what the addon is compiled from (binding.gyp and native/), stamped beside a build. */
+function sourcesHash() {
+  const hash = createHash('sha256').update(readFileSync(join(packageRoot, 'binding.gyp')));
+  const dir = join(packageRoot, 'native');
+  for (const name of readdirSync(dir).sort()) hash.update(name).update(readFileSync(join(dir, name)));
+  return hash.digest('hex');
+}
+
+function runKernels() {
+  const kernels = spawnSync(
+    process.execPath,
+    [join(packageRoot, 'scripts', 'build-kernels.mjs'), ...(strict ? ['--strict'] : [])],
+    {
+      cwd: packageRoot,
+      stdio: 'inherit',
+    },
+  );
+  return strict ? (kernels.status ?? 1) : 0;
+}
 
 function hasPrebuild() {
   const dir = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
@@ -104,6 +128,10 @@ function warn(reason) {
 
 function main() {
   if (!strict && process.env.LORAKIT_BUILD_FROM_SOURCE !== '1' && hasPrebuild()) return 0;
+  // An addon built from the same sources needs no compile (pnpm runs this on every install).
+  const hash = sourcesHash();
+  if (!strict && existsSync(addon) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === hash)
+    return runKernels();
   const nodeGyp = findNodeGyp();
   if (!nodeGyp) {
     if (strict) console.error('@lorakit/cuda-backend: node-gyp not found');
@@ -128,15 +156,8 @@ function main() {
     maxBuffer: 64 * 1024 * 1024,
   });
   if (result.status === 0) {
-    const kernels = spawnSync(
-      process.execPath,
-      [join(packageRoot, 'scripts', 'build-kernels.mjs'), ...(strict ? ['--strict'] : [])],
-      {
-        cwd: packageRoot,
-        stdio: 'inherit',
-      },
-    );
-    return strict ? (kernels.status ?? 1) : 0;
+    writeFileSync(stamp, `${hash}\n`);
+    return runKernels();
   }
   if (strict) return result.status ?? 1;
   const output = `${result.stdout ?? ''}\n${result.stderr ?? ''}`;

@@ -225,7 +225,9 @@ function initialize(): Device {
   const ordinal = Number(process.env.LORAKIT_CUDA_DEVICE ?? 0);
   const result = native.initialize(libraryDirectories(), ordinal);
   if (!result.ready || !result.device || !result.libraries) {
-    throw new CudaUnavailableError(`missing ${result.problems.join('; ') || 'a usable GPU'}`);
+    // Without the driver nothing else matters (a machine with no NVIDIA GPU): name only that.
+    const driver = result.problems.find((p) => p.includes('libcuda'));
+    throw new CudaUnavailableError(`missing ${driver ?? (result.problems.join('; ') || 'a usable GPU')}`);
   }
   const d = result.device;
   const kernels = loadKernels(native, d.major, d.minor);
