@@ -126,10 +126,46 @@ describeEachBackend('scaledDotProductAttention', (backend) => {
     expect(() => scaledDotProductAttention(q, kv, kv, { scale: Number.NaN })).toThrow(
       '[scaledDotProductAttention] scale must be a finite number, received NaN',
     );
-    expect(() => scaledDotProductAttention(q, kv.cast('float64'), kv, { scale: 1 })).toThrow(DtypeError);
+    expect(() => scaledDotProductAttention(q, kv.cast('int32'), kv, { scale: 1 })).toThrow(
+      '[scaledDotProductAttention] q, k and v must be floating point (float32, float64, float16 or bfloat16), received float32, int32 and float32',
+    );
+    expect(() => scaledDotProductAttention(q, kv.cast('int32'), kv, { scale: 1 })).toThrow(DtypeError);
     expect(() => scaledDotProductAttention(q, kv, kv, { scale: 1, bias: t([3, 3]).cast('float64') })).toThrow(
       "[scaledDotProductAttention] bias must have q's dtype float32, received float64",
     );
     expect(() => scaledDotProductAttention(t([1, 4, 3]), kv, kv, { scale: 1 })).toThrow(ShapeError);
+  });
+
+  it('16-bit and mixed float inputs compute in float32 (float64 if any is) and return the promoted dtype', () => {
+    const generator = new Generator(3);
+    const q = randn([1, 2, 3, 4], { generator });
+    const k = randn([1, 2, 5, 4], { generator });
+    const v = randn([1, 2, 5, 4], { generator });
+    const options = { scale: 0.5, causal: true };
+    const exact = scaledDotProductAttention(q, k, v, options);
+    const half = scaledDotProductAttention(
+      q.cast('bfloat16'),
+      k.cast('bfloat16'),
+      v.cast('bfloat16'),
+      options,
+    );
+    expect(half.dtype).toBe('bfloat16');
+    const reference = scaledDotProductAttention(
+      q.cast('bfloat16').cast('float32'),
+      k.cast('bfloat16').cast('float32'),
+      v.cast('bfloat16').cast('float32'),
+      options,
+    ).cast('bfloat16');
+    expect(maxError(half, reference)).toBe(0);
+    expect(maxError(half.cast('float32'), exact)).toBeLessThan(0.05);
+    const mixed = scaledDotProductAttention(q, k, v.cast('bfloat16'), options);
+    expect(mixed.dtype).toBe('float32');
+    expect(scaledDotProductAttention(q, k.cast('float64'), v, options).dtype).toBe('float64');
+    const leaf = q.cast('bfloat16').detach().setRequiresGrad();
+    scaledDotProductAttention(leaf, k.cast('bfloat16'), v.cast('bfloat16'), options)
+      .cast('float32')
+      .sum()
+      .backward();
+    expect(leaf.grad?.dtype).toBe('bfloat16');
   });
 });

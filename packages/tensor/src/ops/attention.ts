@@ -1,6 +1,7 @@
 import { noGrad } from '../autograd/grad-mode.js';
 import type { GradContext } from '../autograd/gradients.js';
 import { record } from '../autograd/node.js';
+import { type Dtype, isFloating, promoteTypes } from '../dtype.js';
 import { DtypeError, fmtShape, ShapeError } from '../errors.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -36,7 +37,7 @@ function check(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): numb
     }
     if (t.dtype !== q.dtype || (t.dtype !== 'float32' && t.dtype !== 'float64')) {
       throw new DtypeError(
-        `[${op}] q, k and v must all be float32 or all float64, received ${q.dtype}, ${k.dtype} and ${v.dtype}`,
+        `[${op}] q, k and v must be floating point (float32, float64, float16 or bfloat16), received ${q.dtype}, ${k.dtype} and ${v.dtype}`,
       );
     }
   }
@@ -105,6 +106,8 @@ export function scaledDotProductAttention(
   v: Tensor,
   options: AttentionOptions,
 ): Tensor {
+  const widened = inComputeDtype(q, k, v, options);
+  if (widened) return widened;
   const groups = check(q, k, v, options);
   const backend = q.backend;
   const kernel = backend.attentionSoftmax;
@@ -130,6 +133,27 @@ export function scaledDotProductAttention(
   });
   const inputs = bias ? [q, k, v, bias] : [q, k, v];
   return record('scaledDotProductAttention', inputs, out, { scale: options.scale, kvHeads }, [probs]);
+}
+
+/**
+ * 16-bit or mixed float inputs (a bfloat16 model whose q and k come out of float32 rotary tables) are
+ * computed in float32 — float64 if any input is — as PyTorch computes half-precision softmax in float32;
+ * the output takes the inputs' promoted dtype (bfloat16 when all three are). The casts are differentiable.
+ * Undefined when the inputs already share float32 or float64, or are not all floats (check() says why).
+ */
+function inComputeDtype(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Tensor | undefined {
+  const dtypes = [q.dtype, k.dtype, v.dtype];
+  if (dtypes.every((d) => d === q.dtype) && (q.dtype === 'float32' || q.dtype === 'float64'))
+    return undefined;
+  if (!dtypes.every(isFloating)) return undefined;
+  const compute = dtypes.includes('float64') ? 'float64' : 'float32';
+  const bias = options.bias && isFloating(options.bias.dtype) ? options.bias.cast(compute) : options.bias;
+  const out = scaledDotProductAttention(q.cast(compute), k.cast(compute), v.cast(compute), {
+    ...options,
+    bias,
+  });
+  const target = dtypes.reduce<Dtype>((a, b) => promoteTypes(a, b), dtypes[0]!);
+  return target === compute ? out : out.cast(target);
 }
 
 /** The gradients of {@link scaledDotProductAttention} for q, k, v (and the bias) from the saved probabilities. */
