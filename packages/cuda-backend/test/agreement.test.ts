@@ -3,7 +3,15 @@
  * view layout (contiguous, transposed, stepped, broadcast, offset). Needs a GPU; skips with the reason
  * otherwise.
  */
-import { type Backend, type BinaryOp, createJsBackend, type Dtype, type UnaryOp } from '@lorakit/tensor';
+import {
+  type Backend,
+  BINARY_OPS,
+  type BinaryOp,
+  createJsBackend,
+  type Dtype,
+  UNARY_OPS,
+  type UnaryOp,
+} from '@lorakit/tensor';
 import { describe, expect, it } from 'vitest';
 import { createCudaBackend } from '../src/index.js';
 import { gpuSkipLabel, noGpuReason } from './gpu.js';
@@ -27,51 +35,8 @@ function compare(
   expectClose(actual, expected, rtol, atol, label);
 }
 
-const UNARY: readonly UnaryOp[] = [
-  'neg',
-  'abs',
-  'exp',
-  'log',
-  'sqrt',
-  'rsqrt',
-  'sin',
-  'cos',
-  'tanh',
-  'sigmoid',
-  'relu',
-  'silu',
-  'gelu',
-  'gelu_tanh',
-  'erf',
-  'sign',
-  'reciprocal',
-  'square',
-  'floor',
-  'ceil',
-  'round',
-  'not',
-  'isnan',
-  'isinf',
-  'pow_scalar',
-  'clamp',
-];
-const BINARY: readonly BinaryOp[] = [
-  'add',
-  'sub',
-  'mul',
-  'div',
-  'pow',
-  'maximum',
-  'minimum',
-  'eq',
-  'ne',
-  'lt',
-  'le',
-  'gt',
-  'ge',
-  'and',
-  'or',
-];
+const UNARY: readonly UnaryOp[] = UNARY_OPS;
+const BINARY: readonly BinaryOp[] = BINARY_OPS;
 const BOOLEAN_OUT = new Set(['not', 'isnan', 'isinf', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'and', 'or']);
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 

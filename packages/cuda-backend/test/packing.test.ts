@@ -7,6 +7,7 @@
 import type { Backend, Dtype, View } from '@lorakit/tensor';
 import { describe, expect, it } from 'vitest';
 import { assembleBackend } from '../src/backend/cuda-backend.js';
+import { OP_CODES } from '../src/backend/elementwise.js';
 import { CudaStorage } from '../src/backend/storage.js';
 import { Device } from '../src/device.js';
 import { kernelSource } from '../src/index.js';
@@ -201,5 +202,24 @@ describe('kernel parameter packing (no GPU needed)', () => {
     const launched = new Set(launches.map((l) => l.kernel));
     const never = [...kernels.keys()].filter((k) => !launched.has(k));
     expect(never).toEqual([]);
+  });
+});
+
+describe('op codes (no GPU needed)', () => {
+  it("the CUDA UnaryCode and BinaryCode enums list tensor's ops in the order the backend sends them", () => {
+    const source = kernelSource();
+    const names = (enumName: string) =>
+      source
+        .match(new RegExp(`enum ${enumName} \\{([^}]*)\\}`))![1]!
+        .split(',')
+        .map((n) =>
+          n
+            .trim()
+            .replace(/^[UB]_/, '')
+            .toLowerCase(),
+        )
+        .filter(Boolean);
+    expect(names('UnaryCode')).toEqual([...OP_CODES.unary]);
+    expect(names('BinaryCode')).toEqual([...OP_CODES.binary]);
   });
 });

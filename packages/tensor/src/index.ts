@@ -17,6 +17,7 @@ export type {
   UnaryOp,
   View,
 } from './backend/kernels.js';
+export { BINARY_OPS, UNARY_OPS } from './backend/kernels.js';
 export {
   getBackend,
   listBackends,
@@ -27,6 +28,7 @@ export {
 } from './backend/registry.js';
 export { createJsBackend } from './backends/js/index.js';
 export { allocate as allocateJsStorage, type JsStorage } from './backends/js/storage.js';
+export { coalesce as coalesceLayout, type Layout as StridedLayout } from './backends/js/strided.js';
 export { DTYPES, type Dtype, type FloatDtype, type HostArray, isFloating, promoteTypes } from './dtype.js';
 export {
   AutogradError,

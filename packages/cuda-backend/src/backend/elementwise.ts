@@ -1,5 +1,13 @@
 /** Host transfers, creation, copies and elementwise kernels of the cuda backend. */
-import type { BinaryOp, Dtype, HostArray, RandomSpec, UnaryOp } from '@lorakit/tensor';
+import {
+  BINARY_OPS,
+  type BinaryOp,
+  type Dtype,
+  type HostArray,
+  type RandomSpec,
+  UNARY_OPS,
+  type UnaryOp,
+} from '@lorakit/tensor';
 import type { Device } from '../device.js';
 import { assertRank, coalesce, isRowMajor, rowMajor, sizeOf } from './params.js';
 import {
@@ -13,57 +21,12 @@ import {
   readDtype,
 } from './storage.js';
 
-/** Order of the UnaryCode enum in kernels/elementwise.cuh (`copy` converts with cast semantics). */
-const UNARY_OPS = [
-  'neg',
-  'abs',
-  'exp',
-  'log',
-  'sqrt',
-  'rsqrt',
-  'sin',
-  'cos',
-  'tanh',
-  'sigmoid',
-  'relu',
-  'silu',
-  'gelu',
-  'gelu_tanh',
-  'erf',
-  'sign',
-  'reciprocal',
-  'square',
-  'floor',
-  'ceil',
-  'round',
-  'not',
-  'isnan',
-  'isinf',
-  'pow_scalar',
-  'clamp',
-  'copy',
-] as const;
-/** Order of the BinaryCode enum (`swiglu` is silu(a)·b, the fused SwiGLU forward). */
-const BINARY_OPS = [
-  'add',
-  'sub',
-  'mul',
-  'div',
-  'pow',
-  'maximum',
-  'minimum',
-  'eq',
-  'ne',
-  'lt',
-  'le',
-  'gt',
-  'ge',
-  'and',
-  'or',
-  'swiglu',
-] as const;
-const UNARY_CODE = new Map<string, number>(UNARY_OPS.map((op, i) => [op, i]));
-const BINARY_CODE = new Map<string, number>(BINARY_OPS.map((op, i) => [op, i]));
+/** Op codes: tensor's UNARY_OPS / BINARY_OPS order, which the UnaryCode and BinaryCode enums of
+ * kernels/elementwise.cuh follow, plus `copy` (a conversion with cast semantics) and `swiglu` (silu(a)·b). */
+const UNARY_NAMES: readonly string[] = [...UNARY_OPS, 'copy'];
+const BINARY_NAMES: readonly string[] = [...BINARY_OPS, 'swiglu'];
+const UNARY_CODE = new Map<string, number>(UNARY_NAMES.map((op, i) => [op, i]));
+const BINARY_CODE = new Map<string, number>(BINARY_NAMES.map((op, i) => [op, i]));
 
 /** Kernels compute in float for float32 and 16-bit data, in double when float64 or integers take part. */
 export function computeSuffix(...dtypes: Dtype[]): 'f32' | 'f64' {
@@ -79,6 +42,9 @@ export interface Context {
   readonly device: Device;
   readonly memory: Memory;
 }
+
+/** The op codes, for tests that compare them with the CUDA enums. */
+export const OP_CODES = { unary: UNARY_NAMES, binary: BINARY_NAMES };
 
 export function elementwiseKernels({ device, memory }: Context) {
   const p = device.params;

@@ -4,7 +4,7 @@
  * pointers as little-endian 64-bit two's complement, reals as float64.
  */
 import type { Dtype, View } from '@lorakit/tensor';
-import { BackendError } from '@lorakit/tensor';
+import { BackendError, coalesceLayout } from '@lorakit/tensor';
 import type { CudaStorage } from './storage.js';
 import { DTYPE_CODE } from './storage.js';
 
@@ -96,36 +96,8 @@ export function isRowMajor(dims: readonly number[], strides: readonly number[]):
   return true;
 }
 
-export interface Layout {
-  readonly shape: number[];
-  /** strides[k] = operand k's strides, one per dim of `shape`. */
-  readonly strides: number[][];
-}
-
-/**
- * Drops dims of size 1 and merges neighbours that are contiguous for every operand, so that kernels do
- * the least index arithmetic (a contiguous tensor becomes one dim).
- */
-export function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): Layout {
-  const dims: number[] = [];
-  const out: number[][] = strides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    if (shape[d] === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && strides.every((s, k) => out[k]![last] === s[d]! * shape[d]!)) {
-      dims[last] = dims[last]! * shape[d]!;
-      for (const [k, s] of strides.entries()) out[k]![last] = s[d]!;
-    } else {
-      dims.push(shape[d]!);
-      for (const [k, s] of strides.entries()) out[k]!.push(s[d]!);
-    }
-  }
-  if (dims.length === 0) {
-    dims.push(1);
-    for (const list of out) list.push(1);
-  }
-  return { shape: dims, strides: out };
-}
+/** Drops dims of size 1 and merges neighbours contiguous for every operand (tensor's own helper). */
+export const coalesce = coalesceLayout;
 
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;

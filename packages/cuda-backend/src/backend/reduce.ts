@@ -14,7 +14,10 @@ const REDUCE_CODE: Readonly<Record<ReduceOp | 'argmax' | 'argmin', number>> = {
 };
 
 /** Merges neighbouring dims of one operand that are contiguous with each other; drops dims of size 1. */
-function merge(dims: readonly number[], strides: readonly number[]): { dims: number[]; strides: number[] } {
+function merge(
+  dims: readonly number[],
+  strides: readonly number[],
+): { dims: readonly number[]; strides: readonly number[] } {
   const layout = coalesce(dims, [strides]);
   return { dims: layout.shape, strides: layout.strides[0]! };
 }

@@ -10,52 +10,59 @@ export interface View<S = unknown> {
   readonly offset: number;
 }
 
-export type UnaryOp =
-  | 'neg'
-  | 'abs'
-  | 'exp'
-  | 'log'
-  | 'sqrt'
-  | 'rsqrt'
-  | 'sin'
-  | 'cos'
-  | 'tanh'
-  | 'sigmoid'
-  | 'relu'
-  | 'silu'
-  | 'gelu'
-  | 'gelu_tanh'
-  | 'erf'
-  | 'sign'
-  | 'reciprocal'
-  | 'square'
-  | 'floor'
-  | 'ceil'
-  | 'round'
-  | 'not'
-  | 'isnan'
-  | 'isinf'
-  /** params: [exponent] */
-  | 'pow_scalar'
-  /** params: [min, max] (either may be ±Infinity) */
-  | 'clamp';
+/**
+ * Elementwise unary ops, in a fixed order that native backends may use as op codes. `pow_scalar` takes
+ * params [exponent]; `clamp` takes params [min, max] (either may be ±Infinity).
+ */
+export const UNARY_OPS = [
+  'neg',
+  'abs',
+  'exp',
+  'log',
+  'sqrt',
+  'rsqrt',
+  'sin',
+  'cos',
+  'tanh',
+  'sigmoid',
+  'relu',
+  'silu',
+  'gelu',
+  'gelu_tanh',
+  'erf',
+  'sign',
+  'reciprocal',
+  'square',
+  'floor',
+  'ceil',
+  'round',
+  'not',
+  'isnan',
+  'isinf',
+  'pow_scalar',
+  'clamp',
+] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
 
-export type BinaryOp =
-  | 'add'
-  | 'sub'
-  | 'mul'
-  | 'div'
-  | 'pow'
-  | 'maximum'
-  | 'minimum'
-  | 'eq'
-  | 'ne'
-  | 'lt'
-  | 'le'
-  | 'gt'
-  | 'ge'
-  | 'and'
-  | 'or';
+/** Elementwise binary ops, in a fixed order that native backends may use as op codes. */
+export const BINARY_OPS = [
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'maximum',
+  'minimum',
+  'eq',
+  'ne',
+  'lt',
+  'le',
+  'gt',
+  'ge',
+  'and',
+  'or',
+] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
 
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min';
 
