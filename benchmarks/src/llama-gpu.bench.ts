@@ -99,6 +99,7 @@ ours.forwardMergedMs = timeSteps(() =>
   tidy(() => noGrad(() => (merged.eval().forward({ inputIds }) as { logits: Tensor }).logits.dispose())),
 );
 
+console.log(`lorakit (${DTYPE}${CHECKPOINT ? ', checkpointing' : ''}): ${JSON.stringify(ours)}`);
 const { python, reason } = findReferencePython(['torch', 'transformers', 'peft']);
 const anchors: Record<string, Record<string, number>> = {};
 const variants = [
