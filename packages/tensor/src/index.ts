@@ -10,6 +10,7 @@ export type {
   Backend,
   BinaryOp,
   ConvGeometry,
+  FlashAttentionOptions,
   IndexBoundsCheck,
   Kernels,
   RandomSpec,

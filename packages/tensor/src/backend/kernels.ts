@@ -248,6 +248,52 @@ export interface FusedKernels<S = unknown> {
    */
   attentionSoftmaxBackward?(grad: View<S>, probs: View<S>, scale: number): S;
   /**
+   * Attention without the scores: `softmax(scale·q·kᵀ + mask)·v` computed block by block (FlashAttention-2,
+   * Dao 2023), never materializing a [B, H, queries, keys] tensor. q [B, H, T, D], k [B, KVH, S, D],
+   * v [B, KVH, S, D] with H a multiple of KVH (query head h reads key/value head ⌊h / (H/KVH)⌋), any
+   * strides, one dtype. Which keys query i (0 … T − 1, at absolute position S − T + i) may see:
+   *
+   * - all S keys, or with `causal` keys j ≤ S − T + i;
+   * - with `window` w (causal only) also j > S − T + i − w (Mistral's sliding window);
+   * - with `keyMask` [B, S] (bool, nonzero = a real token) only keys whose mask is set (padding).
+   *
+   * A row that sees no key at all gets output 0 (PyTorch's SDPA) and logsumexp −∞. Returns the output
+   * [B, H, T, D] contiguous in q's dtype and the per-row log-sum-exp of the scaled, masked scores
+   * [B, H, T] in float32 (for backward), or null when the kernel does not handle these inputs (dtype,
+   * head size, …): the op then composes the reference.
+   */
+  flashAttention?(
+    q: View<S>,
+    k: View<S>,
+    v: View<S>,
+    keyMask: View<S> | null,
+    options: FlashAttentionOptions,
+  ): { out: S; logsumexp: S } | null;
+  /**
+   * The gradients of {@link FusedKernels.flashAttention} for the incoming gradient `grad` [B, H, T, D]
+   * from its inputs, its output and its logsumexp, recomputing the probabilities block by block.
+   * Returns dq [B, H, T, D], dk and dv [B, KVH, S, D] (summed over each group's query heads), each
+   * contiguous in q's dtype. Only called with inputs the forward accepted.
+   */
+  flashAttentionBackward?(
+    grad: View<S>,
+    q: View<S>,
+    k: View<S>,
+    v: View<S>,
+    out: View<S>,
+    logsumexp: View<S>,
+    keyMask: View<S> | null,
+    options: FlashAttentionOptions,
+  ): { dq: S; dk: S; dv: S };
+  /**
+   * When true, `rmsNorm`, `layerNorm`, `rotary`, `swiglu`, `swigluBackward` and
+   * `softmaxCrossEntropyBackward` also take float16 and bfloat16 views (every input of one dtype): they
+   * compute in float32 and round each output to the input dtype once, as PyTorch's fused CUDA kernels do
+   * (rmsNorm/layerNorm return rstd and mean in float32). Without it, ops compose 16-bit inputs from
+   * required kernels.
+   */
+  readonly fusedHalfPrecision?: boolean;
+  /**
    * The gradient of softmax cross-entropy with respect to the scores in one pass: for the saved
    * log-probabilities [N, C], the incoming gradient of each row's loss `grad` [N] and the targets
    * `target` [N, 1] (int64, in range), `exp(logProbs)·grad − onehot(target)·grad` [N, C], contiguous,
@@ -359,6 +405,16 @@ export interface IndexBoundsCheck {
   readonly allowed?: number;
   /** The error for a failing value, made on the host when the failure surfaces (the op's message). */
   readonly error: (value: number) => Error;
+}
+
+/** Which keys a query sees in {@link FusedKernels.flashAttention}. */
+export interface FlashAttentionOptions {
+  /** Multiplies q·kᵀ before the softmax (usually 1/√headDim). */
+  readonly scale: number;
+  /** Query i (of T) sees keys j ≤ S − T + i only. */
+  readonly causal: boolean;
+  /** With `causal`: query i also sees only keys j > S − T + i − window (null: no window). */
+  readonly window: number | null;
 }
 
 /** Hyperparameters of one AdamW update (see {@link FusedKernels.adamwStep}). */
