@@ -9,6 +9,7 @@ import { BackendError, TensorError } from './errors.js';
 export class StorageBox {
   #value: unknown;
   #refs = 0;
+  #version = 0;
 
   constructor(
     readonly backend: Backend,
@@ -25,6 +26,16 @@ export class StorageBox {
 
   get disposed(): boolean {
     return this.#value === undefined;
+  }
+
+  /** How many in-place writes this storage has had (see {@link Tensor.version}). */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Called by every op that writes into existing memory. */
+  bumpVersion(): void {
+    this.#version++;
   }
 
   retain(): void {

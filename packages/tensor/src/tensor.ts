@@ -73,6 +73,14 @@ export class Tensor {
   get disposed(): boolean {
     return this.#disposed;
   }
+  /**
+   * A counter of in-place writes (`assign`, in-place scatter, fused optimizer steps) into this tensor's
+   * storage, shared by all its views, as PyTorch's `_version`. Caches derived from a tensor's values key
+   * on the tensor and this number.
+   */
+  get version(): number {
+    return this.box.version;
+  }
 
   /** @internal The kernel-facing view of this tensor. */
   view(): View {

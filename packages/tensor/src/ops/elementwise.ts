@@ -156,4 +156,5 @@ export function assignInPlace(dst: Tensor, src: TensorLike): void {
     );
   }
   backend.assign(dst.view(), broadcastView(source, dst.shape));
+  dst.box.bumpVersion();
 }

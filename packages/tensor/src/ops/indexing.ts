@@ -104,6 +104,7 @@ export function scatterAddInPlace(dst: Tensor, dim: number, index: Tensor, src: 
   if (kernel && (dst.dtype === 'float32' || dst.dtype === 'float64') && src.dtype === dst.dtype) {
     assertIndex('scatterAdd', index);
     kernel(dst.view(), axis, index.view(), { ...src.view(), shape: index.shape });
+    dst.box.bumpVersion();
     return;
   }
   dst.assign(scatterAdd(dst, axis, index, src));

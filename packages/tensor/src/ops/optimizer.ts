@@ -72,6 +72,7 @@ export function adamwStep(
     maxExpAvgSq ? maxExpAvgSq.view() : null,
     options,
   );
+  for (const t of [param, ...state]) t.box.bumpVersion();
 }
 
 /** AdamW's update composed from elementwise ops, each rounded to the dtype (the fused kernels' reference). */
