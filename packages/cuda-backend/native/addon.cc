@@ -224,6 +224,25 @@ Napi::Value Elapsed(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value ProfileRecord(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    Runtime::instance().profileRecord(integer(info, 0));
+    return env.Undefined();
+  });
+}
+
+/** profileTimes(count, Float64Array out): each pooled event's milliseconds after the first. */
+Napi::Value ProfileTimes(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    const int count = integer(info, 0);
+    Napi::Float64Array out = info[1].As<Napi::Float64Array>();
+    if (count < 0 || static_cast<size_t>(count) > out.ElementLength())
+      throw std::runtime_error("profileTimes: the output array is shorter than the event count");
+    Runtime::instance().profileTimes(count, out.Data());
+    return env.Undefined();
+  });
+}
+
 /** gemm(Float64Array [dtype, compute, transA, transB, m, n, k, lda, ldb, ldc, sA, sB, sC, batch, alpha, beta, a, b, c]). */
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) -> Napi::Value {
@@ -310,6 +329,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("resetPeak", Napi::Function::New(env, ResetPeak));
   exports.Set("recordEvent", Napi::Function::New(env, RecordEvent));
   exports.Set("elapsed", Napi::Function::New(env, Elapsed));
+  exports.Set("profileRecord", Napi::Function::New(env, ProfileRecord));
+  exports.Set("profileTimes", Napi::Function::New(env, ProfileTimes));
   exports.Set("gemm", Napi::Function::New(env, Gemm));
   exports.Set("setGemmTuning", Napi::Function::New(env, SetGemmTuning));
   exports.Set("svd", Napi::Function::New(env, Svd));

@@ -270,6 +270,29 @@ float Runtime::elapsed(int start, int end) {
   return ms;
 }
 
+void Runtime::profileRecord(int index) {
+  if (index < 0) throw std::runtime_error("profileRecord: the event index must be >= 0");
+  while (static_cast<int>(profileEvents_.size()) <= index) {
+    CUevent event = nullptr;
+    check(libs_->driver.cuEventCreate(&event, 0), "cuEventCreate");
+    profileEvents_.push_back(event);
+  }
+  check(libs_->driver.cuEventRecord(profileEvents_[index], stream_), "cuEventRecord");
+}
+
+void Runtime::profileTimes(int count, double* out) {
+  if (count <= 0) return;
+  if (count > static_cast<int>(profileEvents_.size()))
+    throw std::runtime_error("profileTimes: more events asked for than were recorded");
+  check(libs_->driver.cuEventSynchronize(profileEvents_[count - 1]), "cuEventSynchronize");
+  out[0] = 0;
+  for (int i = 1; i < count; i++) {
+    float ms = 0;
+    check(libs_->driver.cuEventElapsedTime(&ms, profileEvents_[0], profileEvents_[i]), "cuEventElapsedTime");
+    out[i] = ms;
+  }
+}
+
 CUdeviceptr Runtime::workspace(Workspace& w, size_t bytes) {
   if (w.bytes >= bytes) return w.ptr;
   if (w.ptr) allocator_->release(w.ptr);

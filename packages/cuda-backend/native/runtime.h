@@ -96,6 +96,11 @@ class Runtime {
   int recordEvent();
   float elapsed(int start, int end);
   void releaseEvents(int start, int end);
+  // Profiling: a pool of events that every profile reuses (grown on demand, never shrunk).
+  /** Records pooled event `index` on the stream, creating events up to it first. */
+  void profileRecord(int index);
+  /** Waits for pooled event count-1; writes each pooled event's milliseconds after event 0 into out. */
+  void profileTimes(int count, double* out);
   /** Whether a new product shape times cuBLASLt's candidate algorithms (LORAKIT_CUDA_GEMM_TUNE=1). */
   void setGemmTuning(bool on) { tuneGemm_ = on; }
 
@@ -135,6 +140,7 @@ class Runtime {
   std::vector<CUfunction> functions_;
   std::unordered_map<std::string, int> functionIndex_;
   std::vector<CUevent> events_;
+  std::vector<CUevent> profileEvents_;
   cublasLtHandle_t blasLt_ = nullptr;
   cusolverDnHandle_t solver_ = nullptr;
   Workspace blasWorkspace_, solverWorkspace_;

@@ -34,7 +34,9 @@ interface PendingCheck {
 const RING = 16;
 
 export class Device {
-  readonly native: NativeBinding;
+  readonly #binding: NativeBinding;
+  /** What `native` answers: the addon, or a profiler's wrapper of it while one is interposed. */
+  #native: NativeBinding;
   readonly info: DeviceInfo;
   readonly params = new Params();
   readonly #functions = new Map<string, number>();
@@ -48,9 +50,36 @@ export class Device {
   readonly #flagHost = new BigInt64Array(2);
 
   constructor(binding: NativeBinding, info: DeviceInfo) {
-    this.native = binding;
+    this.#binding = binding;
+    this.#native = binding;
     this.info = info;
     this.#synchronous = process.env.LORAKIT_CUDA_SYNC === '1';
+  }
+
+  /** The native layer every device call goes through (the addon, or a profiler's wrapper of it). */
+  get native(): NativeBinding {
+    return this.#native;
+  }
+
+  /** The addon itself, never a wrapper. */
+  get binding(): NativeBinding {
+    return this.#binding;
+  }
+
+  /**
+   * Routes every native call through `wrapper` (see profile.ts), or back to the addon when undefined.
+   * Returns whether a wrapper was already interposed.
+   */
+  interpose(wrapper: NativeBinding | undefined): boolean {
+    const busy = this.#native !== this.#binding;
+    this.#native = wrapper ?? this.#binding;
+    return busy;
+  }
+
+  /** The kernel name of a handle from `fn`, or `kernel #handle` for one this device did not look up. */
+  kernelName(handle: number): string {
+    for (const [name, h] of this.#functions) if (h === handle) return name;
+    return `kernel #${handle}`;
   }
 
   /** A kernel's handle (looked up once). */

@@ -24,6 +24,15 @@ export {
   timeOnDevice,
 } from './memory.js';
 export { native, nativeLoadError } from './native.js';
+export {
+  type CallTime,
+  type CudaProfile,
+  formatProfile,
+  type KernelTime,
+  PROFILE_CALL_KINDS,
+  type ProfileCallKind,
+  profile,
+} from './profile.js';
 
 import { registerCudaBackend } from './backend/register.js';
 

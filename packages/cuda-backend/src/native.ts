@@ -63,6 +63,10 @@ export interface NativeBinding {
   resetPeak(): void;
   recordEvent(): number;
   elapsed(start: number, end: number): number;
+  /** Records pooled profiling event `index` on the stream (the pool grows to it). */
+  profileRecord(index: number): void;
+  /** Waits for pooled event count − 1; writes each pooled event's milliseconds after event 0 into `out`. */
+  profileTimes(count: number, out: Float64Array): void;
   gemm(parameters: Float64Array): void;
   setGemmTuning(on: boolean): void;
   svd(m: number, n: number, a: number, s: number, u: number, vt: number, full: boolean): void;
