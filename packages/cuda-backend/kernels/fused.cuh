@@ -19,7 +19,8 @@ struct NormParams {
   i64 width;
   double eps;
   i64 perBlock;
-  i64 layer;  // 0 RMSNorm, 1 LayerNorm
+  i64 layer;      // 0 RMSNorm, 1 LayerNorm
+  i64 statDtype;  // dtype of mean and rstd: x's, or float32 for 16-bit x
 };
 
 extern "C" __global__ void norm_rows(const NormParams p) {
@@ -42,8 +43,8 @@ extern "C" __global__ void norm_rows(const NormParams p) {
     sq = group_reduce<SumOp>(sq, perBlock, 0.0);
     const double inv = 1.0 / sqrt(sq / (double)p.width + p.eps);
     if (g.lane == 0) {
-      store<double>(p.rstd, dt, r, inv);
-      if (p.layer) store<double>(p.mean, dt, r, mu);
+      store<double>(p.rstd, (int)p.statDtype, r, inv);
+      if (p.layer) store<double>(p.mean, (int)p.statDtype, r, mu);
     }
     for (i64 j = g.lane; j < p.width; j += g.size) {
       double v = p.layer ? (load<double>(p.x, dt, base + j) - mu) * inv : load<double>(p.x, dt, base + j) * inv;

@@ -10,6 +10,7 @@ import {
   manualSeed,
   randint,
   randn,
+  registerBackend,
   rmsNorm,
   rmsNormComposed,
   rotary,
@@ -18,6 +19,8 @@ import {
   swigluComposed,
   type Tensor,
   tensor,
+  unregisterBackend,
+  withBackend,
   zeros,
 } from './index.js';
 import { scatterAddInPlace } from './ops/indexing.js';
@@ -228,16 +231,20 @@ describeEachBackend('fused kernels agree with their composed references', () => 
     }
   });
 
-  it('swiglu in float16 composes elementwise ops (no kernel rounds like them)', () => {
+  it('swiglu in float16: composed elementwise ops, or one float32 pass where the backend declares fusedHalfPrecision', () => {
     manualSeed(17);
     const gate = randn([3, 8], { std: 2 }).cast('float16').setRequiresGrad();
     const up = randn([3, 8]).cast('float16').setRequiresGrad();
     const ours = swiglu(gate, up);
     const composed = swigluComposed(gate, up);
     expect(ours.dtype).toBe('float16');
-    expect(Array.from(ours.toArray() as Float32Array)).toEqual(
-      Array.from(composed.toArray() as Float32Array),
-    );
+    if (gate.backend.fusedHalfPrecision) {
+      expect(relativeDiff(ours.float(), composed.float())).toBeLessThan(2e-3);
+    } else {
+      expect(Array.from(ours.toArray() as Float32Array)).toEqual(
+        Array.from(composed.toArray() as Float32Array),
+      );
+    }
     ours.sum().backward();
     const oursGrads = [gate.grad!.float(), up.grad!.float()];
     gate.grad = null;
@@ -245,6 +252,10 @@ describeEachBackend('fused kernels agree with their composed references', () => 
     composed.sum().backward();
     expect(relativeDiff(oursGrads[0]!, gate.grad!.float())).toBeLessThan(1e-2);
     expect(relativeDiff(oursGrads[1]!, up.grad!.float())).toBeLessThan(1e-2);
+  });
+
+  it('bfloat16 rmsNorm, layerNorm, rotary and swiglu stay bfloat16 and match float32 math rounded once', () => {
+    checkHalfPrecision();
   });
 
   it('swiglu names a bad input', () => {
@@ -295,5 +306,59 @@ describe('the JS reference kernels of rotary and swiglu round like the composed 
     expect(Array.from(swiglu(gate, up).toArray() as Float32Array)).toEqual(
       Array.from(swigluComposed(gate, up).toArray() as Float32Array),
     );
+  });
+});
+
+/**
+ * 16-bit inputs of the norms, rotary and swiglu keep their dtype and equal float32 math on the same
+ * values within a few bfloat16 ulps, values and gradients (on the fused kernels where the backend declares
+ * fusedHalfPrecision, composed otherwise).
+ */
+function checkHalfPrecision(): void {
+  manualSeed(23);
+  const x32 = randn([2, 5, 64], { std: 3 });
+  const w32 = randn([64]);
+  const b32 = randn([64]);
+  const x = x32.cast('bfloat16').setRequiresGrad();
+  const w = w32.cast('bfloat16').setRequiresGrad();
+  const b = b32.cast('bfloat16').setRequiresGrad();
+  // Reference: the same bfloat16 values widened to float32, computed in float32.
+  const [xr, wr, br] = [x, w, b].map((t) => t.detach().float().setRequiresGrad());
+  const bf16Ulp = 2 ** -7;
+  const cases: [string, () => Tensor, () => Tensor][] = [
+    ['rmsNorm', () => rmsNorm(x, w, 1e-6), () => rmsNormComposed(xr!, wr, 1e-6)],
+    ['layerNorm', () => layerNorm(x, [64], w, b), () => layerNormComposed(xr!, [64], wr, br)],
+    ['swiglu', () => swiglu(x, x.mul(0.5)), () => swigluComposed(xr!, xr!.mul(0.5))],
+  ];
+  for (const [name, ours, reference] of cases) {
+    const out = ours();
+    expect(out.dtype, name).toBe('bfloat16');
+    const ref = reference();
+    expect(relativeDiff(out.float(), ref), name).toBeLessThan(4 * bf16Ulp);
+    const g = randn(out.shape);
+    out.mul(g.cast('bfloat16')).sum().backward();
+    ref.mul(g).sum().backward();
+    expect(x.grad!.dtype, name).toBe('bfloat16');
+    expect(relativeDiff(x.grad!.float(), xr!.grad!), name).toBeLessThan(8 * bf16Ulp);
+    if (name !== 'swiglu') expect(relativeDiff(w.grad!.float(), wr!.grad!), name).toBeLessThan(8 * bf16Ulp);
+    for (const t of [x, w, b, xr!, wr!, br!]) t.grad = null;
+  }
+  const cos = randn([5, 64]).cast('bfloat16');
+  const sin = randn([5, 64]).cast('bfloat16');
+  const rotated = rotary(x, cos, sin);
+  expect(rotated.dtype).toBe('bfloat16');
+  const rotatedRef = rotaryComposed(xr!, cos.float(), sin.float());
+  expect(relativeDiff(rotated.float(), rotatedRef)).toBeLessThan(4 * bf16Ulp);
+}
+
+describe('the fused-kernel path for 16-bit inputs (fusedHalfPrecision), over the JS kernels', () => {
+  it('takes bfloat16 through the fused kernels and their float32 gradients', () => {
+    const name = 'js-half-precision';
+    registerBackend({ ...getBackend('js'), name, fusedHalfPrecision: true });
+    try {
+      withBackend(name, checkHalfPrecision);
+    } finally {
+      unregisterBackend(name);
+    }
   });
 });

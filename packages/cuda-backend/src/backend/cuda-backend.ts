@@ -50,5 +50,6 @@ export function assembleBackend(device: Device, name: string): CudaBackend {
     ...linalgKernels(context),
     ...fusedKernels(context),
     swiglu,
+    fusedHalfPrecision: true,
   };
 }

@@ -1,5 +1,5 @@
 /** The optional fused kernels of the contract on the GPU (kernels/fused.cuh, cuBLASLt for loraLinear). */
-import type { AdamWStepOptions } from '@lorakit/tensor';
+import type { AdamWStepOptions, Dtype } from '@lorakit/tensor';
 import { address, type Context, computeSuffix, elementwiseKernels } from './elementwise.js';
 import { matmulKernels } from './matmul.js';
 import { assertRank, coalesce, isRowMajor, rowMajor, sizeOf } from './params.js';
@@ -35,8 +35,9 @@ export function fusedKernels(context: Context) {
       const size = sizeOf(x.shape);
       const rows = width === 0 ? 0 : size / width;
       const out = memory.allocate(x.dtype, size, op);
-      const rstd = memory.allocate(x.dtype, rows, op);
-      const mean = op === 'layerNorm' ? memory.allocate(x.dtype, rows, op) : null;
+      const statDtype = statisticsDtype(x.dtype);
+      const rstd = memory.allocate(statDtype, rows, op);
+      const mean = op === 'layerNorm' ? memory.allocate(statDtype, rows, op) : null;
       if (rows > 0) {
         const perBlock = width >= 1024 || rows <= device.info.multiprocessors;
         p.begin()
@@ -52,7 +53,9 @@ export function fusedKernels(context: Context) {
           .int(rows)
           .int(width)
           .real(eps);
-        p.int(perBlock ? 1 : 0).int(op === 'layerNorm' ? 1 : 0);
+        p.int(perBlock ? 1 : 0)
+          .int(op === 'layerNorm' ? 1 : 0)
+          .int(DTYPE_CODE[statDtype]);
         const blocks = perBlock ? Math.min(rows, device.info.multiprocessors * 8) : device.blocksFor(rows, 8);
         device.launch(op, 'norm_rows', blocks, 256);
       }
@@ -248,6 +251,11 @@ export function fusedKernels(context: Context) {
     softmaxCrossEntropyBackward,
     adamwStep,
   };
+}
+
+/** Norm statistics (mean, rstd) are float32 for 16-bit inputs, as PyTorch's fused norms keep them. */
+function statisticsDtype(dtype: Dtype): Dtype {
+  return dtype === 'float16' || dtype === 'bfloat16' ? 'float32' : dtype;
 }
 
 /**

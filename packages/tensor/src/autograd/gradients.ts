@@ -26,6 +26,16 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /** Re-inserts reduced axes as size-1 dims so a reduced gradient broadcasts against the input. */
+/** t in `dtype` (a norm's float32 statistics dtype) when t is narrower; t itself otherwise. */
+function widened(t: Tensor, dtype: Tensor['dtype']): Tensor {
+  return t.dtype === dtype || t.dtype === 'float64' ? t : t.cast(dtype);
+}
+
+/** A gradient computed in a wider dtype, rounded back to its input's dtype. */
+function narrowed(t: Tensor | null, dtype: Tensor['dtype'] | undefined): Tensor | null {
+  return t === null || dtype === undefined || t.dtype === dtype ? t : t.cast(dtype);
+}
+
 function unreduce(g: Tensor, input: Tensor, attrs: Readonly<Record<string, unknown>>): Tensor {
   const axes = attrs.axes as number[];
   if (attrs.keepdim) return g;
@@ -261,29 +271,33 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
   },
 
   // ── fused kernels (gradients composed from ops; the forward came from the backend) ──
-  rmsNormFused: ({ grad, inputs: [x, weight], attrs, saved: [rstd], needs }) => {
+  // 16-bit inputs (float32 statistics) are differentiated in float32 and each gradient is rounded back to
+  // its input's dtype once, as PyTorch's float32 norm math differentiates.
+  rmsNormFused: ({ grad: g16, inputs: [x16, w16], attrs, saved: [rstd], needs }) => {
+    const [grad, x, weight] = [g16, x16!, w16].map((t) => t && widened(t, rstd!.dtype));
     // dx = rstd·(dyw − x̂·mean(dyw·x̂)) with x̂ = x·rstd, written as (dyw − x·k)·rstd for the per-row
     // k = rstd²·mean(dyw·x): x̂ is not materialized unless the weight needs a gradient.
-    const dyw = attrs.hasWeight ? grad.mul(weight!) : grad;
+    const dyw = attrs.hasWeight ? grad!.mul(weight!) : grad!;
     const dx = needs[0] ? dyw.sub(x!.mul(dyw.mul(x!).mean(-1, true).mul(rstd!.square()))).mul(rstd!) : null;
-    const dw = attrs.hasWeight && needs[1] ? sumToShape(grad.mul(x!.mul(rstd!)), weight!.shape) : null;
-    return [dx, dw];
+    const dw = attrs.hasWeight && needs[1] ? sumToShape(grad!.mul(x!.mul(rstd!)), weight!.shape) : null;
+    return [narrowed(dx, x16!.dtype), narrowed(dw, w16?.dtype)];
   },
-  layerNormFused: ({ grad, inputs, attrs, saved: [mean, rstd], needs }) => {
-    const [x, ...rest] = inputs;
-    const weight = attrs.hasWeight ? rest[0] : undefined;
-    const bias = attrs.hasBias ? rest[attrs.hasWeight ? 1 : 0] : undefined;
+  layerNormFused: ({ grad: g16, inputs, attrs, saved: [mean, rstd], needs }) => {
+    const [x16, ...rest] = inputs;
+    const w16 = attrs.hasWeight ? rest[0] : undefined;
+    const b16 = attrs.hasBias ? rest[attrs.hasWeight ? 1 : 0] : undefined;
+    const [grad, x, weight] = [g16, x16!, w16].map((t) => t && widened(t, rstd!.dtype));
     const xHat = x!.sub(mean!).mul(rstd!);
-    const dyw = weight ? grad.mul(weight) : grad;
+    const dyw = weight ? grad!.mul(weight) : grad!;
     const dx = needs[0]
       ? dyw
           .sub(dyw.mean(-1, true))
           .sub(xHat.mul(dyw.mul(xHat).mean(-1, true)))
           .mul(rstd!)
       : null;
-    const out: (Tensor | null)[] = [dx];
-    if (weight) out.push(needs[1] ? sumToShape(grad.mul(xHat), weight.shape) : null);
-    if (bias) out.push(needs[out.length] ? sumToShape(grad, bias.shape) : null);
+    const out: (Tensor | null)[] = [narrowed(dx, x16!.dtype)];
+    if (weight) out.push(needs[1] ? narrowed(sumToShape(grad!.mul(xHat), weight.shape), w16!.dtype) : null);
+    if (b16) out.push(needs[out.length] ? sumToShape(g16, b16.shape) : null);
     return out;
   },
   loraLinear: ({ grad, inputs: [x, weight, a, b, bias], attrs, saved: [hidden], needs }) => {

@@ -66,6 +66,15 @@ export function broadcastView(t: Tensor, shape: Shape): View {
   return { ...view, shape, strides };
 }
 
+/**
+ * Whether the optional fused kernels of x's backend take x's dtype: float32 and float64 always, float16
+ * and bfloat16 when the backend declares `fusedHalfPrecision` (they compute in float32 and round once).
+ */
+export function fusedDtype(x: Tensor): boolean {
+  if (x.dtype === 'float32' || x.dtype === 'float64') return true;
+  return (x.dtype === 'float16' || x.dtype === 'bfloat16') && x.backend.fusedHalfPrecision === true;
+}
+
 export function defaultBackend(name?: string): Backend {
   return getBackend(name);
 }

@@ -1,10 +1,11 @@
 import { record } from '../autograd/node.js';
+import type { Dtype } from '../dtype.js';
 import { DtypeError, fmtShape, ShapeError, TensorError } from '../errors.js';
 import type { Generator } from '../random/generator.js';
 import { bernoulli } from '../random/sampling.js';
 import { normalizeAxis, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { wrap } from './core.js';
+import { fusedDtype, wrap } from './core.js';
 import { where } from './elementwise.js';
 import { gather } from './indexing.js';
 import { mean } from './reduce.js';
@@ -48,14 +49,15 @@ export function layerNorm(
     normalizedShape.length === 1 &&
     x.rank >= 1 &&
     x.shape[x.rank - 1] === normalizedShape[0] &&
-    (x.dtype === 'float32' || x.dtype === 'float64') &&
+    fusedDtype(x) &&
     (!weight || weight.dtype === x.dtype) &&
     (!bias || bias.dtype === x.dtype)
   ) {
     const result = fused(x.view(), weight ? weight.view() : null, bias ? bias.view() : null, eps);
     const rowShape = x.shape.slice(0, -1);
-    const mean = wrap(x.backend, result.mean, x.dtype, [...rowShape, 1]);
-    const rstd = wrap(x.backend, result.rstd, x.dtype, [...rowShape, 1]);
+    const stats = statisticsDtype(x.dtype);
+    const mean = wrap(x.backend, result.mean, stats, [...rowShape, 1]);
+    const rstd = wrap(x.backend, result.rstd, stats, [...rowShape, 1]);
     const out = wrap(x.backend, result.out, x.dtype, x.shape);
     const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
     return record('layerNormFused', inputs, out, { hasWeight: Boolean(weight), hasBias: Boolean(bias) }, [
@@ -64,6 +66,11 @@ export function layerNorm(
     ]);
   }
   return layerNormComposed(x, normalizedShape, weight, bias, eps);
+}
+
+/** The dtype of a fused norm's saved mean and rstd: float32 for 16-bit inputs, else the input's. */
+function statisticsDtype(dtype: Dtype): Dtype {
+  return dtype === 'float16' || dtype === 'bfloat16' ? 'float32' : dtype;
 }
 
 /** LayerNorm composed from elementwise ops and reductions (the reference for fused kernels). */
@@ -96,14 +103,9 @@ export function layerNormComposed(
  */
 export function rmsNorm(x: Tensor, weight?: Tensor | null, eps = 1e-6): Tensor {
   const fused = x.backend.rmsNorm;
-  if (
-    fused &&
-    x.rank >= 1 &&
-    (x.dtype === 'float32' || x.dtype === 'float64') &&
-    (!weight || weight.dtype === x.dtype)
-  ) {
+  if (fused && x.rank >= 1 && fusedDtype(x) && (!weight || weight.dtype === x.dtype)) {
     const result = fused(x.view(), weight ? weight.view() : null, eps);
-    const rstd = wrap(x.backend, result.rstd, x.dtype, [...x.shape.slice(0, -1), 1]);
+    const rstd = wrap(x.backend, result.rstd, statisticsDtype(x.dtype), [...x.shape.slice(0, -1), 1]);
     const out = wrap(x.backend, result.out, x.dtype, x.shape);
     return record('rmsNormFused', weight ? [x, weight] : [x], out, { hasWeight: Boolean(weight) }, [rstd]);
   }

@@ -3,7 +3,7 @@ import { record } from '../autograd/node.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { broadcastView, commonBackend, wrap } from './core.js';
+import { broadcastView, commonBackend, fusedDtype, wrap } from './core.js';
 import { cat } from './view.js';
 
 /** [x₁, x₂] → [−x₂, x₁] over the halves of the last dim (transformers' `rotate_half`). */
@@ -63,11 +63,11 @@ export function rotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
 
 /**
  * The backend's fused rotation of x (or its transpose), or null when the backend has no `rotary`
- * kernel or the dtypes are not one of float32 and float64. The result is not recorded.
+ * kernel, it does not take x's dtype (see `fusedHalfPrecision`) or cos and sin have another dtype. The result is not recorded.
  */
 function rotaryKernel(x: Tensor, cos: Tensor, sin: Tensor, transposed: boolean): Tensor | null {
   const kernel = x.backend.rotary;
-  if (!kernel || (x.dtype !== 'float32' && x.dtype !== 'float64')) return null;
+  if (!kernel || !fusedDtype(x)) return null;
   if (cos.dtype !== x.dtype || sin.dtype !== x.dtype) return null;
   const out = kernel(x.view(), broadcastView(cos, x.shape), broadcastView(sin, x.shape), transposed);
   return wrap(x.backend, out, x.dtype, x.shape);

@@ -4,7 +4,7 @@ import { isFloating } from '../dtype.js';
 import { DtypeError } from '../errors.js';
 import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { broadcastView, commonBackend, wrap } from './core.js';
+import { broadcastView, commonBackend, fusedDtype, wrap } from './core.js';
 import { sumToShape } from './view.js';
 
 function checkSwiglu(gate: Tensor, up: Tensor): number[] {
@@ -23,10 +23,11 @@ function checkSwiglu(gate: Tensor, up: Tensor): number[] {
   return broadcastShapes('swiglu', gate.shape, up.shape);
 }
 
-/** float32 and float64 run on the fused kernels; 16-bit floats compose (they round every step). */
-function fusable(t: Tensor): boolean {
-  return t.dtype === 'float32' || t.dtype === 'float64';
-}
+/**
+ * float32 and float64 run on the fused kernels; 16-bit floats too where the backend computes them in
+ * float32 (`fusedHalfPrecision`), and compose otherwise (rounding every step).
+ */
+const fusable = fusedDtype;
 
 /**
  * The SwiGLU activation `silu(gate)·up` of Llama-style MLPs (Shazeer 2020, "GLU Variants Improve
@@ -39,7 +40,7 @@ function fusable(t: Tensor): boolean {
  *
  * so neither silu(gate) nor σ(gate) is kept alive between forward and backward. Forward and backward
  * each run as one pass of the backend's fused kernels (`swiglu`, `swigluBackward`) when it has them and
- * the dtype is float32 or float64, and compose elementwise ops otherwise. {@link swigluComposed} is the
+ * takes the dtype (see `fusedHalfPrecision`), and compose elementwise ops otherwise. {@link swigluComposed} is the
  * reference.
  */
 export function swiglu(gate: Tensor, up: Tensor): Tensor {
