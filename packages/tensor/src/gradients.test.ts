@@ -8,6 +8,7 @@ import {
   embedding,
   GRADIENTS,
   layerNorm,
+  linearCrossEntropy,
   loraLinear,
   manualSeed,
   rand,
@@ -177,6 +178,27 @@ const CHECKS: Record<string, Check> = {
         tensor([0.5, 2, -1.5, 1], f64),
       ),
     [leaf([4, 5], -2, 2)],
+  ],
+  // Chunks of 2 over 5 rows, a bias, a soft cap and an ignored row. Per row: backward recomputes the
+  // logits of each chunk; summed: the gradients come from the forward.
+  linearCrossEntropy: () => [
+    (h, w, b) =>
+      linearCrossEntropy(h, w!, tensor([2, -100, 0, 4, 1], { dtype: 'int64' }), {
+        bias: b!,
+        reduction: 'none',
+        chunkRows: 2,
+        softcap: 1.5,
+      }),
+    [leaf([5, 3]), leaf([6, 3]), leaf([6])],
+  ],
+  linearCrossEntropySum: () => [
+    (h, w, b) =>
+      linearCrossEntropy(h, w!, tensor([2, -100, 0, 4, 1], { dtype: 'int64' }), {
+        bias: b!,
+        chunkRows: 2,
+        softcap: 1.5,
+      }),
+    [leaf([5, 3]), leaf([6, 3]), leaf([6])],
   ],
   rotary: () => [(x, c, s) => rotary(x, c!, s!), [leaf([2, 3, 4, 6]), leaf([2, 1, 4, 6]), leaf([4, 6])]],
   swiglu: () => [(g, u) => swiglu(g, u!), [leaf([2, 3, 4], -4, 4), leaf([2, 3, 4])]],

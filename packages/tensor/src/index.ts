@@ -72,6 +72,12 @@ export {
 export { where } from './ops/elementwise.js';
 export { embedding } from './ops/indexing.js';
 export { eigh, qr, svd, svdLowrank } from './ops/linalg-ops.js';
+export {
+  LINEAR_CROSS_ENTROPY_CHUNK_BYTES,
+  type LinearCrossEntropyOptions,
+  linearCrossEntropy,
+  linearCrossEntropyChunkRows,
+} from './ops/linear-cross-entropy.js';
 export { linear, loraLinear, loraLinearComposed, matmul } from './ops/matmul.js';
 export {
   type CrossEntropyOptions,

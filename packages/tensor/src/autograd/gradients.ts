@@ -4,6 +4,7 @@ import { wrap } from '../ops/core.js';
 import { zeros } from '../ops/creation.js';
 import { where } from '../ops/elementwise.js';
 import { scatterAddInPlace } from '../ops/indexing.js';
+import { linearCrossEntropyBackward, linearCrossEntropySumBackward } from '../ops/linear-cross-entropy.js';
 import { rotaryTransposed, rotateHalf } from '../ops/rotary.js';
 import { swigluBackward } from '../ops/swiglu.js';
 import { reshape, sumToShape } from '../ops/view.js';
@@ -235,6 +236,9 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
     scatterAddInPlace(dense, 1, index!, g.neg());
     return [dense];
   },
+
+  linearCrossEntropy: linearCrossEntropyBackward,
+  linearCrossEntropySum: linearCrossEntropySumBackward,
 
   // ── products ────────────────────────────────────────────────────────────────
   matmul: ({ grad, inputs: [a, b], needs }) => [
