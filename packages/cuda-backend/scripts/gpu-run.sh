@@ -26,6 +26,8 @@ run() {
   echo "$name: exit $status in $((SECONDS - started)) s" | tee -a "$OUT/summary.txt"
 }
 tsx=(node --conditions=@lorakit/source --import tsx)
+# The GPU benchmark frees each row's model and collects garbage before the next row (per-row peaks).
+tsx_gc=(node --expose-gc --conditions=@lorakit/source --import tsx)
 for step in $steps; do
   case "$step" in
     info) run info 60 bash -c 'nvidia-smi; node --version; ldconfig -p | grep -E "cublas|cusolver|nvrtc|libcuda"' ;;
@@ -33,9 +35,10 @@ for step in $steps; do
     bench) run bench 200 bash -c 'cd packages/cuda-backend && LORAKIT_BENCH_JSON=$OUT/bench.json '"${tsx[*]}"' bench/cuda.bench.ts' ;;
     demo) run demo 120 bash -c 'cd apps/cli && '"${tsx[*]}"' src/cli.ts demo --backend cuda -v --out /tmp/demo-output' ;;
     conformance) run conformance 240 bash -c 'cd apps/conformance && '"${tsx[*]}"' src/cli.ts --backend cuda' ;;
-    llama) run llama 420 bash -c 'cd benchmarks && LORAKIT_BENCH_JSON=$OUT/llama.json '"${tsx[*]}"' src/llama-gpu.bench.ts' ;;
-    llama-checkpoint) run llama-checkpoint 300 bash -c 'cd benchmarks && LORAKIT_GPU_BENCH_CHECKPOINT=1 LORAKIT_BENCH_JSON=$OUT/llama-checkpoint.json '"${tsx[*]}"' src/llama-gpu.bench.ts' ;;
-    llama-bf16) run llama-bf16 300 bash -c 'cd benchmarks && LORAKIT_GPU_BENCH_DTYPE=bfloat16 LORAKIT_BENCH_JSON=$OUT/llama-bf16.json '"${tsx[*]}"' src/llama-gpu.bench.ts' ;;
+    # The benchmark of issue 16 (benchmarks/src/llama-gpu.bench.ts): llama-all runs every row with its PEFT
+    # eager and compiled sides within a 540 s budget; the others run one row (timeout = budget + 20 s).
+    llama-all) run llama-all 560 bash -c 'cd benchmarks && LORAKIT_GPU_BENCH_BUDGET_S=540 LORAKIT_BENCH_JSON=$OUT/llama-all.json '"${tsx_gc[*]}"' src/llama-gpu.bench.ts' ;;
+    llama | llama-checkpoint | llama-dora | qwen) run "$step" 320 bash -c 'cd benchmarks && LORAKIT_GPU_BENCH_ROWS='"$step"' LORAKIT_GPU_BENCH_BUDGET_S=300 LORAKIT_BENCH_JSON=$OUT/'"$step"'.json '"${tsx_gc[*]}"' src/llama-gpu.bench.ts' ;;
     qlora) run qlora 120 bash -c 'cd benchmarks && '"${tsx[*]}"' src/qlora-gpu.check.ts' ;;
     train) run train 180 bash -c 'cd apps/cli && for i in $(seq 200); do echo "the quick brown fox jumps over the lazy dog $i"; done > /tmp/train.txt && '"${tsx[*]}"' src/cli.ts train --backend cuda -v --model demo/base --data /tmp/train.txt --max-steps 30 --batch-size 8 --out /tmp/train-out --no-progress && ls -la /tmp/train-out' ;;
     *) echo "unknown step $step" | tee -a "$OUT/summary.txt" ;;
