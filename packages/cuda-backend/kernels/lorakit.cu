@@ -7,3 +7,4 @@
 #include "indexing.cuh"
 #include "conv.cuh"
 #include "fused.cuh"
+#include "flash.cuh"

@@ -183,6 +183,34 @@ describe('kernel parameter packing (no GPU needed)', () => {
         step: 2,
       },
     );
+    const f32Heads = view('float32', [1, 2, 8, 64]);
+    expect(
+      b.flashAttention!(f32Heads, f32Heads, f32Heads, null, { scale: 1, causal: false, window: null }),
+    ).toBeNull();
+    const smallHeads = view('bfloat16', [1, 2, 8, 32]);
+    expect(
+      b.flashAttention!(smallHeads, smallHeads, smallHeads, null, { scale: 1, causal: false, window: null }),
+    ).toBeNull();
+    for (const dtype of ['bfloat16', 'float16'] as const) {
+      for (const headDim of [64, 128]) {
+        const q = view(dtype, [2, 4, 70, headDim], [70 * 4 * headDim, headDim, 4 * headDim, 1]);
+        const kv = view(dtype, [2, 2, 90, headDim]);
+        const mask = view('bool', [2, 90]);
+        const options = { scale: 0.125, causal: true, window: 16 };
+        const forward = b.flashAttention!(q, kv, kv, mask, options);
+        expect(forward, `flashAttention takes ${dtype} with head size ${headDim}`).not.toBeNull();
+        b.flashAttentionBackward!(
+          q,
+          q,
+          kv,
+          kv,
+          view(dtype, [2, 4, 70, headDim]),
+          view('float32', [2, 4, 70]),
+          mask,
+          options,
+        );
+      }
+    }
     b.checkIndexBounds!(i64, { low: 0, high: 4, error: () => new Error('x') });
     b.dequantize4bit!(view('int32', [2]), view('float32', [1]), view('float32', [16]), 16, 16, 'float32');
     b.dequantizeInt8!(view('int32', [2]), view('float32', [2]), 2, 4, 1, 'bfloat16');

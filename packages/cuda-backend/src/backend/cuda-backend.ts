@@ -5,6 +5,7 @@
  */
 import type { Backend } from '@lorakit/tensor';
 import { type Device, type DeviceInfo, getDevice } from '../device.js';
+import { attentionKernels } from './attention.js';
 import { convolutionKernels } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { fusedKernels } from './fused.js';
@@ -49,6 +50,7 @@ export function assembleBackend(device: Device, name: string): CudaBackend {
     ...convolutionKernels(context),
     ...linalgKernels(context),
     ...fusedKernels(context),
+    ...attentionKernels(context),
     swiglu,
     fusedHalfPrecision: true,
   };
