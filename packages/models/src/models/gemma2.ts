@@ -2,7 +2,7 @@ import { ACTIVATIONS, Embedding, Linear, Module, ModuleList, Parameter } from '@
 import { rmsNorm, type Tensor, tensor, zeros } from '@lorakit/tensor';
 import { type AttentionBias, causalAttentionBias } from '../attention/masks.js';
 import { applyRotary, rotaryCosSin } from '../attention/rotary.js';
-import { capped, scaledDotProductAttention } from '../attention/sdpa.js';
+import { scaledDotProductAttention } from '../attention/sdpa.js';
 import type { Gemma2Config } from '../config/gemma2-config.js';
 import type { AttentionLayerType } from '../config/llama-config.js';
 import { ropeInverseFrequencies } from '../config/rope.js';
@@ -190,8 +190,8 @@ export class Gemma2ForCausalLM extends DecoderForCausalLM<Gemma2Config> {
   constructor(config: Gemma2Config) {
     super(config, 'model', new Gemma2Model(config));
   }
-  protected override finalLogits(logits: Tensor): Tensor {
-    return capped(logits, this.config.finalLogitSoftcapping);
+  protected override get finalLogitSoftcapping(): number | null {
+    return this.config.finalLogitSoftcapping;
   }
 }
 

@@ -8,6 +8,7 @@ import { seq2seqLmLoss } from '../../losses.js';
 import { type ModelInputs, type ModelOutput, PreTrainedModel } from '../../pretrained-model.js';
 import { callLayer } from '../checkpointing.js';
 import { checkInputIds } from '../inputs.js';
+import { lmHeadOutput } from '../lm-head-output.js';
 import { type T5Attention, T5Block, type T5Context } from './t5-layers.js';
 
 export interface T5StackInputs {
@@ -92,6 +93,8 @@ export function shiftRight(labels: Tensor, decoderStartTokenId: number, padToken
 export class T5ForConditionalGeneration extends PreTrainedModel<T5Config> {
   readonly architecture = 'T5ForConditionalGeneration';
   readonly basePrefix = '';
+  /** Rows of logits the chunked loss makes at a time (undefined: linearCrossEntropy's default). */
+  lossChunkRows: number | undefined = undefined;
 
   constructor(config: T5Config) {
     super(config);
@@ -154,15 +157,26 @@ export class T5ForConditionalGeneration extends PreTrainedModel<T5Config> {
     });
     const lastHiddenState = hidden;
     if (this.config.scaleDecoderOutputs) hidden = hidden.mul(this.config.hiddenSize ** -0.5);
-    const logits = this.child('lm_head').call(hidden);
-    const loss = labels ? seq2seqLmLoss(logits, labels, inputs.numItemsInBatch) : undefined;
-    return {
-      logits,
-      lastHiddenState,
-      encoderLastHiddenState: encoderOutput,
-      ...(loss ? { loss } : {}),
-      ...(inputs.cache ? { cache: inputs.cache } : {}),
-    };
+    // With labels and a plain lm_head, the loss comes from `hidden` in chunks (see lmHeadOutput).
+    return lmHeadOutput(
+      {
+        architecture: this.architecture,
+        head: this.child('lm_head'),
+        hidden,
+        labels,
+        shift: false,
+        finalLogits: (logits) => logits,
+        softcap: null,
+        numItemsInBatch: inputs.numItemsInBatch,
+        chunkRows: this.lossChunkRows,
+        composedLoss: (logits, targets) => seq2seqLmLoss(logits, targets, inputs.numItemsInBatch),
+      },
+      {
+        lastHiddenState,
+        encoderLastHiddenState: encoderOutput,
+        ...(inputs.cache ? { cache: inputs.cache } : {}),
+      },
+    );
   }
 }
 
