@@ -2,14 +2,16 @@
  * The profiler's bookkeeping without a GPU: the backend runs over a recording fake of the native layer
  * whose pooled events read back at 1 ms apart (so every bracketed call lasts exactly 1 ms on the "GPU").
  */
-import type { Backend, Dtype, View } from '@lorakit/tensor';
-import { describe, expect, it } from 'vitest';
+import { type Backend, type Dtype, randn, setDefaultBackend, tidy, type View } from '@lorakit/tensor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gpuSkipLabel, noGpuReason } from '../test/gpu.js';
 import { assembleBackend } from './backend/cuda-backend.js';
 import { CudaStorage } from './backend/storage.js';
 import { Device } from './device.js';
 import { CudaBackendError } from './errors.js';
+import { timeOnDevice } from './memory.js';
 import type { NativeBinding } from './native.js';
-import { formatProfile, profileDevice } from './profile.js';
+import { formatProfile, profile, profileDevice } from './profile.js';
 
 const spin = (ms: number) => {
   const until = performance.now() + ms;
@@ -163,5 +165,40 @@ describe('profile (fake native layer)', () => {
     expect(lines[3]!.split(/\s{2,}/)).toEqual(['kernel_a', '3', '3.00', '1000.0', '60.0']);
     expect(lines[4]!.split(/\s{2,}/)).toEqual(['(2 more)', '2', '2.00', '1000.0', '40.0']);
     expect(lines).toHaveLength(5);
+  });
+});
+
+describe.skipIf(noGpuReason !== undefined)(`profile on the GPU${gpuSkipLabel}`, () => {
+  beforeAll(() => setDefaultBackend('cuda'));
+  afterAll(() => setDefaultBackend(undefined));
+
+  it('times a GEMM and elementwise kernels with events, within the wall time, and agrees with timeOnDevice', () => {
+    const a = randn([2048, 2048], { dtype: 'bfloat16' });
+    const b = randn([2048, 2048], { dtype: 'bfloat16' });
+    const step = () => tidy(() => a.matmul(b).mul(2).add(1).sum().dispose());
+    step();
+    const p = profile(step);
+    expect(p.gemms).toBe(1);
+    expect(p.kernelLaunches).toBeGreaterThanOrEqual(2);
+    const gemm = p.kernels.find((k) => k.name.startsWith('gemm'))!;
+    expect(gemm.name).toBe('gemm bf16 2048×2048×2048');
+    expect(gemm.gpuMs).toBeGreaterThan(0);
+    expect(p.gpuBusyMs).toBeGreaterThan(0);
+    expect(p.gpuBusyMs).toBeLessThanOrEqual(p.wallMs);
+    expect(p.busyPercent).toBeGreaterThan(0);
+    // A profile twice in a row reuses the event pool and measures the same work.
+    const again = profile(step);
+    expect(again.kernels.map((k) => [k.name, k.launches])).toEqual(
+      p.kernels.map((k) => [k.name, k.launches]),
+    );
+    // The events around one long GEMM measure what events around the whole call measure.
+    const big = randn([8192, 8192]);
+    tidy(() => big.matmul(big).dispose());
+    const whole = timeOnDevice(() => tidy(() => big.matmul(big).dispose()));
+    const profiled = profile(() => tidy(() => big.matmul(big).dispose()));
+    const long = profiled.kernels.find((k) => k.name.startsWith('gemm f32'))!;
+    expect(long.gpuMs).toBeGreaterThan(0.5 * whole);
+    expect(long.gpuMs).toBeLessThan(1.5 * whole);
+    for (const t of [a, b, big]) t.dispose();
   });
 });
