@@ -96,6 +96,7 @@ if (!python) {
   results.notes.push(`PEFT rows skipped: ${reason}`);
   log(`PEFT rows skipped: ${reason}`);
 } else {
+  log(`PEFT rows with ${python}`);
   const peftRow = (name: RowName, compiled: boolean, limitS: number) => {
     const row = rows.find((r) => r.name === name)!;
     const remaining = BUDGET_S - elapsedS() - 10;
