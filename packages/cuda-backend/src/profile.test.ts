@@ -42,6 +42,8 @@ function fakeDevice(options: { syncMs?: number } = {}) {
     download: () => {},
     synchronize: () => spin(options.syncMs ?? 0),
     gemm: () => {},
+    fusedThing: () => 7,
+    memoryStats: () => ({ inUse: 0 }),
     profileRecord: (index: number) => recorded.push(index),
     profileTimes: (count: number, out: Float64Array) => {
       timesAsked.push(count);
@@ -78,6 +80,8 @@ describe('profile (fake native layer)', () => {
       backend.matmul(view('bfloat16', [8, 6]), view('bfloat16', [6, 4]), 'bfloat16');
       const pointer = device.alloc(100, 'x');
       device.native.free(pointer);
+      expect((device.native as unknown as { fusedThing(): number }).fusedThing()).toBe(7);
+      device.native.memoryStats();
       return 42;
     });
     expect(p.result).toBe(42);
@@ -85,7 +89,7 @@ describe('profile (fake native layer)', () => {
     expect(p.kernelLaunches).toBe(3);
     expect(p.gemms).toBe(1);
     // Each bracketed call: events 2i and 2i+1, read back 1 ms apart.
-    const bracketed = 3 + 1 + p.calls.memset.calls;
+    const bracketed = 3 + 1 + 1 + p.calls.memset.calls;
     expect(recorded).toEqual(Array.from({ length: 2 * bracketed }, (_, i) => i));
     expect(timesAsked).toEqual([2 * bracketed]);
     expect(p.gpuBusyMs).toBe(bracketed);
@@ -96,6 +100,12 @@ describe('profile (fake native layer)', () => {
       gpuMs: 1,
     });
     expect(p.kernels.find((k) => k.name === 'kernel_b')).toEqual({ name: 'kernel_b', launches: 1, gpuMs: 1 });
+    expect(p.kernels.find((k) => k.name === 'native fusedThing')).toEqual({
+      name: 'native fusedThing',
+      launches: 1,
+      gpuMs: 1,
+    });
+    expect(p.calls.other.calls).toBe(1);
     expect(p.calls.alloc.calls).toBeGreaterThanOrEqual(2); // the product's output, and ours
     expect(p.calls.free.calls).toBe(1);
     expect(p.calls.synchronize.calls).toBe(0); // the synchronizations around fn are not fn's

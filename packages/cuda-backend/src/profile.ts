@@ -22,6 +22,7 @@ export const PROFILE_CALL_KINDS = [
   'alloc',
   'free',
   'synchronize',
+  'other',
 ] as const;
 export type ProfileCallKind = (typeof PROFILE_CALL_KINDS)[number];
 
@@ -65,6 +66,23 @@ export interface CudaProfile {
   readonly kernels: readonly KernelTime[];
   readonly calls: Readonly<Record<ProfileCallKind, CallTime>>;
 }
+
+/** Native calls that queue no GPU work (or are the profiler's own): passed through unrecorded. */
+const UNRECORDED = new Set([
+  'initialize',
+  'loadModule',
+  'compile',
+  'getFunction',
+  'memoryStats',
+  'setMemoryLimit',
+  'emptyCache',
+  'resetPeak',
+  'recordEvent',
+  'elapsed',
+  'profileRecord',
+  'profileTimes',
+  'setGemmTuning',
+]);
 
 const GEMM_DTYPES: Readonly<Record<number, string>> = { 0: 'f32', 1: 'f64', 2: 'f16', 14: 'bf16' };
 
@@ -140,6 +158,13 @@ export function profileDevice<T>(device: Device, fn: () => T): CudaProfile & { r
     `gemm ${GEMM_DTYPES[p[0]!] ?? `type ${p[0]}`} ${p[5]}×${p[4]}×${p[6]}${p[13]! > 1 ? ` ×${p[13]}` : ''}`;
 
   const wrapper: NativeBinding = Object.create(real);
+  // Native calls added later (a cuDNN call, say) are bracketed as GPU work under their own name.
+  for (const key of Object.keys(real)) {
+    const method = (real as unknown as Record<string, unknown>)[key];
+    if (typeof method !== 'function' || UNRECORDED.has(key)) continue;
+    (wrapper as unknown as Record<string, unknown>)[key] = (...args: unknown[]) =>
+      gpu('other', `native ${key}`, () => method.apply(real, args));
+  }
   Object.assign(wrapper, {
     launch: (
       fn: number,
