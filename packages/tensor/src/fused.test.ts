@@ -4,6 +4,7 @@ import {
   getBackend,
   layerNorm,
   layerNormComposed,
+  linear,
   logSoftmax,
   loraLinear,
   loraLinearComposed,
@@ -59,6 +60,35 @@ describeEachBackend('fused kernels agree with their composed references', () => 
     composed.square().sum().backward();
     [x.grad!, a.grad!, bb.grad!].forEach((g, i) => {
       expect(maxDiff(g, fusedGrads[i]!) / g.abs().max().item()).toBeLessThan(1e-5);
+    });
+  });
+
+  it("loraLinear with float32 factors on a bfloat16 layer equals PEFT's casts (values and gradients)", () => {
+    manualSeed(29);
+    const x = randn([3, 4, 16]).cast('bfloat16').setRequiresGrad();
+    const weight = randn([12, 16]).cast('bfloat16').setRequiresGrad();
+    const bias = randn([12]).cast('bfloat16').setRequiresGrad();
+    const a = randn([4, 16], { std: 0.3 }).setRequiresGrad();
+    const b = randn([12, 4], { std: 0.3 }).setRequiresGrad();
+    const ours = loraLinear(x, weight, bias, a, b, 2);
+    // PEFT: result = base(x); result + lora_B(lora_A(x.to(A.dtype))) * s, then .to(result.dtype).
+    const reference = linear(x, weight, bias)
+      .add(linear(linear(x.cast('float32'), a), b).mul(2))
+      .cast('bfloat16');
+    expect(ours.dtype).toBe('bfloat16');
+    expect(ours.shape).toEqual([3, 4, 12]);
+    expect(maxDiff(ours.float(), reference.float())).toBe(0);
+    const g = randn([3, 4, 12]).cast('bfloat16');
+    ours.mul(g).sum().backward();
+    const grads = [x, weight, bias, a, b].map((t) => {
+      const value = t.grad!;
+      t.grad = null;
+      return value;
+    });
+    reference.mul(g).sum().backward();
+    [x, weight, bias, a, b].forEach((t, i) => {
+      expect(grads[i]!.dtype).toBe(t.dtype);
+      expect(relativeDiff(grads[i]!.float(), t.grad!.float())).toBeLessThan(1e-2);
     });
   });
 

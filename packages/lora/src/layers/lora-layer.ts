@@ -1,5 +1,5 @@
-import { type AnyModule, Dropout, Identity, Module, ModuleDict, type Parameter } from '@lorakit/nn';
-import { type Generator, noGrad, type Tensor, tensor, where } from '@lorakit/tensor';
+import { type AnyModule, Dropout, Identity, Module, ModuleDict, Parameter } from '@lorakit/nn';
+import { type Generator, isFloating, noGrad, type Tensor, tensor, where } from '@lorakit/tensor';
 import type { LoraConfig } from '../config/lora-config.js';
 import { AdapterError, MergeError } from '../errors.js';
 import { initializeAdapter } from '../inits/init-registry.js';
@@ -142,12 +142,50 @@ export abstract class LoraLayer extends Module {
     if (rowAdapters) return this.mixedBatchForward(x, rowAdapters);
     if (this.merged) return base.call(x);
     let result: Tensor = base.call(x);
+    const outDtype = result.dtype;
+    let input = x;
     for (const adapter of this.activeAdapters) {
       if (!this.hasAdapter(adapter)) continue;
+      // PEFT: x is cast to the adapter's dtype (and stays so for the next adapter); the sum is cast back.
+      input = this.castInput(input, adapter);
       const variant = this.variants.get(adapter);
-      result = variant ? variant.forward(this, adapter, x, result) : result.add(this.loraTerm(adapter, x));
+      result = variant
+        ? variant.forward(this, adapter, input, result)
+        : result.add(this.loraTerm(adapter, input));
     }
-    return result;
+    return result.dtype === outDtype ? result : result.cast(outDtype);
+  }
+
+  /**
+   * The input cast to the dtype the adapter computes in (PEFT's `_cast_input_dtype`: lora_A's weight
+   * dtype for linear and conv layers). Embeddings take integer ids and keep them.
+   */
+  protected castInput(x: Tensor, adapter: string): Tensor {
+    const dtype = this.factorParameters(adapter).a.dtype;
+    return x.dtype === dtype || !isFloating(x.dtype) ? x : x.cast(dtype);
+  }
+
+  /**
+   * PEFT's dtypes for a new adapter on a float16/bfloat16 base layer: after init its tensors are rounded
+   * to the base weight's dtype, then, with `autocast` (PEFT's `autocast_adapter_dtype=True`, the
+   * default), kept in float32, so a bfloat16 model trains float32 factors whose initial values are
+   * bfloat16 numbers. A base layer of another dtype (float32, or a quantized one without a float
+   * `weight`) leaves the adapter as it is.
+   */
+  castAdapterDtype(adapter: string, autocast: boolean): void {
+    const baseDtype = this.baseLayer.param('weight')?.dtype;
+    if (baseDtype !== 'float16' && baseDtype !== 'bfloat16') return;
+    const own = new Set(this.adapterParameters(adapter));
+    noGrad(() => {
+      for (const [path, parameter] of this.namedParameters()) {
+        if (!own.has(parameter) || !isFloating(parameter.dtype)) continue;
+        const rounded = parameter.detach().cast(baseDtype);
+        const value = autocast && rounded.dtype !== 'float32' ? rounded.cast('float32') : rounded;
+        if (value !== rounded) rounded.dispose();
+        this.setParameter(path, new Parameter(value, parameter.requiresGrad));
+        parameter.dispose();
+      }
+    });
   }
 
   /** PEFT's `_mixed_batch_forward`: each row gets the adapter named for it, or none (`__base__`). */
@@ -176,7 +214,9 @@ export abstract class LoraLayer extends Module {
           shape: [rowAdapters.length, ...new Array<number>(result.rank - 1).fill(1)],
         },
       );
-      result = where(mask, result.add(this.loraTerm(adapter, x)), result);
+      // PEFT: the rows' input is cast to the adapter's dtype and the term back to the result's.
+      const term = this.loraTerm(adapter, this.castInput(x, adapter));
+      result = where(mask, result.add(term.dtype === result.dtype ? term : term.cast(result.dtype)), result);
     }
     return result;
   }

@@ -32,6 +32,12 @@ export interface AddAdapterOptions {
   readonly initWeights?: boolean;
   /** Random numbers for the init strategy (default: the default generator). */
   readonly generator?: Generator;
+  /**
+   * PEFT's `autocast_adapter_dtype` (default true): on float16/bfloat16 base layers the adapter's
+   * tensors are rounded to the base dtype after init and then kept in float32; false keeps them in the
+   * base dtype.
+   */
+  readonly autocastAdapterDtype?: boolean;
 }
 
 export interface MergeOptions {
@@ -137,6 +143,9 @@ export class PeftModel extends Module<unknown[], unknown> {
       throw error;
     }
     for (const t of targeted) if (!this.#targeted.includes(t)) this.#targeted.push(t);
+    const autocast = options.autocastAdapterDtype ?? true;
+    for (const [, layer] of this.loraLayers())
+      if (layer.hasAdapter(name)) layer.castAdapterDtype(name, autocast);
     if (first) {
       this.#activeAdapters = [name];
       this.#markOnlyAdaptersTrainable(adapterConfig);

@@ -14,8 +14,11 @@ export { rotateHalf };
 
 /**
  * Rotates x [B, H, T, D] by position: x·cos + rotateHalf(x)·sin, cos/sin [B, T, D] shared by all heads
- * (@lorakit/tensor's `rotary`: one recorded op with a direct backward).
+ * (@lorakit/tensor's `rotary`: one recorded op with a direct backward). The tables are computed in
+ * float32 and rounded to x's dtype first, as transformers' rotary embeddings return `cos.to(x.dtype)`:
+ * a bfloat16 model rotates in bfloat16.
  */
 export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  return rotary(x, cos.unsqueeze(1), sin.unsqueeze(1));
+  const [c, s] = cos.dtype === x.dtype ? [cos, sin] : [cos.cast(x.dtype), sin.cast(x.dtype)];
+  return rotary(x, c.unsqueeze(1), s.unsqueeze(1));
 }

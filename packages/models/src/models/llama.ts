@@ -163,7 +163,7 @@ export class LlamaModel extends PreTrainedModel<LlamaConfig> {
     const past = cache?.length ?? 0;
     const backend = inputIds.backend.name;
     const positionIds = inputs.positionIds ?? defaultPositionIds(past, length, backend);
-    const { cos, sin } = this.child('rotary_emb').call(positionIds);
+    let { cos, sin } = this.child('rotary_emb').call(positionIds);
     const maskOptions = {
       queryLength: length,
       pastLength: past,
@@ -174,13 +174,15 @@ export class LlamaModel extends PreTrainedModel<LlamaConfig> {
     const sliding = this.config.layerTypes.includes('sliding_attention')
       ? causalAttentionBias({ ...maskOptions, slidingWindow: this.config.slidingWindow })
       : full;
+    let hidden: Tensor = this.child('embed_tokens').call(inputIds);
+    // Rounded to the model's dtype once for every layer (transformers' `cos.to(x.dtype)`).
+    if (cos.dtype !== hidden.dtype) [cos, sin] = [cos.cast(hidden.dtype), sin.cast(hidden.dtype)];
     const context: DecoderContext = {
       cos,
       sin,
       masks: { full_attention: full, sliding_attention: sliding },
       cache,
     };
-    let hidden: Tensor = this.child('embed_tokens').call(inputIds);
     for (const layer of this.child<ModuleList>('layers'))
       hidden = callLayer(this, this.architecture, layer, hidden, context, cache);
     hidden = this.child('norm').call(hidden);

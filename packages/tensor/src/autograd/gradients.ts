@@ -306,12 +306,27 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
   },
   loraLinear: ({ grad, inputs: [x, weight, a, b, bias], attrs, saved: [hidden], needs }) => {
     const scale = attrs.scale as number;
-    const gB = needs[0] || needs[2] ? grad.matmul(b!).mul(scale) : null; // [rows, r]
+    // Factors of another dtype than x (PEFT's float32 adapters on a bfloat16 layer): the LoRA branch
+    // runs in the factors' dtype, and its x-gradient is rounded back to x's dtype before the sum.
+    const mixed = a!.dtype !== x!.dtype;
+    const g = mixed ? grad.cast(a!.dtype) : grad;
+    const gB = needs[0] || needs[2] ? g.matmul(b!).mul(scale) : null; // [rows, r]
+    let dx: Tensor | null = null;
+    if (needs[0]) {
+      const loraPart = gB!.matmul(a!);
+      dx = grad.matmul(weight!).add(mixed ? loraPart.cast(x!.dtype) : loraPart);
+    }
+    let dA: Tensor | null = null;
+    if (needs[2]) {
+      const widenedX = mixed ? x!.cast(a!.dtype) : x!;
+      dA = gB!.T.matmul(widenedX);
+      if (mixed) widenedX.dispose();
+    }
     return [
-      needs[0] ? grad.matmul(weight!).add(gB!.matmul(a!)) : null,
+      dx,
       needs[1] ? grad.T.matmul(x!) : null,
-      needs[2] ? gB!.T.matmul(x!) : null,
-      needs[3] ? grad.T.matmul(hidden!).mul(scale) : null,
+      dA,
+      needs[3] ? g.T.matmul(hidden!).mul(scale) : null,
       attrs.hasBias && needs[4] ? sumToShape(grad, bias!.shape) : null,
     ];
   },

@@ -1,5 +1,6 @@
+import { noGrad } from '../autograd/grad-mode.js';
 import { record } from '../autograd/node.js';
-import { promoteTypes } from '../dtype.js';
+import { isFloating, promoteTypes } from '../dtype.js';
 import { DtypeError, fmtShape, ShapeError } from '../errors.js';
 import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -80,6 +81,7 @@ export function loraLinear(
 ): Tensor {
   const fused = x.backend.loraLinear;
   const dtypes = [weight, a, b, ...(bias ? [bias] : [])].every((t) => t.dtype === x.dtype);
+  if (!dtypes && mixedPrecision(x, weight, bias, a, b)) return loraLinearMixed(x, weight, bias, a, b, scale);
   if (!fused || !dtypes || (x.dtype !== 'float32' && x.dtype !== 'float64') || x.rank < 1) {
     return loraLinearComposed(x, weight, bias, a, b, scale);
   }
@@ -106,6 +108,70 @@ export function loraLinear(
   );
   const hidden = wrap(x.backend, result.hidden, x.dtype, [rows.shape[0]!, a.shape[0]!]);
   const out = wrap(x.backend, result.out, x.dtype, [rows.shape[0]!, weight.shape[0]!]);
+  const inputs = [rows, weight, a, b, ...(bias ? [bias] : [])];
+  const recorded = record('loraLinear', inputs, out, { scale, hasBias: Boolean(bias) }, [hidden]);
+  return reshape(recorded, [...x.shape.slice(0, -1), weight.shape[0]!]);
+}
+
+/**
+ * A base layer in one float dtype (x, W, b: bfloat16, say) with factors in another (float32 with PEFT's
+ * `autocast_adapter_dtype`).
+ */
+function mixedPrecision(x: Tensor, weight: Tensor, bias: Tensor | null, a: Tensor, b: Tensor): boolean {
+  const floats = [x, weight, a, b, ...(bias ? [bias] : [])].every((t) => isFloating(t.dtype));
+  return (
+    floats &&
+    x.rank >= 1 &&
+    weight.dtype === x.dtype &&
+    (!bias || bias.dtype === x.dtype) &&
+    a.dtype === b.dtype &&
+    a.dtype !== x.dtype
+  );
+}
+
+/**
+ * PEFT's forward for a base layer and factors of different dtypes, as one recorded op:
+ * `out = (x·Wᵀ + b + s·(x'·Aᵀ)·Bᵀ)` rounded to x's dtype, where x' is x cast to the factors' dtype and
+ * the base output is widened to it before the sum (PEFT: `result + lora_B(lora_A(x.to(A.dtype))) * s`,
+ * then `.to(result.dtype)`). It keeps only x (in its own dtype, shared by every layer reading it) and
+ * h = x'·Aᵀ for backward, not the widened copy of x that composing the ops would keep per layer.
+ */
+function loraLinearMixed(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  a: Tensor,
+  b: Tensor,
+  scale: number,
+): Tensor {
+  const inFeatures = x.shape[x.rank - 1]!;
+  if (
+    weight.shape[1] !== inFeatures ||
+    a.shape[1] !== inFeatures ||
+    b.shape[0] !== weight.shape[0] ||
+    b.shape[1] !== a.shape[0]
+  ) {
+    throw new ShapeError(
+      `[loraLinear] shapes do not fit: x ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}, A ${fmtShape(a.shape)}, B ${fmtShape(b.shape)}`,
+    );
+  }
+  commonBackend('loraLinear', [x, weight, a, b, ...(bias ? [bias] : [])]);
+  const rows = reshape(x, [-1, inFeatures]);
+  const { out, hidden } = noGrad(() => {
+    const base = linear(rows, weight, bias);
+    const widenedX = rows.cast(a.dtype);
+    const h = matmul(widenedX, a.T);
+    widenedX.dispose();
+    const term = matmul(h, b.T).mul(scale);
+    const widenedBase = base.cast(a.dtype);
+    base.dispose();
+    const sum = widenedBase.add(term);
+    widenedBase.dispose();
+    term.dispose();
+    const result = sum.cast(x.dtype);
+    sum.dispose();
+    return { out: result, hidden: h };
+  });
   const inputs = [rows, weight, a, b, ...(bias ? [bias] : [])];
   const recorded = record('loraLinear', inputs, out, { scale, hasBias: Boolean(bias) }, [hidden]);
   return reshape(recorded, [...x.shape.slice(0, -1), weight.shape[0]!]);
