@@ -134,6 +134,60 @@ describeEachBackend('scaledDotProductAttention', (backend) => {
       "[scaledDotProductAttention] bias must have q's dtype float32, received float64",
     );
     expect(() => scaledDotProductAttention(t([1, 4, 3]), kv, kv, { scale: 1 })).toThrow(ShapeError);
+    expect(() => scaledDotProductAttention(q, kv, kv, { scale: 1, causal: true, window: 0 })).toThrow(
+      '[scaledDotProductAttention] window must be a positive integer or null, received 0',
+    );
+    expect(() => scaledDotProductAttention(q, kv, kv, { scale: 1, causal: true, window: 1.5 })).toThrow(
+      '[scaledDotProductAttention] window must be a positive integer or null, received 1.5',
+    );
+    expect(() => scaledDotProductAttention(q, kv, kv, { scale: 1, window: 2 })).toThrow(
+      '[scaledDotProductAttention] window 2 needs causal attention (a sliding window limits how far back a query sees)',
+    );
+    const mask = (shape: number[]) => randn(shape, { backend }).gt(0);
+    expect(() => scaledDotProductAttention(q, kv, kv, { scale: 1, keyMask: mask([1, 4]) })).toThrow(
+      '[scaledDotProductAttention] keyMask must be [batch, keys] = [1, 3], received [1, 4]',
+    );
+    expect(() => scaledDotProductAttention(q, kv, kv, { scale: 1, keyMask: mask([1, 1, 3]) })).toThrow(
+      '[scaledDotProductAttention] keyMask must be [batch, keys] = [1, 3], received [1, 1, 3]',
+    );
+    expect(() => scaledDotProductAttention(q, kv, kv, { scale: 1, keyMask: t([1, 3]) })).toThrow(
+      '[scaledDotProductAttention] keyMask must be a bool tensor, received float32',
+    );
+  });
+
+  it('applies a key mask and a sliding window as the equivalent bias, zeroing rows with no key', () => {
+    const generator = new Generator(4);
+    const q = randn([2, 2, 4, 3], { ...on, generator });
+    const k = randn([2, 1, 6, 3], { ...on, generator });
+    const v = randn([2, 1, 6, 3], { ...on, generator });
+    // Batch 1 pads its first 4 keys: its query 0 (position 2) sees none.
+    const keep = [
+      [true, true, true, true, true, true],
+      [false, false, false, false, true, true],
+    ];
+    const keyMask = tensor(keep, { backend, dtype: 'bool' });
+    const window = 3;
+    const out = scaledDotProductAttention(q, k, v, { scale: 0.7, causal: true, window, keyMask });
+    const bias: number[][][][] = keep.map((row) => [
+      [0, 1, 2, 3].map((i) =>
+        row.map((kept, j) => (kept && j <= i + 2 && j > i + 2 - window ? 0 : Number.NEGATIVE_INFINITY)),
+      ),
+    ]);
+    const reference = scaledDotProductAttentionComposed(q, k, v, {
+      scale: 0.7,
+      bias: tensor(bias, { backend }),
+    });
+    const got = out.toList() as number[][][][];
+    const expected = reference.toList() as number[][][][];
+    for (let b = 0; b < 2; b++)
+      for (let h = 0; h < 2; h++)
+        for (let i = 0; i < 4; i++) {
+          const row = expected[b]![h]![i]!.map((x) => (Number.isNaN(x) ? 0 : x));
+          for (let d = 0; d < 3; d++) expect(got[b]![h]![i]![d]).toBeCloseTo(row[d]!, 6);
+        }
+    expect(got[1]![0]![0]!.map(Math.abs)).toEqual([0, 0, 0]);
+    out.sum().backward();
+    expect((q.grad!.toList() as number[][][][])[1]![1]![0]!.map(Math.abs)).toEqual([0, 0, 0]);
   });
 
   it('16-bit and mixed float inputs compute in float32 (float64 if any is) and return the promoted dtype', () => {

@@ -21,9 +21,20 @@ export interface AttentionOptions {
    * keys, as with a KV cache holding S − T earlier ones. Needs S ≥ T.
    */
   readonly causal?: boolean;
+  /**
+   * With `causal`, query i also sees only keys j > S − T + i − window (Mistral's and Qwen2's sliding
+   * window): a positive integer, or null for none.
+   */
+  readonly window?: number | null;
+  /**
+   * [B, S] bool, true for a real token: masked keys (padding) are seen by no query. A query row left
+   * without any key (left padding under a causal mask) gets output 0 and zero gradients, as PyTorch's
+   * scaled_dot_product_attention returns.
+   */
+  readonly keyMask?: Tensor | null;
 }
 
-function check(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): number {
+function check(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions, anyFloat = false): number {
   const op = 'scaledDotProductAttention';
   for (const [name, t] of [
     ['q', q],
@@ -35,7 +46,8 @@ function check(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): numb
         `[${op}] ${name} must be [batch, heads, length, headDim], received ${fmtShape(t.shape)}`,
       );
     }
-    if (t.dtype !== q.dtype || (t.dtype !== 'float32' && t.dtype !== 'float64')) {
+    const computable = anyFloat ? isFloating(t.dtype) : t.dtype === 'float32' || t.dtype === 'float64';
+    if (t.dtype !== q.dtype || !computable) {
       throw new DtypeError(
         `[${op}] q, k and v must be floating point (float32, float64, float16 or bfloat16), received ${q.dtype}, ${k.dtype} and ${v.dtype}`,
       );
@@ -76,7 +88,30 @@ function check(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): numb
       throw new DtypeError(`[${op}] bias must have q's dtype ${q.dtype}, received ${bias.dtype}`);
     }
   }
-  commonBackend(op, bias ? [q, k, v, bias] : [q, k, v]);
+  const window = options.window ?? null;
+  if (window !== null && (!Number.isInteger(window) || window < 1)) {
+    throw new ShapeError(`[${op}] window must be a positive integer or null, received ${window}`);
+  }
+  if (window !== null && !options.causal) {
+    throw new ShapeError(
+      `[${op}] window ${window} needs causal attention (a sliding window limits how far back a query sees)`,
+    );
+  }
+  const keyMask = options.keyMask;
+  if (keyMask) {
+    if (keyMask.rank !== 2 || keyMask.shape[0] !== batch || keyMask.shape[1] !== keys) {
+      throw new ShapeError(
+        `[${op}] keyMask must be [batch, keys] = [${batch}, ${keys}], received ${fmtShape(keyMask.shape)}`,
+      );
+    }
+    if (keyMask.dtype !== 'bool') {
+      throw new DtypeError(`[${op}] keyMask must be a bool tensor, received ${keyMask.dtype}`);
+    }
+  }
+  const all = [q, k, v];
+  if (bias) all.push(bias);
+  if (keyMask) all.push(keyMask);
+  commonBackend(op, all);
   return heads / kvHeads;
 }
 
@@ -92,7 +127,12 @@ function stacked(x: Tensor, kvHeads: number): Tensor {
 
 /**
  * softmax(q·kᵀ·scale + bias)·v for q [B, H, T, D], k [B, KVH, S, D] and v [B, KVH, S, Dv], H a multiple of KVH
- * (query head h reads key/value head ⌊h / (H/KVH)⌋), optionally causal (see {@link AttentionOptions}).
+ * (query head h reads key/value head ⌊h / (H/KVH)⌋), optionally causal, windowed or with padded keys
+ * (see {@link AttentionOptions}).
+ *
+ * With a backend `flashAttention` kernel that takes the inputs (on cuda: float16/bfloat16, head size 64
+ * or 128, no bias) it is one recorded op that never materializes the scores, kept in the inputs' dtype,
+ * whose backward recomputes them from the saved log-sum-exp (FlashAttention-2).
  *
  * With a backend that has the `attentionSoftmax` kernels (the JS reference and the cpu backend) it is one
  * recorded op: two batched products around one fused pass that scales, biases, masks and normalizes the
@@ -106,9 +146,14 @@ export function scaledDotProductAttention(
   v: Tensor,
   options: AttentionOptions,
 ): Tensor {
+  const flash = flashAttention(q, k, v, options);
+  if (flash) return flash;
   const widened = inComputeDtype(q, k, v, options);
   if (widened) return widened;
   const groups = check(q, k, v, options);
+  if (options.keyMask || options.window != null) {
+    return maskedAsBias(q, k, v, options, scaledDotProductAttention);
+  }
   const backend = q.backend;
   const kernel = backend.attentionSoftmax;
   if (!kernel || !backend.attentionSoftmaxBackward) return composed(q, k, v, options, groups);
@@ -136,6 +181,92 @@ export function scaledDotProductAttention(
 }
 
 /**
+ * The backend's `flashAttention` kernel (FlashAttention-2) when it has one and takes these inputs: one
+ * recorded op that saves only the output and the per-row log-sum-exp, on q, k and v in their own dtype
+ * (16-bit inputs are not widened). Undefined when there is no such kernel, a bias is given, or the
+ * kernel declines (dtype, head size, …).
+ */
+function flashAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Tensor | undefined {
+  const backend = q.backend;
+  if (!backend.flashAttention || !backend.flashAttentionBackward || options.bias) return undefined;
+  if (k.dtype !== q.dtype || v.dtype !== q.dtype || !isFloating(q.dtype)) return undefined;
+  check(q, k, v, options, true);
+  if (v.shape[3] !== q.shape[3]) return undefined;
+  const keyMask = options.keyMask ?? null;
+  const attrs = { scale: options.scale, causal: options.causal ?? false, window: options.window ?? null };
+  const result = backend.flashAttention(q.view(), k.view(), v.view(), keyMask?.view() ?? null, attrs);
+  if (!result) return undefined;
+  const [batch, heads, queries] = q.shape as [number, number, number, number];
+  const out = wrap(backend, result.out, q.dtype, q.shape);
+  const logsumexp = wrap(backend, result.logsumexp, 'float32', [batch, heads, queries]);
+  const saved = keyMask ? [out, logsumexp, keyMask] : [out, logsumexp];
+  return record('scaledDotProductAttention', [q, k, v], out, { ...attrs, flash: true }, saved);
+}
+
+/** The gradients of the flash path from the saved output and log-sum-exp (the backend's kernel). */
+function flashAttentionBackward(ctx: GradContext): (Tensor | null)[] {
+  const { grad, inputs, saved, needs, attrs } = ctx;
+  const [q, k, v] = inputs as [Tensor, Tensor, Tensor];
+  const [out, logsumexp, keyMask] = saved as [Tensor, Tensor, Tensor | undefined];
+  const backend = q.backend;
+  const options = {
+    scale: attrs.scale as number,
+    causal: attrs.causal as boolean,
+    window: attrs.window as number | null,
+  };
+  const g = grad.dtype === q.dtype ? grad : grad.cast(q.dtype);
+  const result = backend.flashAttentionBackward!(
+    g.view(),
+    q.view(),
+    k.view(),
+    v.view(),
+    out.view(),
+    logsumexp.view(),
+    keyMask?.view() ?? null,
+    options,
+  );
+  const take = (storage: unknown, like: Tensor, need: boolean | undefined): Tensor | null => {
+    const t = wrap(backend, storage, q.dtype, like.shape);
+    if (need) return t;
+    t.dispose();
+    return null;
+  };
+  return [take(result.dq, q, needs[0]), take(result.dk, k, needs[1]), take(result.dv, v, needs[2])];
+}
+
+/** Below every score yet finite: a user bias of float32's minimum added to it stays finite. */
+const MASKED_BIAS = -1e30;
+
+/**
+ * `keyMask` and `window` for paths without the flash kernel: an additive bias over the keys each query
+ * may not see, and rows left with no key at all (left padding) multiplied by 0.
+ */
+function maskedAsBias(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions,
+  attend: (q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions) => Tensor,
+): Tensor {
+  const [batch, , queries] = q.shape as [number, number, number, number];
+  const keys = k.shape[2]!;
+  const on = { backend: q.backend.name };
+  const row = arange(keys - queries, keys, 1, on).reshape(1, 1, queries, 1);
+  const column = arange(0, keys, 1, on).reshape(1, 1, 1, keys);
+  const window = options.window ?? null;
+  const keyMask = options.keyMask ?? null;
+  const padding = keyMask ? keyMask.reshape(batch, 1, 1, keys) : null;
+  const inWindow = window === null ? null : column.gt(row.sub(window));
+  const allowed = padding && inWindow ? padding.logicalAnd(inWindow) : (padding ?? inWindow)!;
+  const maskBias = where(allowed, 0, MASKED_BIAS).cast(q.dtype);
+  const bias = options.bias ? options.bias.add(maskBias) : maskBias;
+  const out = attend(q, k, v, { scale: options.scale, bias, causal: options.causal ?? false });
+  if (!padding) return out;
+  const seen = options.causal ? allowed.logicalAnd(column.le(row)) : allowed;
+  return out.mul(seen.any(-1, true).cast(out.dtype));
+}
+
+/**
  * 16-bit or mixed float inputs (a bfloat16 model whose q and k come out of float32 rotary tables) are
  * computed in float32 — float64 if any input is — as PyTorch computes half-precision softmax in float32;
  * the output takes the inputs' promoted dtype (bfloat16 when all three are). The casts are differentiable.
@@ -158,6 +289,7 @@ function inComputeDtype(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptio
 
 /** The gradients of {@link scaledDotProductAttention} for q, k, v (and the bias) from the saved probabilities. */
 export function scaledDotProductAttentionBackward(ctx: GradContext): (Tensor | null)[] {
+  if (ctx.attrs.flash) return flashAttentionBackward(ctx);
   const { grad, inputs, saved, needs, attrs } = ctx;
   const [q, k, v, bias] = inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
   const probs = saved[0]!;
@@ -210,5 +342,9 @@ export function scaledDotProductAttentionComposed(
   v: Tensor,
   options: AttentionOptions,
 ): Tensor {
-  return composed(q, k, v, options, check(q, k, v, options));
+  const groups = check(q, k, v, options);
+  if (options.keyMask || options.window != null) {
+    return maskedAsBias(q, k, v, options, scaledDotProductAttentionComposed);
+  }
+  return composed(q, k, v, options, groups);
 }
