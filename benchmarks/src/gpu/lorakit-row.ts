@@ -42,6 +42,7 @@ export interface LorakitResult {
   forwardMergedMs?: number;
   mergeMs?: number;
   profile?: ProfileSummary;
+  profileError?: string;
   error?: string;
 }
 
@@ -161,10 +162,14 @@ export function runLorakitRow(
       `train step ${out.trainMs.toFixed(1)} ms (${out.stepsMs.map((t) => t.toFixed(0)).join(', ')}), peak ${out.peakGiB.toFixed(2)} GiB, loss ${out.loss?.toFixed(3)}`,
     );
     if (options.profile) {
-      stage = 'profile';
-      const p = cuda.profile(trainStep);
-      out.profile = summarizeProfile(p);
-      console.log(cuda.formatProfile(p, { title: `profile of one ${row.name} step`, top: 15 }));
+      try {
+        const p = cuda.profile(trainStep);
+        out.profile = summarizeProfile(p);
+        console.log(cuda.formatProfile(p, { title: `profile of one ${row.name} step`, top: 15 }));
+      } catch (error) {
+        out.profileError = (error as Error).message.slice(0, 400);
+        options.log(`profile failed: ${out.profileError}`);
+      }
     }
     (loss as Tensor | undefined)?.dispose();
     if (row.forward) {
