@@ -167,8 +167,11 @@ describeEachBackend('linearCrossEntropy', () => {
     expect(ours.grads[0]!.dtype).toBe('bfloat16');
     expect(ours.grads[1]!.dtype).toBe('bfloat16');
     // The composed path rounds the cap's backward to bfloat16 step by step; ours once.
-    expect(maxDiff(ours.grads[0]!.float(), expected.grads[0]!.float())).toBeLessThan(2e-3);
-    expect(maxDiff(ours.grads[1]!.float(), expected.grads[1]!.float())).toBeLessThan(2e-3);
+    for (const i of [0, 1]) {
+      const reference = expected.grads[i]!.float();
+      const scale = reference.abs().max().item();
+      expect(maxDiff(ours.grads[i]!.float(), reference)).toBeLessThan(2e-2 * scale);
+    }
   });
 
   it('no graph without grad: a plain value under noGrad', () => {
@@ -180,94 +183,93 @@ describeEachBackend('linearCrossEntropy', () => {
 });
 
 describe('linearCrossEntropy errors', () => {
-  const hidden = zeros([4, 3]);
-  const weight = zeros([5, 3]);
-  const target = ids([0, 1, 2, 3]);
-  const cases: [() => unknown, Error][] = [
+  // Made on the js backend inside each test: host checks throw at the op (a device defers bounds).
+  const fixture = () => ({ hidden: zeros([4, 3]), weight: zeros([5, 3]), target: ids([0, 1, 2, 3]) });
+  type Fixture = ReturnType<typeof fixture>;
+  const cases: [(t: Fixture) => unknown, Error][] = [
     [
-      () => linearCrossEntropy(zeros([2, 2, 3]), weight, target),
+      (t) => linearCrossEntropy(zeros([2, 2, 3]), t.weight, t.target),
       new ShapeError('[linearCrossEntropy] hidden must be [rows, features], received [2, 2, 3]'),
     ],
     [
-      () => linearCrossEntropy(hidden, zeros([5, 2]), target),
+      (t) => linearCrossEntropy(t.hidden, zeros([5, 2]), t.target),
       new ShapeError('[linearCrossEntropy] weight must be [vocab, 3] for hidden [4, 3], received [5, 2]'),
     ],
     [
-      () => linearCrossEntropy(hidden, zeros([15]), target),
+      (t) => linearCrossEntropy(t.hidden, zeros([15]), t.target),
       new ShapeError('[linearCrossEntropy] weight must be [vocab, 3] for hidden [4, 3], received [15]'),
     ],
     [
-      () => linearCrossEntropy(hidden, weight, ids([0, 1, 2])),
+      (t) => linearCrossEntropy(t.hidden, t.weight, ids([0, 1, 2])),
       new ShapeError('[linearCrossEntropy] target must be [4] (one class per row of hidden), received [3]'),
     ],
     [
-      () => linearCrossEntropy(hidden, weight, target.reshape(4, 1)),
+      (t) => linearCrossEntropy(t.hidden, t.weight, t.target.reshape(4, 1)),
       new ShapeError(
         '[linearCrossEntropy] target must be [4] (one class per row of hidden), received [4, 1]',
       ),
     ],
     [
-      () => linearCrossEntropy(hidden, weight, target, { bias: zeros([3]) }),
+      (t) => linearCrossEntropy(t.hidden, t.weight, t.target, { bias: zeros([3]) }),
       new ShapeError('[linearCrossEntropy] bias must be [5] (one per row of weight), received [3]'),
     ],
     [
-      () => linearCrossEntropy(hidden, weight, zeros([4])),
+      (t) => linearCrossEntropy(t.hidden, t.weight, zeros([4])),
       new DtypeError(
         '[linearCrossEntropy] target must hold class indices (int64 or int32), received float32',
       ),
     ],
     [
-      () => linearCrossEntropy(ids([1, 2]).reshape(1, 2), weight, target),
+      (t) => linearCrossEntropy(ids([1, 2]).reshape(1, 2), t.weight, t.target),
       new DtypeError(
         '[linearCrossEntropy] hidden must be floating-point (float32, float64, float16 or bfloat16), received int64',
       ),
     ],
     [
-      () => linearCrossEntropy(hidden, zeros([5, 3], { dtype: 'int32' }), target),
+      (t) => linearCrossEntropy(t.hidden, zeros([5, 3], { dtype: 'int32' }), t.target),
       new DtypeError(
         '[linearCrossEntropy] weight must be floating-point (float32, float64, float16 or bfloat16), received int32',
       ),
     ],
     [
-      () => linearCrossEntropy(hidden, weight, ids([0, 5, 1, 2])),
+      (t) => linearCrossEntropy(t.hidden, t.weight, ids([0, 5, 1, 2])),
       new ShapeError('[linearCrossEntropy] target 5 is out of range for 5 classes (ignore_index is -100)'),
     ],
     [
-      () => linearCrossEntropy(hidden, weight, ids([0, -1, 1, 2])),
+      (t) => linearCrossEntropy(t.hidden, t.weight, ids([0, -1, 1, 2])),
       new ShapeError('[linearCrossEntropy] target -1 is out of range for 5 classes (ignore_index is -100)'),
     ],
     [
-      () => linearCrossEntropy(hidden, weight, target, { chunkRows: 0 }),
+      (t) => linearCrossEntropy(t.hidden, t.weight, t.target, { chunkRows: 0 }),
       new TensorError('[linearCrossEntropy] chunkRows must be a positive integer, received 0'),
     ],
     [
-      () => linearCrossEntropy(hidden, weight, target, { chunkRows: 2.5 }),
+      (t) => linearCrossEntropy(t.hidden, t.weight, t.target, { chunkRows: 2.5 }),
       new TensorError('[linearCrossEntropy] chunkRows must be a positive integer, received 2.5'),
     ],
     [
-      () => linearCrossEntropy(hidden, weight, target, { softcap: -1 }),
+      (t) => linearCrossEntropy(t.hidden, t.weight, t.target, { softcap: -1 }),
       new TensorError('[linearCrossEntropy] softcap must be a positive number or null, received -1'),
     ],
     [
-      () => linearCrossEntropy(hidden, weight, target, { reduction: 'avg' as Reduction }),
+      (t) => linearCrossEntropy(t.hidden, t.weight, t.target, { reduction: 'avg' as Reduction }),
       new TensorError('[linearCrossEntropy] reduction must be one of mean, sum, none, received "avg"'),
     ],
     [
-      () => linearCrossEntropy(hidden, weight, target, { ignoreIndex: 0.5 }),
+      (t) => linearCrossEntropy(t.hidden, t.weight, t.target, { ignoreIndex: 0.5 }),
       new TensorError('[linearCrossEntropy] ignoreIndex must be an integer, received 0.5'),
     ],
     [
-      () => linearCrossEntropy(hidden, 'W' as unknown as Tensor, target),
+      (t) => linearCrossEntropy(t.hidden, 'W' as unknown as Tensor, t.target),
       new TensorError('[linearCrossEntropy] weight must be a Tensor, received string W'),
     ],
   ];
   it.each(cases.map(([fn, error]) => [error.message, fn, error] as const))('%s', (_, fn, error) => {
-    expect(fn).toThrow(error);
-    try {
-      fn();
-    } catch (thrown) {
-      expect(thrown).toBeInstanceOf(error.constructor);
-    }
+    withBackend('js', () => {
+      const t = fixture();
+      expect(() => fn(t)).toThrow(error);
+      expect(() => fn(t)).toThrow(error.constructor as new () => Error);
+    });
   });
 });
 
@@ -366,12 +368,14 @@ describe('linearCrossEntropy on a device-like backend (opaque)', () => {
   const on = <T>(fn: () => T): T => withBackend(name, fn);
 
   it('checks targets and counts non-ignored rows on the device: no host read, the host values', () => {
-    const h = randn([5, 3]);
-    const w = randn([4, 3]);
+    const h = randn([5, 3], { backend: 'js' });
+    const w = randn([4, 3], { backend: 'js' });
     const values = [h.toArray() as Float32Array, w.toArray() as Float32Array];
     const targets = [3, -100, 0, 1, -100];
     for (const reduction of ['mean', 'sum', 'none'] as const) {
-      const host = linearCrossEntropy(h, w, ids(targets), { reduction, chunkRows: 2 });
+      const host = withBackend('js', () =>
+        linearCrossEntropy(h, w, ids(targets), { reduction, chunkRows: 2 }),
+      );
       const device = on(() => {
         const hidden = tensor(values[0]!, { shape: [5, 3] }).setRequiresGrad(true);
         const weight = tensor(values[1]!, { shape: [4, 3] });
