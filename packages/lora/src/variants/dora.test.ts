@@ -171,6 +171,36 @@ describe('DoRA linear forward (factored norm) against PEFT’s formula with the 
     expectMatches(layer, randn([7, 20]), 1e-5);
   });
 
+  it('a bfloat16 model (W, bias and input): bfloat16 output within two roundings, float32 gradients', () => {
+    manualSeed(9);
+    const linear = new Linear(20, 12);
+    for (const name of ['weight', 'bias'])
+      linear.registerParameter(name, new Parameter(linear.param(name)!.detach().cast('bfloat16'), false));
+    const layer = linearLayer(dora(linear));
+    const x = randn([7, 20]).cast('bfloat16');
+    const trainable = [
+      layer.loraA('default').weight,
+      layer.loraB('default').weight,
+      magnitude(layer, 'default'),
+    ];
+    const g = randn([7, 12]);
+    const run = (forward: () => Tensor) => {
+      for (const p of trainable) p.grad = null;
+      const y = forward();
+      y.float().mul(g).sum().backward();
+      return { y: y.detach(), grads: trainable.map((p) => p.grad!) };
+    };
+    const ours = run(() => layer.call(x) as Tensor);
+    const reference = run(() => referenceLinear(layer, x));
+    expect(ours.y.dtype).toBe('bfloat16');
+    // The sum result + s·lora is rounded to bfloat16 before the scaling, the output once more.
+    expect(relativeDiff(ours.y.float(), reference.y)).toBeLessThan(2 * 2 ** -8);
+    ours.grads.forEach((grad, i) => {
+      expect(grad.dtype).toBe('float32');
+      expect(relativeDiff(grad, reference.grads[i]!), `gradient ${i}`).toBeLessThan(2 ** -7);
+    });
+  });
+
   it('active dropout: the base output is recomputed on the dropped input (a fixed mask stands in)', () => {
     manualSeed(7);
     const layer = linearLayer(dora(new Linear(20, 12), { loraDropout: 0.5 }));

@@ -56,14 +56,35 @@ function cacheKey(adapter: string): string {
   return `${adapter}-weight_norm`;
 }
 
+/** s·B(A(x)), the scale applied to the r-wide hidden (a pass over [N, r], not [N, out]). */
+function scaledLora(l: LoraLinear | LoraConv, adapter: string, x: Tensor): Tensor {
+  const scale = l.scaling.get(adapter)!;
+  const b = l.loraB(adapter);
+  // DoRA refuses lora_bias; a B with a bias anyway gets PEFT's s·(B·h + b_B).
+  if (b.bias) return b.call(l.loraA(adapter).call(x)).mul(scale);
+  return b.call(l.loraA(adapter).call(x).mul(scale));
+}
+
 /**
- * `result + (k−1)⊙base + k⊙s·lora` when dropout is off, where base = result − bias (PEFT's formula, the
- * base output reused): the same value as `k⊙result + (k·s)⊙lora + (1−k)⊙bias`, which takes two
- * full-size products and one sum. `k` and `bias` are already shaped to broadcast over the channels.
+ * PEFT's `result + (k−1)⊙(result − bias) + k⊙s·lora` (dropout off: the base output reused), computed as
+ * `k⊙t + (1−k)⊙bias` with `t = result + s·lora`. The backward keeps one [N, out] activation, t (for m's
+ * gradient), where PEFT's form keeps two (result − bias and s·lora). When the base output is 16-bit (a
+ * bf16 model), t is rounded to its dtype, so that activation is no larger than the base output: one more
+ * rounding of the sum, within the dtype's precision. `k` and `bias` broadcast over the channels.
  */
-function rescale(result: Tensor, lora: Tensor, k: Tensor, scale: number, bias: Tensor | null): Tensor {
-  const out = result.mul(k).add(lora.mul(k.mul(scale)));
+function rescale(result: Tensor, loraScaled: Tensor, k: Tensor, bias: Tensor | null): Tensor {
+  const sum = result.add(loraScaled);
+  const t = result.dtype === 'bfloat16' || result.dtype === 'float16' ? sum.cast(result.dtype) : sum;
+  const out = t.mul(k);
   return bias ? out.add(k.neg().add(1).mul(bias)) : out;
+}
+
+/**
+ * PEFT's `result + (k−1)⊙base + k⊙s·lora` with active dropout (base and lora on the dropped input), as
+ * `result + k⊙(base + s·lora) − base`: one kept activation (the sum, for m's gradient) instead of two.
+ */
+function rescaleDropped(result: Tensor, baseResult: Tensor, loraScaled: Tensor, k: Tensor): Tensor {
+  return result.add(baseResult.add(loraScaled).mul(k)).sub(baseResult);
 }
 
 /** The weight norm of a linear DoRA adapter and the stored base weight (in Linear layout). */
@@ -87,19 +108,14 @@ const linearDora: LoraVariant = {
   forward(layer, adapter, x, result) {
     const l = layer as LoraLinear;
     const dropout = l.dropoutFor(adapter);
-    const scale = l.scaling.get(adapter)!;
     const { norm, weight } = linearNorm(l, adapter);
     const k = magnitude(l, adapter).div(norm);
-    if (!isDropoutActive(dropout)) {
-      const lora = l.loraB(adapter).call(l.loraA(adapter).call(x));
-      return rescale(result, lora, k, scale, l.baseLayer.param('bias'));
-    }
+    if (!isDropoutActive(dropout))
+      return rescale(result, scaledLora(l, adapter, x), k, l.baseLayer.param('bias'));
     // PEFT recomputes the base output on the dropped input, without bias. W is read as stored: the
     // product promotes mixed dtypes itself, so no per-step copy of W is made here.
     const hidden = dropout.call(x);
-    const baseResult = hidden.matmul(weight.T);
-    const lora = l.loraB(adapter).call(l.loraA(adapter).call(hidden));
-    return result.add(k.sub(1).mul(baseResult)).add(lora.mul(k.mul(scale)));
+    return rescaleDropped(result, hidden.matmul(weight.T), scaledLora(l, adapter, hidden), k);
   },
   mergeWeight(layer, adapter, weight, pristine) {
     const l = layer as LoraLinear;
@@ -149,7 +165,7 @@ const embeddingDora: LoraVariant = {
     // W is stored [vocab, dim]; the norm is per embedding dimension, over Wᵀ's rows (W's columns).
     const { weight, squaredNorm } = storedWeight(l, [0]);
     const k = magnitude(l, adapter).div(doraWeightNorm(weight.T, a, b, scale, squaredNorm));
-    return rescale(result, embedding(ids, a.T).matmul(b.T), k, scale, null);
+    return rescale(result, embedding(ids, a.T).mul(scale).matmul(b.T), k, null);
   },
   mergeWeight(layer, adapter, weight, pristine) {
     const l = layer as LoraEmbedding;
@@ -214,14 +230,12 @@ const convDora: LoraVariant = {
     );
     const k = magnitude(l, adapter).div(norm.reshape(channelShape));
     if (!isDropoutActive(dropout)) {
-      const lora = l.loraB(adapter).call(l.loraA(adapter).call(x));
       const bias = l.base.bias;
-      return rescale(result, lora, k, scale, bias ? bias.reshape(channelShape) : null);
+      return rescale(result, scaledLora(l, adapter, x), k, bias ? bias.reshape(channelShape) : null);
     }
     const hidden = dropout.call(x);
     const baseResult = conv(hidden, weight, null, l.base.convOptions, nd);
-    const lora = l.loraB(adapter).call(l.loraA(adapter).call(hidden));
-    return result.add(k.sub(1).mul(baseResult)).add(lora.mul(k.mul(scale)));
+    return rescaleDropped(result, baseResult, scaledLora(l, adapter, hidden), k);
   },
   mergeWeight(layer, adapter, weight, pristine) {
     const l = layer as LoraConv;
