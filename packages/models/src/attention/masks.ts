@@ -18,6 +18,20 @@ export interface AttentionBias {
    * itself instead of adding the bias.
    */
   readonly causal?: boolean;
+  /**
+   * The same mask described by rule rather than as a tensor, the form flash attention kernels take (see
+   * `keyMask` and `window` of @lorakit/tensor's AttentionOptions); absent when there is no mask at all.
+   */
+  readonly flash?: FlashMask;
+}
+
+/** A mask made of a causal limit, a sliding window and key padding only. */
+export interface FlashMask {
+  readonly causal: boolean;
+  /** With `causal`: keys at distance ≥ window are masked (null: none). */
+  readonly window: number | null;
+  /** [batch, keys] bool, true for real tokens (null: no padding). */
+  readonly keyMask: Tensor | null;
 }
 
 export interface CausalMaskOptions {
@@ -75,15 +89,20 @@ function buildCausalBias(options: CausalMaskOptions): AttentionBias {
   const keyLength = pastLength + queryLength;
   const window = options.slidingWindow ?? null;
   const windowed = window !== null && keyLength > window;
+  const flash = { causal: true, window: windowed ? window : null, keyMask: null };
   const q = arange(pastLength, keyLength, 1, { backend }).reshape(queryLength, 1);
   const k = arange(0, keyLength, 1, { backend }).reshape(1, keyLength);
   let allowed = k.le(q);
   if (windowed) allowed = allowed.logicalAnd(k.gt(q.sub(window)));
   allowed = allowed.reshape(1, 1, queryLength, keyLength);
-  if (!options.attentionMask) return { bias: where(allowed, 0, MASKED), rowScale: null };
+  if (!options.attentionMask) return { bias: where(allowed, 0, MASKED), rowScale: null, flash };
   const padding = checkPaddingMask(options.attentionMask, keyLength);
   allowed = allowed.logicalAnd(padding.reshape(padding.shape[0]!, 1, 1, keyLength));
-  return { bias: where(allowed, 0, MASKED), rowScale: allowed.any(-1, true).cast('float32') };
+  return {
+    bias: where(allowed, 0, MASKED),
+    rowScale: allowed.any(-1, true).cast('float32'),
+    flash: { ...flash, keyMask: padding },
+  };
 }
 
 /**
@@ -93,11 +112,7 @@ function buildCausalBias(options: CausalMaskOptions): AttentionBias {
  */
 export function paddingAttentionBias(attentionMask: Tensor | undefined, keyLength: number): AttentionBias {
   if (!attentionMask) return { bias: null, rowScale: null };
-  const padding = checkPaddingMask(attentionMask, keyLength).reshape(
-    attentionMask.shape[0]!,
-    1,
-    1,
-    keyLength,
-  );
-  return { bias: where(padding, 0, MASKED), rowScale: null };
+  const keyMask = checkPaddingMask(attentionMask, keyLength);
+  const padding = keyMask.reshape(attentionMask.shape[0]!, 1, 1, keyLength);
+  return { bias: where(padding, 0, MASKED), rowScale: null, flash: { causal: false, window: null, keyMask } };
 }

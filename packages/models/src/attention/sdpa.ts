@@ -29,7 +29,8 @@ export interface AttentionOptions {
  *
  * Without left-padded rows, attention dropout or soft-capping this is @lorakit/tensor's `scaledDotProductAttention`:
  * one recorded op whose softmax scales, masks and normalizes in one pass (natively on the cpu backend)
- * and whose backward needs no intermediate but the probabilities.
+ * and whose backward needs no intermediate but the probabilities. On a backend with a flash attention
+ * kernel (cuda), padding masks and sliding windows also go there, described by rule (`mask.flash`).
  */
 export function scaledDotProductAttention(
   q: Tensor,
@@ -46,7 +47,14 @@ export function scaledDotProductAttention(
   const groups = heads / kvHeads;
   const { bias, rowScale, causal } = options.mask;
   const softcap = options.softcap ?? null;
-  if (!rowScale && !(options.training && options.dropout) && softcap === null) {
+  const dropping = options.training && options.dropout;
+  const flash = options.mask.flash;
+  if (flash && q.backend.flashAttention && !dropping && softcap === null) {
+    // The backend's flash attention takes padding and windows by rule: no bias tensor, and rows left
+    // with no key come out 0 as with rowScale.
+    return attention(q, k, v, { scale: options.scale, ...flash });
+  }
+  if (!rowScale && !dropping && softcap === null) {
     // One recorded op with a fused softmax (and the causal limit applied directly when the bias is just
     // the causal mask); the composition below handles left-padded rows and attention dropout.
     return attention(q, k, v, { scale: options.scale, bias: causal ? null : bias, causal: causal ?? false });
