@@ -4,7 +4,9 @@
  *  - elementwise add and exp on 2²⁸ float32 elements (GB/s counting bytes read and written), with the
  *    device-to-device copy bandwidth measured in the same run as the ceiling;
  *  - ops per second for tiny tensors through the whole tensor API (launch, allocator and JS overhead),
- *    against PyTorch eager.
+ *    against PyTorch eager;
+ *  - FlashAttention-2 forward and forward + backward (the backend kernels) for B = 8, H = 16, T = 1024,
+ *    D = 128, causal, bf16, against PyTorch's scaled_dot_product_attention.
  * Prints the GPU. Not a test: nothing here fails on a timing. JSON results go to LORAKIT_BENCH_JSON.
  */
 import { writeFileSync } from 'node:fs';
@@ -74,6 +76,47 @@ synchronize();
 results.tinyOpsPerSecond = tinyOps / ((performance.now() - started) / 1000);
 results.deviceAllocations = memoryStats().deviceAllocations;
 
+// ── flash attention: the backend kernels, forward and forward + backward ────────────────────────────
+const [FB, FH, FT, FD] = [8, 16, 1024, 128];
+const flashOptions = { scale: 1 / Math.sqrt(FD), causal: true, window: null };
+const [fq, fk, fv, fo] = [6, 7, 8, 9].map((seed) =>
+  randn([FB, FH, FT, FD], { dtype: 'bfloat16', generator: new Generator(seed) }),
+) as [Tensor, Tensor, Tensor, Tensor];
+const flashForward = () => backend.flashAttention!(fq.view(), fk.view(), fv.view(), null, flashOptions)!;
+const flashBoth = () => {
+  const { out, logsumexp } = flashForward();
+  const lse = {
+    storage: logsumexp,
+    dtype: 'float32' as const,
+    shape: [FB, FH, FT],
+    strides: [FH * FT, FT, 1],
+    offset: 0,
+  };
+  const o = { ...fq.view(), storage: out };
+  const grads = backend.flashAttentionBackward!(
+    fo.view(),
+    fq.view(),
+    fk.view(),
+    fv.view(),
+    o,
+    lse,
+    null,
+    flashOptions,
+  );
+  for (const storage of [out, logsumexp, grads.dq, grads.dk, grads.dv]) backend.dispose(storage);
+};
+results.flashForwardMs = deviceMs(() => {
+  const { out, logsumexp } = flashForward();
+  backend.dispose(out);
+  backend.dispose(logsumexp);
+});
+results.flashBothMs = deviceMs(flashBoth);
+// Causal FLOPs: half of 4·B·H·T²·D forward; the backward does 2.5 times the forward's.
+const flashFlops = (4 * FB * FH * FT * FT * FD) / 2;
+results.flashForwardTflops = flashFlops / (results.flashForwardMs * 1e-3) / 1e12;
+results.flashBothTflops = (3.5 * flashFlops) / (results.flashBothMs * 1e-3) / 1e12;
+for (const t of [fq, fk, fv, fo]) t.dispose();
+
 // ── PyTorch in the same run ──────────────────────────────────────────────────────────────────────────
 const { python, reason: noTorch } = findReferencePython(['torch']);
 let torch: Record<string, number> | undefined;
@@ -104,7 +147,17 @@ def tiny():
     return t
 tiny(); torch.cuda.synchronize()
 t0 = time.perf_counter(); tiny(); torch.cuda.synchronize(); el = time.perf_counter() - t0
-print(json.dumps({"gemmTflops": 2*N**3/(g*1e-3)/1e12, "copyGBs": 8*n/(c*1e-3)/1e9, "addGBs": 12*n/(ad*1e-3)/1e9,
+F = torch.nn.functional.scaled_dot_product_attention
+fq, fk, fv, fo = (torch.randn(${FB}, ${FH}, ${FT}, ${FD}, device='cuda', dtype=torch.bfloat16) for _ in range(4))
+for t in (fq, fk, fv): t.requires_grad_()
+ff = ms(lambda: F(fq, fk, fv, is_causal=True))
+def both():
+    fq.grad = fk.grad = fv.grad = None
+    F(fq, fk, fv, is_causal=True).backward(fo)
+fb = ms(both)
+flops = 4 * ${FB} * ${FH} * ${FT}**2 * ${FD} / 2
+print(json.dumps({"flashForwardMs": ff, "flashBothMs": fb, "flashForwardTflops": flops/(ff*1e-3)/1e12,
+  "flashBothTflops": 3.5*flops/(fb*1e-3)/1e12, "gemmTflops": 2*N**3/(g*1e-3)/1e12, "copyGBs": 8*n/(c*1e-3)/1e9, "addGBs": 12*n/(ad*1e-3)/1e9,
   "expGBs": 8*n/(ex*1e-3)/1e9, "tinyOpsPerSecond": ${tinyOps}/el, "device": torch.cuda.get_device_name()}))
 `,
   );
@@ -125,6 +178,10 @@ printTable(`cuda backend on ${backend.describe()}`, [
   row('float32 add, 2²⁸', 'addGBs', 'GB/s'),
   row('float32 exp, 2²⁸', 'expGBs', 'GB/s'),
   row('tiny ops (add of [16], whole API)', 'tinyOpsPerSecond', 'ops/s'),
+  row('flash attention fwd, 8×16×1024×128 causal bf16', 'flashForwardMs', 'ms', false),
+  row('flash attention fwd + bwd, same', 'flashBothMs', 'ms', false),
+  row('flash attention fwd', 'flashForwardTflops', 'TFLOP/s'),
+  row('flash attention fwd + bwd', 'flashBothTflops', 'TFLOP/s'),
 ]);
 console.log(
   `add reaches ${((100 * (results.addGBs as number)) / (results.copyGBs as number)).toFixed(0)}% of the copy bandwidth; cuMemAlloc calls: ${results.deviceAllocations}`,
