@@ -12,11 +12,12 @@
  * - a vanilla LoRA train step on the same layer, the anchor: issue 16 asks a DoRA step of ≤ 1.25 × it.
  *
  * The rows before the change run the previous forward (see `previousForward`) on the same layer. Medians
- * over LORAKIT_BENCH_REPEATS rounds (default 9; 2 on the JS backend). Never fails on timings.
+ * over LORAKIT_BENCH_REPEATS rounds (default 9; 2 on the JS backend). Never fails on timings. Run from
+ * packages/lora: `node --conditions=@lorakit/source --import tsx bench/dora.bench.ts`.
  */
 import { useFastestBackend } from '@lorakit/bench-tools';
 import { type AnyModule, Linear, Module, type ModuleDict } from '@lorakit/nn';
-import { Generator, getBackend, noGrad, randn, type Tensor } from '@lorakit/tensor';
+import { Generator, getBackend, noGrad, randn, type Tensor, tidy } from '@lorakit/tensor';
 import { getPeftModel, type LoraLinear } from '../src/index.js';
 import { doraWeightNorm, doraWeightNormComposed, squaredRowNorm } from '../src/variants/dora-norm.js';
 
@@ -108,12 +109,13 @@ console.log(
   `DoRA layer: W [${OUT}, ${IN}] + bias, r=${R}, x [${ROWS}, ${IN}]; ${label} (${getBackend().name})`,
 );
 // The machine may be shared: rows alternate within each round, and the median over rounds is reported.
+// Each run is inside tidy() so that the cpu backend recycles the memory of the previous run.
 const samples = rows.map(() => [] as number[]);
-for (const [, fn] of rows) fn();
+for (const [, fn] of rows) tidy(fn);
 for (let round = 0; round < repeats; round++) {
   rows.forEach(([, fn], i) => {
     const start = performance.now();
-    fn();
+    tidy(fn);
     samples[i]!.push(performance.now() - start);
   });
 }

@@ -17,11 +17,13 @@ import {
   randn,
   registerBackend,
   type Tensor,
+  tidy,
   unregisterBackend,
   withBackend,
 } from '@lorakit/tensor';
 import { describe, expect, it } from 'vitest';
 import type { LoraConfigOptions } from '../config/lora-config.js';
+import { MergeError } from '../errors.js';
 import {
   getPeftModel,
   type LoraConv,
@@ -273,6 +275,45 @@ describe('DoRA never uses a stale ‖W‖²', () => {
     expectMatches(layer, x, 1e-5);
     peft.model.loadStateDict(new Map([[key, randn([12, 20])]]), { strict: false, assign: false });
     expectMatches(layer, x, 1e-5);
+  });
+});
+
+describe('DoRA merge cache', () => {
+  const targets: [string, () => AnyModule, () => Tensor][] = [
+    ['Linear', () => new Linear(20, 12), () => randn([5, 20])],
+    ['Embedding', () => new Embedding(30, 8), () => randint(0, 30, [2, 5], { dtype: 'int64' })],
+    ['Conv2d', () => new Conv2d(3, 5, 3, { padding: 1 }), () => randn([2, 3, 6, 6])],
+  ];
+  it.each(targets)('%s: a merge inside tidy() can still be unmerged', (_, make, input) => {
+    manualSeed(14);
+    const peft = dora(make());
+    const layer = peft.loraLayers()[0]![1];
+    const x = input();
+    const before = noGrad(() => layer.call(x) as Tensor);
+    tidy(() => layer.merge());
+    expect(
+      relativeDiff(
+        noGrad(() => layer.call(x) as Tensor),
+        before,
+      ),
+    ).toBeLessThan(1e-5);
+    layer.unmerge();
+    expect(layer.mergeCache.size).toBe(0);
+    expect(
+      relativeDiff(
+        noGrad(() => layer.call(x) as Tensor),
+        before,
+      ),
+    ).toBeLessThan(1e-5);
+  });
+
+  it('unmerging without the norm cached at merge time (merged in another process) names the adapter', () => {
+    manualSeed(15);
+    const layer = linearLayer(dora(new Linear(20, 12)));
+    layer.mergedAdapters.push('default');
+    expect(() => layer.unmerge()).toThrow(
+      new MergeError('[dora] no cached weight norm for adapter "default"; it was not merged in this process'),
+    );
   });
 });
 

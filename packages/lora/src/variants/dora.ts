@@ -56,6 +56,34 @@ function cacheKey(adapter: string): string {
   return `${adapter}-weight_norm`;
 }
 
+/** Caches a merge's weight norm for the unmerge (kept out of `tidy`: a merge may run inside one). */
+function rememberMergeNorm(layer: LoraLayer, adapter: string, norm: Tensor): Tensor {
+  layer.mergeCache.set(cacheKey(adapter), norm.keep());
+  return norm;
+}
+
+/**
+ * Runs `unmerge` with the weight norm cached at merge time; `forget` drops it (and frees it) afterwards.
+ */
+function withMergeNorm(
+  layer: LoraLayer,
+  adapter: string,
+  forget: boolean,
+  unmerge: (norm: Tensor) => Tensor,
+): Tensor {
+  const norm = layer.mergeCache.get(cacheKey(adapter));
+  if (!norm)
+    throw new MergeError(
+      `[dora] no cached weight norm for adapter "${adapter}"; it was not merged in this process`,
+    );
+  const weight = unmerge(norm);
+  if (forget) {
+    layer.mergeCache.delete(cacheKey(adapter));
+    norm.dispose();
+  }
+  return weight;
+}
+
 /** s·B(A(x)), the scale applied to the r-wide hidden (a pass over [N, r], not [N, out]). */
 function scaledLora(l: LoraLinear | LoraConv, adapter: string, x: Tensor): Tensor {
   const scale = l.scaling.get(adapter)!;
@@ -122,26 +150,21 @@ const linearDora: LoraVariant = {
     const delta = l.deltaWeight(adapter);
     const base = l.merged ? pristine() : weight;
     const linear = (t: Tensor) => (l.fanInFanOut ? t.T : t);
-    const norm = rowNorm(linear(base).add(linear(delta)));
-    l.mergeCache.set(cacheKey(adapter), norm);
+    const norm = rememberMergeNorm(l, adapter, rowNorm(linear(base).add(linear(delta))));
     const factor = magnitude(l, adapter).div(norm).reshape(-1, 1);
     return linear(linear(weight).add(linear(delta)).mul(factor)).contiguous();
   },
   unmergeWeight(layer, adapter, weight, forget) {
     const l = layer as LoraLinear;
-    const norm = l.mergeCache.get(cacheKey(adapter));
-    if (!norm)
-      throw new MergeError(
-        `[dora] no cached weight norm for adapter "${adapter}"; it was not merged in this process`,
-      );
-    if (forget) l.mergeCache.delete(cacheKey(adapter));
     const linear = (t: Tensor) => (l.fanInFanOut ? t.T : t);
-    const factor = magnitude(l, adapter).div(norm).reshape(-1, 1);
-    return linear(
-      linear(weight)
-        .div(factor)
-        .sub(linear(l.deltaWeight(adapter))),
-    ).contiguous();
+    return withMergeNorm(l, adapter, forget, (norm) => {
+      const factor = magnitude(l, adapter).div(norm).reshape(-1, 1);
+      return linear(
+        linear(weight)
+          .div(factor)
+          .sub(linear(l.deltaWeight(adapter))),
+      ).contiguous();
+    });
   },
 };
 
@@ -171,19 +194,14 @@ const embeddingDora: LoraVariant = {
     const l = layer as LoraEmbedding;
     const delta = l.deltaWeight(adapter);
     const base = l.merged ? pristine() : weight;
-    const norm = rowNorm(base.T.add(delta.T));
-    l.mergeCache.set(cacheKey(adapter), norm);
+    const norm = rememberMergeNorm(l, adapter, rowNorm(base.T.add(delta.T)));
     return weight.add(delta).mul(magnitude(l, adapter).div(norm).reshape(1, -1));
   },
   unmergeWeight(layer, adapter, weight, forget) {
     const l = layer as LoraEmbedding;
-    const norm = l.mergeCache.get(cacheKey(adapter));
-    if (!norm)
-      throw new MergeError(
-        `[dora] no cached weight norm for adapter "${adapter}"; it was not merged in this process`,
-      );
-    if (forget) l.mergeCache.delete(cacheKey(adapter));
-    return weight.div(magnitude(l, adapter).div(norm).reshape(1, -1)).sub(l.deltaWeight(adapter));
+    return withMergeNorm(l, adapter, forget, (norm) =>
+      weight.div(magnitude(l, adapter).div(norm).reshape(1, -1)).sub(l.deltaWeight(adapter)),
+    );
   },
 };
 
@@ -241,8 +259,7 @@ const convDora: LoraVariant = {
     const l = layer as LoraConv;
     const delta = l.deltaWeight(adapter);
     const base = l.merged ? pristine() : weight;
-    const norm = convNorm(base.add(delta));
-    l.mergeCache.set(cacheKey(adapter), norm);
+    const norm = rememberMergeNorm(l, adapter, convNorm(base.add(delta)));
     const factor = magnitude(l, adapter)
       .div(norm)
       .reshape([-1, ...new Array<number>(weight.rank - 1).fill(1)]);
@@ -250,16 +267,12 @@ const convDora: LoraVariant = {
   },
   unmergeWeight(layer, adapter, weight, forget) {
     const l = layer as LoraConv;
-    const norm = l.mergeCache.get(cacheKey(adapter));
-    if (!norm)
-      throw new MergeError(
-        `[dora] no cached weight norm for adapter "${adapter}"; it was not merged in this process`,
-      );
-    if (forget) l.mergeCache.delete(cacheKey(adapter));
-    const factor = magnitude(l, adapter)
-      .div(norm)
-      .reshape([-1, ...new Array<number>(weight.rank - 1).fill(1)]);
-    return weight.div(factor).sub(l.deltaWeight(adapter));
+    return withMergeNorm(l, adapter, forget, (norm) => {
+      const factor = magnitude(l, adapter)
+        .div(norm)
+        .reshape([-1, ...new Array<number>(weight.rank - 1).fill(1)]);
+      return weight.div(factor).sub(l.deltaWeight(adapter));
+    });
   },
 };
 
