@@ -8,3 +8,4 @@
 #include "conv.cuh"
 #include "fused.cuh"
 #include "flash.cuh"
+#include "lora.cuh"

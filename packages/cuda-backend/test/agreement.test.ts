@@ -254,6 +254,84 @@ describe.skipIf(!gpu)(`cuda kernels agree with the JavaScript reference${gpuSkip
     }
   });
 
+  it('mixed-dtype skinny products (16-bit · float32, one side ≤ 64) read both operands as they are', () => {
+    // [m, k, n, layout of a, layout of b]: x·Aᵀ and g·B (narrow n, rows kernel), gᵀ·h (a transposed,
+    // column kernel), ghᵀ·x (narrow m, column kernel written transposed); r = 16 and r = 40; k not a
+    // multiple of the 128-row chunk.
+    const cases: [number, number, number, 'contiguous' | 'transposed', 'contiguous' | 'transposed'][] = [
+      [300, 200, 16, 'contiguous', 'transposed'],
+      [300, 1000, 40, 'contiguous', 'contiguous'],
+      [150, 1000, 16, 'transposed', 'contiguous'],
+      [16, 1000, 150, 'transposed', 'contiguous'],
+      [40, 300, 200, 'contiguous', 'contiguous'],
+    ];
+    for (const [m, k, n, la, lb] of cases) {
+      for (const [da, db] of [
+        ['bfloat16', 'float32'],
+        ['float32', 'bfloat16'],
+        ['float16', 'float32'],
+      ] as [Dtype, Dtype][]) {
+        const a = twin(js, cuda, da, [m, k], la, m + k, { scale: 1 });
+        const b = twin(js, cuda, db, [k, n], lb, k + n, { scale: 1 });
+        compare(
+          `mixed matmul ${da}·${db} ${m}x${k}x${n} ${la}/${lb}`,
+          'float32',
+          m * n,
+          (be, side) => be.matmul(a[side], b[side], 'float32'),
+          1e-5,
+          1e-4,
+        );
+      }
+    }
+  });
+
+  it('loraExpand: base + s·h·m rounded once to the 16-bit dtype (and with the term rounded first)', () => {
+    const f32 = new Float32Array(1);
+    const bits = new Uint32Array(f32.buffer);
+    const roundBf16 = (v: number) => {
+      f32[0] = v;
+      bits[0] = ((bits[0]! + 0x7fff + ((bits[0]! >>> 16) & 1)) >>> 0) & 0xffff0000;
+      return f32[0]!;
+    };
+    for (const [rows, N, r] of [
+      [70, 150, 16],
+      [33, 300, 40],
+    ] as [number, number, number][]) {
+      for (const layout of ['contiguous', 'transposed'] as const) {
+        for (const roundTerm of [false, true]) {
+          const base = twin(js, cuda, 'bfloat16', [rows, N], layout, rows + N, { scale: 1 });
+          const h = twin(js, cuda, 'float32', [rows, r], 'contiguous', r, { scale: 1 });
+          const m = twin(js, cuda, 'float32', [r, N], 'transposed', N, { scale: 1 });
+          const read = (v: { js: unknown }) => js.toHost(v.js as never) as Float32Array;
+          const [bv, hv, mv] = [read(base), read(h), read(m)];
+          const expected = new Float32Array(rows * N);
+          for (let i = 0; i < rows; i++) {
+            for (let c = 0; c < N; c++) {
+              let t = 0;
+              for (let j = 0; j < r; j++) t = Math.fround(t + Math.fround(hv[i * r + j]! * mv[j * N + c]!));
+              t = Math.fround(t * 0.5);
+              if (roundTerm) t = roundBf16(t);
+              expected[i * N + c] = roundBf16(Math.fround(bv[i * N + c]! + t));
+            }
+          }
+          const out = cuda.loraExpand!(base.cuda, h.cuda, m.cuda, 0.5, roundTerm);
+          const actual = cuda.toHost(contiguous(out, 'bfloat16', [rows * N])) as Float32Array;
+          expectClose(
+            actual,
+            expected,
+            2 ** -7,
+            1e-3,
+            `loraExpand ${rows}x${N} r=${r} ${layout} ${roundTerm}`,
+          );
+        }
+      }
+    }
+    const h = twin(js, cuda, 'float32', [4, 65], 'contiguous', 1);
+    const m = twin(js, cuda, 'float32', [65, 8], 'contiguous', 2);
+    const base = twin(js, cuda, 'bfloat16', [4, 8], 'contiguous', 3);
+    expect(cuda.loraExpand!(base.cuda, h.cuda, m.cuda, 1, false)).toBeNull();
+  });
+
   it('gather, indexSelect, scatterAdd, indexAdd and scatterAddInPlace', () => {
     const x = twin(js, cuda, 'float32', [5, 6], 'transposed', 81);
     const index = twin(js, cuda, 'int64', [4, 6], 'contiguous', 82, { integers: [0, 5] });

@@ -114,6 +114,13 @@ describe('kernel parameter packing (no GPU needed)', () => {
     b.softmax(f32, 1, true);
     b.matmul(f32, view('float32', [6, 3]), 'float32');
     b.matmul(view('int32', [4, 6]), view('int32', [6, 3]), 'int32');
+    // Mixed 16-bit · float32 with a narrow side: rows kernels (r ≤ 16 and ≤ 64), column kernels + chunk sum.
+    b.matmul(view('bfloat16', [300, 200]), view('float32', [200, 16], [1, 200]), 'float32');
+    b.matmul(view('bfloat16', [300, 200]), view('float32', [200, 40], [1, 200]), 'float32');
+    b.matmul(view('bfloat16', [150, 1000], [1, 150]), view('float32', [1000, 16]), 'float32');
+    b.matmul(view('float32', [40, 1000], [1, 40]), view('bfloat16', [1000, 150]), 'float32');
+    for (const r of [16, 40])
+      b.loraExpand!(view('bfloat16', [70, 150]), view('float32', [70, r]), view('float32', [r, 150]), 2, true);
     b.gather(f32, 0, i64);
     b.indexSelect(f32, 1, view('int64', [3]));
     b.scatterAdd([4, 6], 'bfloat16', 0, i64, f32);

@@ -77,7 +77,9 @@ describeEachBackend('fused kernels agree with their composed references', () => 
       .cast('bfloat16');
     expect(ours.dtype).toBe('bfloat16');
     expect(ours.shape).toEqual([3, 4, 12]);
-    expect(maxDiff(ours.float(), reference.float())).toBe(0);
+    // Composed, it is the same ops; a backend's loraExpand kernel sums the products in another order.
+    if (x.backend.loraExpand) expect(relativeDiff(ours.float(), reference.float())).toBeLessThan(2 ** -7);
+    else expect(maxDiff(ours.float(), reference.float())).toBe(0);
     const g = randn([3, 4, 12]).cast('bfloat16');
     ours.mul(g).sum().backward();
     const grads = [x, weight, bias, a, b].map((t) => {

@@ -11,6 +11,7 @@ import { elementwiseKernels } from './elementwise.js';
 import { fusedKernels } from './fused.js';
 import { indexingKernels } from './indexing.js';
 import { linalgKernels } from './linalg.js';
+import { loraKernels } from './lora.js';
 import { matmulKernels } from './matmul.js';
 import { reductionKernels } from './reduce.js';
 import { type CudaStorage, Memory } from './storage.js';
@@ -52,6 +53,7 @@ export function assembleBackend(device: Device, name: string): CudaBackend {
     ...fusedKernels(context),
     ...attentionKernels(context),
     swiglu,
+    loraExpand: loraKernels(context).loraExpand,
     fusedHalfPrecision: true,
   };
 }

@@ -7,6 +7,7 @@
 import type { Dtype } from '@lorakit/tensor';
 import type { Context } from './elementwise.js';
 import { address, elementwiseKernels } from './elementwise.js';
+import { loraKernels } from './lora.js';
 import { coalesce, rowMajor, sizeOf } from './params.js';
 import { type CudaStorage, type CudaView, DTYPE_CODE, ELEMENT_BYTES } from './storage.js';
 
@@ -48,6 +49,7 @@ function operand(rows: number, cols: number, rowStride: number, colStride: numbe
 export function matmulKernels(context: Context) {
   const { device, memory } = context;
   const elementwise = elementwiseKernels(context);
+  const { skinnyMatmul } = loraKernels(context);
   const parameters = new Float64Array(19);
 
   /** A view made contiguous (row-major), returned with the storage to dispose afterwards. */
@@ -161,6 +163,8 @@ export function matmulKernels(context: Context) {
       generic(a, b, out, outDtype);
       return out;
     }
+    // float32 factors against 16-bit activations, one side narrow: read both as they are.
+    if (a.dtype !== b.dtype && outDtype === 'float32' && skinnyMatmul(a, b, out)) return out;
     const temporaries: CudaStorage[] = [];
     try {
       let left = a;

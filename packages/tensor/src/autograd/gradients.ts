@@ -5,6 +5,7 @@ import { zeros } from '../ops/creation.js';
 import { where } from '../ops/elementwise.js';
 import { scatterAddInPlace } from '../ops/indexing.js';
 import { linearCrossEntropyBackward, linearCrossEntropySumBackward } from '../ops/linear-cross-entropy.js';
+import { inFactorDtype } from '../ops/matmul.js';
 import { rotaryTransposed, rotateHalf } from '../ops/rotary.js';
 import { swigluBackward } from '../ops/swiglu.js';
 import { reshape, sumToShape } from '../ops/view.js';
@@ -309,24 +310,33 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
     // Factors of another dtype than x (PEFT's float32 adapters on a bfloat16 layer): the LoRA branch
     // runs in the factors' dtype, and its x-gradient is rounded back to x's dtype before the sum.
     const mixed = a!.dtype !== x!.dtype;
-    const g = mixed ? grad.cast(a!.dtype) : grad;
+    const g = inFactorDtype(grad, a!.dtype);
     const gB = needs[0] || needs[2] ? g.matmul(b!).mul(scale) : null; // [rows, r]
     let dx: Tensor | null = null;
     if (needs[0]) {
-      const loraPart = gB!.matmul(a!);
-      dx = grad.matmul(weight!).add(mixed ? loraPart.cast(x!.dtype) : loraPart);
+      const base = grad.matmul(weight!);
+      const expanded = mixed ? grad.backend.loraExpand?.(base.view(), gB!.view(), a!.view(), 1, true) : null;
+      if (expanded) {
+        dx = wrap(grad.backend, expanded, x!.dtype, base.shape);
+        base.dispose();
+      } else {
+        const loraPart = gB!.matmul(a!);
+        dx = base.add(mixed ? loraPart.cast(x!.dtype) : loraPart);
+      }
     }
     let dA: Tensor | null = null;
     if (needs[2]) {
-      const widenedX = mixed ? x!.cast(a!.dtype) : x!;
+      const widenedX = inFactorDtype(x!, a!.dtype);
       dA = gB!.T.matmul(widenedX);
-      if (mixed) widenedX.dispose();
+      if (widenedX !== x) widenedX.dispose();
     }
+    const dB = needs[3] ? g.T.matmul(hidden!).mul(scale) : null;
+    if (g !== grad) g.dispose();
     return [
       dx,
       needs[1] ? grad.T.matmul(x!) : null,
       dA,
-      needs[3] ? g.T.matmul(hidden!).mul(scale) : null,
+      dB,
       attrs.hasBias && needs[4] ? sumToShape(grad, bias!.shape) : null,
     ];
   },

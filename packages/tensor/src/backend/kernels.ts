@@ -193,6 +193,16 @@ export interface FusedKernels<S = unknown> {
     scale: number,
   ): { out: S; hidden: S };
   /**
+   * `round(base + scale·(h·m))` in base's dtype, [rows, N] contiguous: the LoRA branch of a 16-bit
+   * layer with float32 factors (PEFT's `autocast_adapter_dtype`) added to the layer's output in one
+   * pass. base [rows, N] is float16 or bfloat16 (any strides); h [rows, r] and m [r, N] are float32.
+   * The term is computed in float32 — the products summed over j in order, then times `scale` — and
+   * added to base widened exactly, with one rounding; with `roundTerm` the term is first rounded to
+   * base's dtype (the sum of two 16-bit gradients). Returns null for inputs it does not take (other
+   * dtypes, r too large): the op then composes the same math.
+   */
+  loraExpand?(base: View<S>, h: View<S>, m: View<S>, scale: number, roundTerm: boolean): S | null;
+  /**
    * `scatterAdd` into existing memory: dst[index[i][j]][j] += src[i][j] for axis 0, etc. (index and src
    * of one shape, dst of any strides; float32 or float64). Like `assign`, it writes in place; ops use it
    * only on tensors they have just created. Without it, ops compose `scatterAdd` and `add`.

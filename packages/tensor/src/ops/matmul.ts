@@ -1,6 +1,6 @@
 import { noGrad } from '../autograd/grad-mode.js';
 import { record } from '../autograd/node.js';
-import { isFloating, promoteTypes } from '../dtype.js';
+import { type Dtype, isFloating, promoteTypes } from '../dtype.js';
 import { DtypeError, fmtShape, ShapeError } from '../errors.js';
 import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -159,9 +159,14 @@ function loraLinearMixed(
   const rows = reshape(x, [-1, inFeatures]);
   const { out, hidden } = noGrad(() => {
     const base = linear(rows, weight, bias);
-    const widenedX = rows.cast(a.dtype);
+    const widenedX = inFactorDtype(rows, a.dtype);
     const h = matmul(widenedX, a.T);
-    widenedX.dispose();
+    if (widenedX !== rows) widenedX.dispose();
+    const expanded = x.backend.loraExpand?.(base.view(), h.view(), b.T.view(), scale, false) ?? null;
+    if (expanded !== null) {
+      base.dispose();
+      return { out: wrap(x.backend, expanded, x.dtype, [rows.shape[0]!, weight.shape[0]!]), hidden: h };
+    }
     const term = matmul(h, b.T).mul(scale);
     const widenedBase = base.cast(a.dtype);
     base.dispose();
@@ -175,6 +180,14 @@ function loraLinearMixed(
   const inputs = [rows, weight, a, b, ...(bias ? [bias] : [])];
   const recorded = record('loraLinear', inputs, out, { scale, hasBias: Boolean(bias) }, [hidden]);
   return reshape(recorded, [...x.shape.slice(0, -1), weight.shape[0]!]);
+}
+
+/**
+ * t in the factors' dtype for the LoRA branch (PEFT casts x to lora_A's dtype). A narrower t is left
+ * as it is: a product with the factors widens it exactly, and backends read it without a widened copy.
+ */
+export function inFactorDtype(t: Tensor, factorDtype: Dtype): Tensor {
+  return promoteTypes(t.dtype, factorDtype) === factorDtype ? t : t.cast(factorDtype);
 }
 
 /** The LoRA linear composed from matmuls (the reference for the fused kernel). */
