@@ -55,6 +55,47 @@ extern "C" __global__ void norm_rows(const NormParams p) {
   }
 }
 
+/**
+ * The x-gradient of RMSNorm over contiguous rows: dx = (g·w − x·k)·rstd with k = rstd²·mean(g·w·x),
+ * in double, rounded once to x's dtype. weight contiguous [width] or null; rstd [rows] of its own dtype.
+ */
+struct RmsNormBackwardParams {
+  void* dx;
+  const void* grad;
+  const void* x;
+  const void* weight;
+  const void* rstd;
+  i64 dtype;
+  i64 weightDtype;
+  i64 rstdDtype;
+  i64 rows;
+  i64 width;
+  i64 perBlock;
+};
+
+extern "C" __global__ void rms_norm_backward(const RmsNormBackwardParams p) {
+  const Group g(p.perBlock != 0);
+  const bool perBlock = p.perBlock != 0;
+  const int dt = (int)p.dtype, wt = (int)p.weightDtype;
+  for (i64 r = g.id; r < p.rows; r += g.count) {
+    const i64 base = r * p.width;
+    double dot = 0;
+    for (i64 j = g.lane; j < p.width; j += g.size) {
+      double gw = load<double>(p.grad, dt, base + j);
+      if (p.weight) gw = gw * load<double>(p.weight, wt, j);
+      dot += gw * load<double>(p.x, dt, base + j);
+    }
+    dot = group_reduce<SumOp>(dot, perBlock, 0.0);
+    const double rs = load<double>(p.rstd, (int)p.rstdDtype, r);
+    const double k = rs * rs * (dot / (double)p.width);
+    for (i64 j = g.lane; j < p.width; j += g.size) {
+      double gw = load<double>(p.grad, dt, base + j);
+      if (p.weight) gw = gw * load<double>(p.weight, wt, j);
+      store<double>(p.dx, dt, base + j, (gw - load<double>(p.x, dt, base + j) * k) * rs);
+    }
+  }
+}
+
 /** Rotary embedding in the rotate_half layout; `shape` keeps every dim (the last one is rotated). */
 struct RotaryParams {
   Shape shape;

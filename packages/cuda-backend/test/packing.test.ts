@@ -120,7 +120,13 @@ describe('kernel parameter packing (no GPU needed)', () => {
     b.matmul(view('bfloat16', [150, 1000], [1, 150]), view('float32', [1000, 16]), 'float32');
     b.matmul(view('float32', [40, 1000], [1, 40]), view('bfloat16', [1000, 150]), 'float32');
     for (const r of [16, 40])
-      b.loraExpand!(view('bfloat16', [70, 150]), view('float32', [70, r]), view('float32', [r, 150]), 2, true);
+      b.loraExpand!(
+        view('bfloat16', [70, 150]),
+        view('float32', [70, r]),
+        view('float32', [r, 150]),
+        2,
+        true,
+      );
     b.gather(f32, 0, i64);
     b.indexSelect(f32, 1, view('int64', [3]));
     b.scatterAdd([4, 6], 'bfloat16', 0, i64, f32);
@@ -143,6 +149,7 @@ describe('kernel parameter packing (no GPU needed)', () => {
     b.eigh(view('float32', [4, 4]));
     b.rmsNorm!(f32, view('float32', [6]), 1e-6);
     b.layerNorm!(f32, null, view('float32', [6]), 1e-5);
+    b.rmsNormBackward!(f32, t, view('float32', [6]), view('float32', [4]));
     b.loraLinear!(
       f32,
       view('float32', [5, 6]),

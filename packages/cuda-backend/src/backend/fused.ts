@@ -65,6 +65,45 @@ export function fusedKernels(context: Context) {
     }
   }
 
+  function rmsNormBackward(
+    grad: CudaView,
+    x: CudaView,
+    weight: CudaView | null,
+    rstd: CudaView,
+  ): CudaStorage {
+    const temporaries: CudaStorage[] = [];
+    try {
+      const g = rowMajorView(grad, temporaries);
+      const input = rowMajorView(x, temporaries);
+      const w = weight ? rowMajorView(weight, temporaries) : null;
+      const r = rowMajorView(rstd, temporaries);
+      const width = x.shape[x.shape.length - 1]!;
+      const size = sizeOf(x.shape);
+      const rows = width === 0 ? 0 : size / width;
+      const dx = memory.allocate(x.dtype, size, 'rmsNormBackward');
+      if (rows > 0) {
+        const perBlock = width >= 1024 || rows <= device.info.multiprocessors;
+        p.begin()
+          .int(dx.pointer)
+          .int(address(g))
+          .int(address(input))
+          .int(w ? address(w) : 0)
+          .int(address(r));
+        p.int(DTYPE_CODE[x.dtype])
+          .int(w ? DTYPE_CODE[w.dtype] : 0)
+          .int(DTYPE_CODE[r.dtype])
+          .int(rows)
+          .int(width)
+          .int(perBlock ? 1 : 0);
+        const blocks = perBlock ? Math.min(rows, device.info.multiprocessors * 8) : device.blocksFor(rows, 8);
+        device.launch('rmsNormBackward', 'rms_norm_backward', blocks, 256);
+      }
+      return dx;
+    } finally {
+      for (const t of temporaries) memory.dispose(t);
+    }
+  }
+
   function loraLinear(
     x: CudaView,
     weight: CudaView,
@@ -231,6 +270,7 @@ export function fusedKernels(context: Context) {
       const { out, rstd } = norm('rmsNorm', x, weight, null, eps);
       return { out, rstd };
     },
+    rmsNormBackward,
     layerNorm: (x: CudaView, weight: CudaView | null, bias: CudaView | null, eps: number) => {
       const { out, mean, rstd } = norm('layerNorm', x, weight, bias, eps);
       return { out, mean: mean!, rstd };

@@ -279,6 +279,18 @@ export const GRADIENTS: Readonly<Record<string, GradRule>> = {
   // 16-bit inputs (float32 statistics) are differentiated in float32 and each gradient is rounded back to
   // its input's dtype once, as PyTorch's float32 norm math differentiates.
   rmsNormFused: ({ grad: g16, inputs: [x16, w16], attrs, saved: [rstd], needs }) => {
+    const kernel = g16.backend.rmsNormBackward;
+    if (kernel && !(attrs.hasWeight && needs[1])) {
+      const dx = needs[0]
+        ? wrap(
+            g16.backend,
+            kernel(g16.view(), x16!.view(), w16 ? w16.view() : null, rstd!.view()),
+            x16!.dtype,
+            x16!.shape,
+          )
+        : null;
+      return [dx, null];
+    }
     const [grad, x, weight] = [g16, x16!, w16].map((t) => t && widened(t, rstd!.dtype));
     // dx = rstd·(dyw − x̂·mean(dyw·x̂)) with x̂ = x·rstd, written as (dyw − x·k)·rstd for the per-row
     // k = rstd²·mean(dyw·x): x̂ is not materialized unless the weight needs a gradient.

@@ -173,6 +173,13 @@ export interface FusedKernels<S = unknown> {
    * row. Returns rstd [rows] for backward. float32 only.
    */
   rmsNorm?(x: View<S>, weight: View<S> | null, eps: number): { out: S; rstd: S };
+  /**
+   * The x-gradient of {@link FusedKernels.rmsNorm} in one pass per row, for the incoming gradient `grad`
+   * and the saved rstd [rows] (float32 for 16-bit x): `dx = (g·w − x·k)·rstd`, k = rstd²·mean(g·w·x),
+   * computed in float64 and rounded once to x's dtype (the op composes it when a backend lacks it). Any
+   * float dtype the backend's rmsNorm takes.
+   */
+  rmsNormBackward?(grad: View<S>, x: View<S>, weight: View<S> | null, rstd: View<S>): S;
   /** LayerNorm over the last dim: out = (x − mean) · rstd · weight + bias; mean, rstd [rows]. float32 only. */
   layerNorm?(
     x: View<S>,
