@@ -40,8 +40,7 @@ __device__ void flash_backward(const FlashParams& p) {
   constexpr int STRIDE = D + 8;
   constexpr int KSTEPS = D / 16;
   constexpr int DTILES = D / 8;
-  extern __shared__ Chunk16 flash_shared[];
-  unsigned short* sK = (unsigned short*)flash_shared;
+  unsigned short* sK = dynamic_shared();
   unsigned short* sV = sK + FLASH_BLOCK * STRIDE;
   unsigned short* sQ = sV + FLASH_BLOCK * STRIDE;
   unsigned short* sdO = sQ + FLASH_BLOCK * STRIDE;

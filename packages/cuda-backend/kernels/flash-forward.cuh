@@ -9,8 +9,7 @@ __device__ void flash_forward(const FlashParams& p) {
   constexpr int STRIDE = D + 8;
   constexpr int KSTEPS = D / 16;
   constexpr int DTILES = D / 8;
-  extern __shared__ Chunk16 flash_shared[];
-  unsigned short* sQ = (unsigned short*)flash_shared;
+  unsigned short* sQ = dynamic_shared();
   unsigned short* sK = sQ + FLASH_BLOCK * STRIDE;
   unsigned short* sV = sK + FLASH_BLOCK * STRIDE;
   __shared__ unsigned char visible[FLASH_BLOCK];
