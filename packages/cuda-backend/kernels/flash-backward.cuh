@@ -57,10 +57,6 @@ __device__ void flash_backward(const FlashParams& p) {
   const i64 k0 = (i64)blockIdx.x * FLASH_BLOCK;
   const float scale2 = (float)(p.scale * 1.4426950408889634);
 
-  load_tile<D>(sK, (const unsigned short*)p.k + b * p.kStrides[0] + kvh * p.kStrides[1], p.kStrides[2], k0, S);
-  load_tile<D>(sV, (const unsigned short*)p.v + b * p.vStrides[0] + kvh * p.vStrides[1], p.vStrides[2], k0, S);
-  load_key_mask(visible, p, b, k0);
-
   float dk[DTILES][4], dv[DTILES][4];
 #pragma unroll
   for (int j = 0; j < DTILES; ++j)
@@ -79,121 +75,136 @@ __device__ void flash_backward(const FlashParams& p) {
   }
   const int keyRow = warp * 16 + g;  // this lane's keys (within the block): keyRow and keyRow + 8
 
-  for (i64 h = kvh * groups; h < (kvh + 1) * groups; ++h) {
-    const unsigned short* qBase = (const unsigned short*)p.q + b * p.qStrides[0] + h * p.qStrides[1];
-    const unsigned short* doBase = (const unsigned short*)p.dout + b * p.doStrides[0] + h * p.doStrides[1];
+  // Steps: the query heads of the group × their query blocks. Pipeline (cp.async): q and dO of step n + 1
+  // load while dQ of step n computes (it reads only dSᵀ and k). Invariant at the top of the loop: q, dO,
+  // lse and Δ of step n are in shared memory and visible.
+  const i64 blocks = qEnd > qBegin ? (qEnd - qBegin + FLASH_BLOCK - 1) / FLASH_BLOCK : 0;
+  const i64 steps = groups * blocks;
+  auto stage = [&](i64 n) {
+    const i64 h = kvh * groups + n / blocks, q0 = qBegin + (n % blocks) * FLASH_BLOCK;
+    load_tile<D>(sQ, (const unsigned short*)p.q + b * p.qStrides[0] + h * p.qStrides[1], p.qStrides[2], q0, T);
+    load_tile<D>(sdO, (const unsigned short*)p.dout + b * p.doStrides[0] + h * p.doStrides[1], p.doStrides[2], q0,
+                 T);
+    if (threadIdx.x < FLASH_BLOCK) {
+      const i64 i = q0 + threadIdx.x, at = (b * H + h) * T + i;
+      sLse[threadIdx.x] = i < T ? ((const float*)p.lse)[at] * 1.4426950408889634f : 0.f;
+      sDelta[threadIdx.x] = i < T ? ((const float*)p.delta)[at] : 0.f;
+    }
+  };
+  load_tile<D>(sK, (const unsigned short*)p.k + b * p.kStrides[0] + kvh * p.kStrides[1], p.kStrides[2], k0, S);
+  load_tile<D>(sV, (const unsigned short*)p.v + b * p.vStrides[0] + kvh * p.vStrides[1], p.vStrides[2], k0, S);
+  load_key_mask(visible, p, b, k0);
+  if (steps > 0) stage(0);
+  cp_async_commit();
+  cp_async_wait_all();
+  __syncthreads();
+
+  for (i64 n = 0; n < steps; ++n) {
+    const i64 h = kvh * groups + n / blocks, q0 = qBegin + (n % blocks) * FLASH_BLOCK;
     const i64 rowBase = (b * H + h) * T;
-    for (i64 q0 = qBegin; q0 < qEnd; q0 += FLASH_BLOCK) {
-      __syncthreads();  // every warp is done with the previous q, dO, lse, Δ and dSᵀ
-      load_tile<D>(sQ, qBase, p.qStrides[2], q0, T);
-      load_tile<D>(sdO, doBase, p.doStrides[2], q0, T);
-      if (threadIdx.x < FLASH_BLOCK) {
-        const i64 i = q0 + threadIdx.x;
-        sLse[threadIdx.x] = i < T ? ((const float*)p.lse)[rowBase + i] * 1.4426950408889634f : 0.f;
-        sDelta[threadIdx.x] = i < T ? ((const float*)p.delta)[rowBase + i] : 0.f;
+    // sT = K·Qᵀ and dpT = V·dOᵀ for the warp's 16 keys × 64 queries.
+    float pt[8][4], dpt[8][4];
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) pt[j][e] = dpt[j][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < KSTEPS; ++kk) {
+      unsigned ka[4], va[4];
+      ldmatrix_x4(ka, sK + (warp * 16 + (lane & 15)) * STRIDE + kk * 16 + (lane >> 4) * 8);
+      ldmatrix_x4(va, sV + (warp * 16 + (lane & 15)) * STRIDE + kk * 16 + (lane >> 4) * 8);
+#pragma unroll
+      for (int pair = 0; pair < 4; ++pair) {
+        unsigned qb[4], ob[4];
+        const int at = (pair * 16 + (lane & 7) + (quad >> 1) * 8) * STRIDE + kk * 16 + (quad & 1) * 8;
+        ldmatrix_x4(qb, sQ + at);
+        ldmatrix_x4(ob, sdO + at);
+        mma16816<BF16>(pt[2 * pair], ka, qb[0], qb[1]);
+        mma16816<BF16>(pt[2 * pair + 1], ka, qb[2], qb[3]);
+        mma16816<BF16>(dpt[2 * pair], va, ob[0], ob[1]);
+        mma16816<BF16>(dpt[2 * pair + 1], va, ob[2], ob[3]);
       }
-      __syncthreads();
+    }
 
-      // sT = K·Qᵀ and dpT = V·dOᵀ for the warp's 16 keys × 64 queries.
-      float pt[8][4], dpt[8][4];
+    // Pᵀ = exp(scale·s − lse) where visible, else 0; dSᵀ = Pᵀ ∘ (dPᵀ − Δ) (overwrites dpt).
 #pragma unroll
-      for (int j = 0; j < 8; ++j)
+    for (int j = 0; j < 8; ++j) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) pt[j][e] = dpt[j][e] = 0.f;
-#pragma unroll
-      for (int kk = 0; kk < KSTEPS; ++kk) {
-        unsigned ka[4], va[4];
-        ldmatrix_x4(ka, sK + (warp * 16 + (lane & 15)) * STRIDE + kk * 16 + (lane >> 4) * 8);
-        ldmatrix_x4(va, sV + (warp * 16 + (lane & 15)) * STRIDE + kk * 16 + (lane >> 4) * 8);
-#pragma unroll
-        for (int pair = 0; pair < 4; ++pair) {
-          unsigned qb[4], ob[4];
-          const int at = (pair * 16 + (lane & 7) + (quad >> 1) * 8) * STRIDE + kk * 16 + (quad & 1) * 8;
-          ldmatrix_x4(qb, sQ + at);
-          ldmatrix_x4(ob, sdO + at);
-          mma16816<BF16>(pt[2 * pair], ka, qb[0], qb[1]);
-          mma16816<BF16>(pt[2 * pair + 1], ka, qb[2], qb[3]);
-          mma16816<BF16>(dpt[2 * pair], va, ob[0], ob[1]);
-          mma16816<BF16>(dpt[2 * pair + 1], va, ob[2], ob[3]);
-        }
+      for (int e = 0; e < 4; ++e) {
+        const int key = keyRow + (e >> 1) * 8, c = j * 8 + 2 * t + (e & 1);
+        const i64 row = q0 + c;
+        const bool ok = row < T && visible[key] && flash_visible(p, offset, row, k0 + key);
+        pt[j][e] = ok ? exp2_approx(pt[j][e] * scale2 - sLse[c]) : 0.f;
+        dpt[j][e] = pt[j][e] * (dpt[j][e] - sDelta[c]);
       }
+    }
 
-      // Pᵀ = exp(scale·s − lse) where visible, else 0; dSᵀ = Pᵀ ∘ (dPᵀ − Δ) (overwrites dpt).
+    // dV += Pᵀ·dO and dK += dSᵀ·Q: the accumulators are A fragments over queries 16kk … 16kk + 15.
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int key = keyRow + (e >> 1) * 8, c = j * 8 + 2 * t + (e & 1);
-          const i64 row = q0 + c;
-          const bool ok = row < T && visible[key] && flash_visible(p, offset, row, k0 + key);
-          pt[j][e] = ok ? exp2_approx(pt[j][e] * scale2 - sLse[c]) : 0.f;
-          dpt[j][e] = pt[j][e] * (dpt[j][e] - sDelta[c]);
-        }
-      }
-
-      // dV += Pᵀ·dO and dK += dSᵀ·Q: the accumulators are A fragments over queries 16kk … 16kk + 15.
-#pragma unroll
-      for (int kk = 0; kk < 4; ++kk) {
-        const unsigned pa[4] = {
-            pack_pair<BF16>(pt[2 * kk][0], pt[2 * kk][1]), pack_pair<BF16>(pt[2 * kk][2], pt[2 * kk][3]),
-            pack_pair<BF16>(pt[2 * kk + 1][0], pt[2 * kk + 1][1]),
-            pack_pair<BF16>(pt[2 * kk + 1][2], pt[2 * kk + 1][3])};
-        const unsigned sa[4] = {
-            pack_pair<BF16>(dpt[2 * kk][0], dpt[2 * kk][1]), pack_pair<BF16>(dpt[2 * kk][2], dpt[2 * kk][3]),
-            pack_pair<BF16>(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]),
-            pack_pair<BF16>(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3])};
-#pragma unroll
-        for (int dp = 0; dp < KSTEPS; ++dp) {
-          unsigned ob[4], qb[4];
-          const int at = (kk * 16 + (lane & 7) + (quad & 1) * 8) * STRIDE + dp * 16 + (quad >> 1) * 8;
-          ldmatrix_x4_trans(ob, sdO + at);
-          ldmatrix_x4_trans(qb, sQ + at);
-          mma16816<BF16>(dv[2 * dp], pa, ob[0], ob[1]);
-          mma16816<BF16>(dv[2 * dp + 1], pa, ob[2], ob[3]);
-          mma16816<BF16>(dk[2 * dp], sa, qb[0], qb[1]);
-          mma16816<BF16>(dk[2 * dp + 1], sa, qb[2], qb[3]);
-        }
-        // dSᵀ to shared memory (rows keyRow and keyRow + 8, queries 16kk + 2t … of both tiles).
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int j = 2 * kk + half;
-          *(unsigned*)(sdS + keyRow * FLASH_DS_STRIDE + j * 8 + 2 * t) = pack_pair<BF16>(dpt[j][0], dpt[j][1]);
-          *(unsigned*)(sdS + (keyRow + 8) * FLASH_DS_STRIDE + j * 8 + 2 * t) = pack_pair<BF16>(dpt[j][2], dpt[j][3]);
-        }
-      }
-      __syncthreads();
-
-      // dQ += scale·dS·K for the warp's 16 queries: A = dS read transposed from dSᵀ, B = K read transposed.
-      unsigned da[4][4];
-#pragma unroll
-      for (int kk = 0; kk < 4; ++kk)
-        ldmatrix_x4_trans(da[kk], sdS + (kk * 16 + (lane & 7) + (quad >> 1) * 8) * FLASH_DS_STRIDE + warp * 16 + (quad & 1) * 8);
-      const i64 queryRow = q0 + warp * 16 + g;
-      float* accum = (float*)p.dqAccum;
+    for (int kk = 0; kk < 4; ++kk) {
+      const unsigned pa[4] = {
+          pack_pair<BF16>(pt[2 * kk][0], pt[2 * kk][1]), pack_pair<BF16>(pt[2 * kk][2], pt[2 * kk][3]),
+          pack_pair<BF16>(pt[2 * kk + 1][0], pt[2 * kk + 1][1]),
+          pack_pair<BF16>(pt[2 * kk + 1][2], pt[2 * kk + 1][3])};
+      const unsigned sa[4] = {
+          pack_pair<BF16>(dpt[2 * kk][0], dpt[2 * kk][1]), pack_pair<BF16>(dpt[2 * kk][2], dpt[2 * kk][3]),
+          pack_pair<BF16>(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]),
+          pack_pair<BF16>(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3])};
 #pragma unroll
       for (int dp = 0; dp < KSTEPS; ++dp) {
-        float acc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+        unsigned ob[4], qb[4];
+        const int at = (kk * 16 + (lane & 7) + (quad & 1) * 8) * STRIDE + dp * 16 + (quad >> 1) * 8;
+        ldmatrix_x4_trans(ob, sdO + at);
+        ldmatrix_x4_trans(qb, sQ + at);
+        mma16816<BF16>(dv[2 * dp], pa, ob[0], ob[1]);
+        mma16816<BF16>(dv[2 * dp + 1], pa, ob[2], ob[3]);
+        mma16816<BF16>(dk[2 * dp], sa, qb[0], qb[1]);
+        mma16816<BF16>(dk[2 * dp + 1], sa, qb[2], qb[3]);
+      }
+      // dSᵀ to shared memory (rows keyRow and keyRow + 8, queries 16kk + 2t … of both tiles).
 #pragma unroll
-        for (int kk = 0; kk < 4; ++kk) {
-          unsigned kb[4];
-          ldmatrix_x4_trans(kb, sK + (kk * 16 + (lane & 7) + (quad & 1) * 8) * STRIDE + dp * 16 + (quad >> 1) * 8);
-          mma16816<BF16>(acc[0], da[kk], kb[0], kb[1]);
-          mma16816<BF16>(acc[1], da[kk], kb[2], kb[3]);
-        }
+      for (int half = 0; half < 2; ++half) {
+        const int j = 2 * kk + half;
+        *(unsigned*)(sdS + keyRow * FLASH_DS_STRIDE + j * 8 + 2 * t) = pack_pair<BF16>(dpt[j][0], dpt[j][1]);
+        *(unsigned*)(sdS + (keyRow + 8) * FLASH_DS_STRIDE + j * 8 + 2 * t) = pack_pair<BF16>(dpt[j][2], dpt[j][3]);
+      }
+    }
+    __syncthreads();  // dSᵀ is complete; every warp is done with q, dO, lse and Δ
+    if (n + 1 < steps) stage(n + 1);
+    cp_async_commit();
+
+    // dQ += scale·dS·K for the warp's 16 queries: A = dS read transposed from dSᵀ, B = K read transposed.
+    unsigned da[4][4];
 #pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int d = dp * 16 + half * 8 + 2 * t;
+    for (int kk = 0; kk < 4; ++kk)
+      ldmatrix_x4_trans(da[kk], sdS + (kk * 16 + (lane & 7) + (quad >> 1) * 8) * FLASH_DS_STRIDE + warp * 16 + (quad & 1) * 8);
+    const i64 queryRow = q0 + warp * 16 + g;
+    float* accum = (float*)p.dqAccum;
 #pragma unroll
-          for (int r = 0; r < 2; ++r) {
-            const i64 row = queryRow + r * 8;
-            if (row >= T) continue;
-            float* at = accum + (rowBase + row) * D + d;
-            atomicAdd(at, acc[half][2 * r] * (float)p.scale);
-            atomicAdd(at + 1, acc[half][2 * r + 1] * (float)p.scale);
-          }
+    for (int dp = 0; dp < KSTEPS; ++dp) {
+      float acc[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) {
+        unsigned kb[4];
+        ldmatrix_x4_trans(kb, sK + (kk * 16 + (lane & 7) + (quad & 1) * 8) * STRIDE + dp * 16 + (quad >> 1) * 8);
+        mma16816<BF16>(acc[0], da[kk], kb[0], kb[1]);
+        mma16816<BF16>(acc[1], da[kk], kb[2], kb[3]);
+      }
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int d = dp * 16 + half * 8 + 2 * t;
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const i64 row = queryRow + r * 8;
+          if (row >= T) continue;
+          float* at = accum + (rowBase + row) * D + d;
+          atomicAdd(at, acc[half][2 * r] * (float)p.scale);
+          atomicAdd(at + 1, acc[half][2 * r + 1] * (float)p.scale);
         }
       }
     }
+    cp_async_wait_all();
+    __syncthreads();  // the next step's q, dO, lse and Δ are visible; every warp is done with dSᵀ
   }
 
   // dK (scaled) and dV for keys keyRow and keyRow + 8, rounded once.

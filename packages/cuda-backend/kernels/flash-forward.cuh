@@ -24,7 +24,23 @@ __device__ void flash_forward(const FlashParams& p) {
   const unsigned short* kBase = (const unsigned short*)p.k + b * p.kStrides[0] + kvh * p.kStrides[1];
   const unsigned short* vBase = (const unsigned short*)p.v + b * p.vStrides[0] + kvh * p.vStrides[1];
 
+  // Key blocks that can hold a visible key for some row of this block (the others are skipped).
+  i64 kBegin = 0, kEnd = S;
+  if (p.causal) {
+    const i64 last = (q0 + FLASH_BLOCK < T ? q0 + FLASH_BLOCK : T) - 1;
+    kEnd = offset + last + 1 < S ? offset + last + 1 : S;
+    if (p.window > 0 && offset + q0 - p.window + 1 > 0) kBegin = (offset + q0 - p.window + 1) / FLASH_BLOCK * FLASH_BLOCK;
+  }
+  // Pipeline (cp.async): v of block j loads while s = q·kᵀ of block j computes, k of block j + 1 while
+  // o += p·v of block j does. Invariant at the top of the loop: k and the key mask of block k0 are in
+  // shared memory and visible, and no warp reads v.
   load_tile<D>(sQ, qBase, p.qStrides[2], q0, T);
+  if (kBegin < kEnd) {
+    load_tile<D>(sK, kBase, p.kStrides[2], kBegin, S);
+    load_key_mask(visible, p, b, kBegin);
+  }
+  cp_async_commit();
+  cp_async_wait_all();
   __syncthreads();
   // The warp's 16 query rows stay in registers as A fragments for every key block.
   unsigned qf[KSTEPS][4];
@@ -39,19 +55,9 @@ __device__ void flash_forward(const FlashParams& p) {
   float l[2] = {0.f, 0.f};  // this lane's part of the running sum (the quad's four parts add up at the end)
   const float scale2 = (float)(p.scale * 1.4426950408889634);  // scores in log2 units: exp(x) = 2^(x·log2 e)
 
-  // Key blocks that can hold a visible key for some row of this block (the others are skipped).
-  i64 kBegin = 0, kEnd = S;
-  if (p.causal) {
-    const i64 last = (q0 + FLASH_BLOCK < T ? q0 + FLASH_BLOCK : T) - 1;
-    kEnd = offset + last + 1 < S ? offset + last + 1 : S;
-    if (p.window > 0 && offset + q0 - p.window + 1 > 0) kBegin = (offset + q0 - p.window + 1) / FLASH_BLOCK * FLASH_BLOCK;
-  }
   for (i64 k0 = kBegin; k0 < kEnd; k0 += FLASH_BLOCK) {
-    __syncthreads();  // every warp is done reading the previous k, v and mask
-    load_tile<D>(sK, kBase, p.kStrides[2], k0, S);
     load_tile<D>(sV, vBase, p.vStrides[2], k0, S);
-    load_key_mask(visible, p, b, k0);
-    __syncthreads();
+    cp_async_commit();
 
     // s = q·kᵀ for 16 rows × 64 keys: 8 tiles of 8 keys; one ldmatrix gives B for two tiles.
     float s[8][4];
@@ -105,6 +111,14 @@ __device__ void flash_forward(const FlashParams& p) {
       }
     }
 
+    cp_async_wait_all();
+    __syncthreads();  // v of this block is visible; every warp is done with k and the key mask
+    if (k0 + FLASH_BLOCK < kEnd) {
+      load_tile<D>(sK, kBase, p.kStrides[2], k0 + FLASH_BLOCK, S);
+      load_key_mask(visible, p, b, k0 + FLASH_BLOCK);
+    }
+    cp_async_commit();
+
     // o += p·v: p's accumulators are the A fragments (keys 16kk … 16kk + 15 are tiles 2kk and 2kk + 1).
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk) {
@@ -119,6 +133,8 @@ __device__ void flash_forward(const FlashParams& p) {
         mma16816<BF16>(o[2 * dp + 1], a, vb[2], vb[3]);
       }
     }
+    cp_async_wait_all();
+    __syncthreads();  // k and the key mask of the next block are visible; every warp is done with v
   }
 
   // o / l rounded once; a row that saw no key gets 0 and logsumexp −∞.

@@ -67,9 +67,10 @@ __device__ __forceinline__ unsigned pack_pair(float low, float high) {
 __device__ __forceinline__ float negative_infinity() { return __int_as_float(0xff800000); }
 
 /**
- * Rows row0 … row0 + 63 of a matrix of `rows` rows of D values (row stride `stride` elements, 16-byte
- * aligned) into a shared tile with rows of D + 8 values (the padding spreads ldmatrix's eight row
- * addresses over distinct banks). Rows past the end are zero, so that masked products stay finite.
+ * Starts copying rows row0 … row0 + 63 of a matrix of `rows` rows of D values (row stride `stride`
+ * elements, 16-byte aligned) into a shared tile with rows of D + 8 values (the padding spreads ldmatrix's
+ * eight row addresses over distinct banks), with cp.async: the caller commits and waits. Rows past the
+ * end are written as zeros at once, so that masked products stay finite.
  */
 template <int D>
 __device__ __forceinline__ void load_tile(unsigned short* tile, const unsigned short* base, i64 stride, i64 row0,
@@ -77,9 +78,9 @@ __device__ __forceinline__ void load_tile(unsigned short* tile, const unsigned s
   constexpr int CHUNKS = D / 8;
   for (int c = threadIdx.x; c < FLASH_BLOCK * CHUNKS; c += FLASH_THREADS) {
     const int r = c / CHUNKS, x = (c % CHUNKS) * 8;
-    Chunk16 value = {0u, 0u, 0u, 0u};
-    if (row0 + r < rows) value = *(const Chunk16*)(base + (row0 + r) * stride + x);
-    *(Chunk16*)(tile + r * (D + 8) + x) = value;
+    unsigned short* destination = tile + r * (D + 8) + x;
+    if (row0 + r < rows) cp_async_16(destination, base + (row0 + r) * stride + x);
+    else *(Chunk16*)destination = Chunk16{0u, 0u, 0u, 0u};
   }
 }
 

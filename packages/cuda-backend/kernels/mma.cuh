@@ -1,5 +1,5 @@
 // Tensor-core primitives through inline PTX (no CUDA header): ldmatrix, mma.sync m16n8k16 with f32
-// accumulation, ex2.approx, and the dynamic shared memory of a kernel. Kept apart from the kernels that
+// accumulation, cp.async, ex2.approx, and the dynamic shared memory of a kernel. Kept apart from the kernels that
 // use them so that a host emulation of a warp can stand in for this one file (see test/emulator/).
 #pragma once
 
@@ -45,6 +45,27 @@ __device__ __forceinline__ void mma16816(float (&c)[4], const unsigned (&a)[4], 
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
+#endif
+}
+
+/**
+ * Starts copying 16 bytes from global to shared memory without waiting (cp.async, sm_80); the copies a
+ * thread issued are complete after cp_async_commit() and cp_async_wait_all(), and visible to the other
+ * threads of the block after a __syncthreads() that follows.
+ */
+__device__ __forceinline__ void cp_async_16(unsigned short* shared, const unsigned short* global) {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(shared_address(shared)), "l"(global) : "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_commit() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+#if __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group 0;" ::: "memory");
 #endif
 }
 

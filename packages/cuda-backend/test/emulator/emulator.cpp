@@ -1,7 +1,9 @@
 // Runs the real flash kernels (kernels/flash*.cuh, copied beside this file's stand-ins for common.cuh
 // and mma.cuh) on the host, one OS thread per CUDA thread, and compares out, logsumexp, dq, dk and dv with
 // float64 loops over the definition. Usage: emulator B H KVH T S D causal window padding transposed bf16
-// (padding: leading padded keys of the last batch row). Prints the errors; exits 1 past the tolerance.
+// (padding: leading padded keys of the last batch row); FLASH_EMULATOR_MODE=greedy or deferred picks the
+// scheduling and the cp.async timing (see runtime.h, mma.cuh). Prints the errors; exits 1 past the
+// tolerance, 3 on a deadlock.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +18,8 @@ Warp* emulatedWarp;
 int emulatedLane;
 FiberBarrier* blockBarrier;
 unsigned short* emulatedDynamicShared;
+bool deferredCopies = false;
+std::vector<PendingCopy> pendingCopies[1024];
 
 static ucontext_t scheduler;
 static std::vector<ucontext_t> fibers;
@@ -24,7 +28,26 @@ static int running;
 static void (*fiberKernel)(const FlashParams);
 static const FlashParams* fiberParams;
 
-void fiber_yield() { swapcontext(&fibers[running], &scheduler); }
+/** Scheduling: round robin (warps advance in lockstep), or greedy (the lowest runnable thread runs on, so
+ * one warp gets as far ahead of the others as the barriers allow). */
+static bool greedy = false;
+struct Waiting {
+  const FiberBarrier* barrier;
+  unsigned generation;
+};
+static std::vector<Waiting> waiting;
+
+void fiber_wait(const FiberBarrier* barrier, unsigned generation) {
+  while (barrier->generation == generation) {
+    waiting[running] = {barrier, generation};
+    swapcontext(&fibers[running], &scheduler);
+  }
+  waiting[running] = {nullptr, 0};
+}
+
+static bool runnable(int t) {
+  return !finished[t] && (waiting[t].barrier == nullptr || waiting[t].barrier->generation != waiting[t].generation);
+}
 
 static void fiber_main() {
   fiberKernel(*fiberParams);
@@ -55,18 +78,26 @@ static void launch(void (*kernel)(const FlashParams), const FlashParams& p, unsi
         makecontext(&fibers[t], fiber_main, 0);
       }
       blockIdx = {x, y, 0};
-      for (int left = threads; left > 0;) {
-        left = 0;
-        for (int t = 0; t < threads; ++t) {
-          if (finished[t]) continue;
-          running = t;
-          threadIdx = {(unsigned)t, 0, 0};
-          emulatedWarp = &warps[t / 32];
-          emulatedLane = t % 32;
-          swapcontext(&scheduler, &fibers[t]);
-          if (!finished[t]) ++left;
+      waiting.assign(threads, Waiting{nullptr, 0});
+      for (int next = 0;;) {
+        int t = -1;
+        for (int i = 0; i < threads && t < 0; ++i) {
+          const int candidate = greedy ? i : (next + i) % threads;
+          if (runnable(candidate)) t = candidate;
         }
+        if (t < 0) break;
+        running = t;
+        threadIdx = {(unsigned)t, 0, 0};
+        emulatedWarp = &warps[t / 32];
+        emulatedLane = t % 32;
+        swapcontext(&scheduler, &fibers[t]);
+        next = t + 1;
       }
+      for (int t = 0; t < threads; ++t)
+        if (!finished[t]) {
+          std::fprintf(stderr, "deadlock: thread %d of block (%u, %u) never finished\n", t, x, y);
+          std::exit(3);
+        }
     }
 }
 
@@ -78,6 +109,9 @@ int main(int argc, char** argv) {
   const int B = atoi(argv[1]), H = atoi(argv[2]), KVH = atoi(argv[3]), T = atoi(argv[4]), S = atoi(argv[5]),
             D = atoi(argv[6]), causal = atoi(argv[7]), window = atoi(argv[8]), padding = atoi(argv[9]),
             transposed = atoi(argv[10]), bf16 = atoi(argv[11]);
+  const char* mode = std::getenv("FLASH_EMULATOR_MODE");  // "greedy", "deferred" or unset
+  greedy = mode && std::strcmp(mode, "greedy") == 0;
+  deferredCopies = mode && std::strcmp(mode, "deferred") == 0;
   const double scale = 1.0 / std::sqrt((double)D);
   std::mt19937 random(1234);
   std::normal_distribution<float> normal;

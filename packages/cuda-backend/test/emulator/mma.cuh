@@ -2,6 +2,8 @@
 // layouts ("Matrix Fragments for mma.m16n8k16 with floating point type", "ldmatrix"), as warp
 // collectives over runtime.h.
 #pragma once
+#include <vector>
+
 #include "common.cuh"
 
 struct alignas(16) Chunk16 {
@@ -70,5 +72,26 @@ inline void mma16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigne
   }
   w.barrier.arrive_and_wait();
 }
+
+/**
+ * cp.async lands at some moment between its issue and the issuing thread's wait. The emulation takes one
+ * extreme or the other: at once (a copy that overwrites a tile other warps still read shows up), or with
+ * `deferredCopies` at the wait (a read before the wait and the barrier after it shows up).
+ */
+struct PendingCopy {
+  unsigned short* shared;
+  const unsigned short* global;
+};
+extern bool deferredCopies;
+extern std::vector<PendingCopy> pendingCopies[1024];
+inline void cp_async_16(unsigned short* shared, const unsigned short* global) {
+  if (deferredCopies) pendingCopies[threadIdx.x].push_back({shared, global});
+  else std::memcpy(shared, global, 16);
+}
+inline void cp_async_wait_all() {
+  for (const PendingCopy& c : pendingCopies[threadIdx.x]) std::memcpy(c.shared, c.global, 16);
+  pendingCopies[threadIdx.x].clear();
+}
+inline void cp_async_commit() {}
 
 inline float exp2_approx(float x) { return std::exp2(x); }

@@ -16,8 +16,9 @@ struct Dim3 {
 };
 extern Dim3 threadIdx, blockIdx, blockDim, gridDim;
 
-/** Switches back to the scheduler, which resumes the next fiber of the block. */
-void fiber_yield();
+struct FiberBarrier;
+/** Switches back to the scheduler until `barrier` has moved past `generation`. */
+void fiber_wait(const FiberBarrier* barrier, unsigned generation);
 
 struct FiberBarrier {
   int expected;
@@ -30,7 +31,7 @@ struct FiberBarrier {
       ++generation;
       return;
     }
-    while (generation == seen) fiber_yield();
+    fiber_wait(this, seen);
   }
 };
 
