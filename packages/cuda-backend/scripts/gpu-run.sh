@@ -40,6 +40,8 @@ for step in $steps; do
     # the budget + 20 s); the others run one row each within 300 s.
     llama-all) run llama-all $((${LLAMA_ALL_BUDGET_S:-540} + 20)) bash -c 'cd benchmarks && LORAKIT_GPU_BENCH_BUDGET_S='"${LLAMA_ALL_BUDGET_S:-540}"' LORAKIT_BENCH_JSON=$OUT/llama-all.json '"${tsx_gc[*]}"' src/llama-gpu.bench.ts' ;;
     llama | llama-checkpoint | llama-dora | qwen) run "$step" 320 bash -c 'cd benchmarks && LORAKIT_GPU_BENCH_ROWS='"$step"' LORAKIT_GPU_BENCH_BUDGET_S=300 LORAKIT_BENCH_JSON=$OUT/'"$step"'.json '"${tsx_gc[*]}"' src/llama-gpu.bench.ts' ;;
+    # Every row on lorakit's side only (no PEFT), within OURS_BUDGET_S (default 200 s): a quick check with profiles.
+    ours) run ours $((${OURS_BUDGET_S:-200} + 20)) bash -c 'cd benchmarks && LORAKIT_GPU_BENCH_PEFT=none LORAKIT_GPU_BENCH_BUDGET_S='"${OURS_BUDGET_S:-200}"' LORAKIT_BENCH_JSON=$OUT/ours.json '"${tsx_gc[*]}"' src/llama-gpu.bench.ts' ;;
     qlora) run qlora 120 bash -c 'cd benchmarks && '"${tsx[*]}"' src/qlora-gpu.check.ts' ;;
     train) run train 180 bash -c 'cd apps/cli && for i in $(seq 200); do echo "the quick brown fox jumps over the lazy dog $i"; done > /tmp/train.txt && '"${tsx[*]}"' src/cli.ts train --backend cuda -v --model demo/base --data /tmp/train.txt --max-steps 30 --batch-size 8 --out /tmp/train-out --no-progress && ls -la /tmp/train-out' ;;
     *) echo "unknown step $step" | tee -a "$OUT/summary.txt" ;;
