@@ -41,6 +41,22 @@ export function squaredRowNorm(weight: Tensor, axes: readonly number[]): Tensor 
   );
 }
 
+/**
+ * W·Aᵀ [out, r] with A in `dtype`, read in W's layout: a W stored transposed (GPT-2's Conv1D, an
+ * embedding's Wᵀ) is multiplied as (A·Wᵀ)ᵀ so that both GEMM operands are row-major; otherwise Aᵀ is
+ * made contiguous by the cast (one small copy). Both run faster on the cpu backend's GEMM than a
+ * strided operand, and are the same to cuBLAS.
+ */
+function weightTimesAT(w: Tensor, a: Tensor, dtype: Dtype): Tensor {
+  if (w.strides[0] === 1 && w.strides[1] !== 1) return castContiguous(a, dtype).matmul(w.T).T;
+  return w.matmul(castContiguous(a.T, dtype));
+}
+
+/** `t` in `dtype`, contiguous, in one copy at most (a cast writes row-major). */
+function castContiguous(t: Tensor, dtype: Dtype): Tensor {
+  return t.dtype === dtype ? t.contiguous() : t.cast(dtype);
+}
+
 /** ‖W + s·B·A‖ per row by building the [out, in] sum: the reference for {@link doraWeightNorm}. */
 export function doraWeightNormComposed(weight: Tensor, a: Tensor, b: Tensor, scale: number): Tensor {
   return noGrad(() => {
@@ -70,7 +86,7 @@ export function doraWeightNorm(
     // where the backend computes them natively. Elsewhere (js, cpu: they read 16-bit storage through a
     // cached float32 decode) A stays float32 and the product is promoted to float32.
     const native = !isHalf(w.dtype) || w.backend.fusedHalfPrecision === true;
-    const wa = w.matmul(aDetached.cast(native ? w.dtype : dtype).T).cast(dtype);
+    const wa = weightTimesAT(w, aDetached, native ? w.dtype : dtype).cast(dtype);
     const af = aDetached.cast(dtype);
     const bf = b.detach().cast(dtype);
     const cross = bf.mul(wa).sum(1);
