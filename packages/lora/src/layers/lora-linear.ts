@@ -45,8 +45,9 @@ export class LoraLinear extends FactorModuleLoraLayer<Linear> {
 
   /**
    * The common case — one active vanilla adapter, no dropout at work, a plain Linear/Conv1D base — runs
-   * as one fused LoRA linear (`x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ`, x read once on backends with the fused kernel).
-   * Everything else takes the general path of {@link LoraLayer.forward}.
+   * as one fused LoRA linear (`x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ`, x read once on backends with the fused kernel);
+   * so does a variant with a `fusedForward` (DoRA), given that op. Everything else takes the general
+   * path of {@link LoraLayer.forward}.
    */
   override forward(x: Tensor): Tensor {
     if (!this.disabled && !this.merged && currentAdapterNames() === undefined) {
@@ -55,14 +56,19 @@ export class LoraLinear extends FactorModuleLoraLayer<Linear> {
         const adapter = active[0]!;
         const base = this.baseLayer;
         const weight = base.param('weight')!;
-        return loraLinear(
-          x,
-          this.fanInFanOut ? weight.T : weight,
-          base.param('bias'),
-          this.loraA(adapter).weight,
-          this.loraB(adapter).weight,
-          this.scaling.get(adapter)!,
-        );
+        const fused = (bias: Tensor | null) =>
+          loraLinear(
+            x,
+            this.fanInFanOut ? weight.T : weight,
+            bias,
+            this.loraA(adapter).weight,
+            this.loraB(adapter).weight,
+            this.scaling.get(adapter)!,
+          );
+        const variant = this.variants.get(adapter);
+        return variant?.fusedForward
+          ? variant.fusedForward(this, adapter, x, fused)
+          : fused(base.param('bias'));
       }
     }
     return super.forward(x);
@@ -71,8 +77,9 @@ export class LoraLinear extends FactorModuleLoraLayer<Linear> {
   private canFuse(adapter: string): boolean {
     const dropout = this.dropoutFor(adapter);
     const base = this.baseLayer;
+    const variant = this.variants.get(adapter);
     return (
-      !this.variants.has(adapter) &&
+      (!variant || variant.fusedForward !== undefined) &&
       (dropout instanceof Identity || !dropout.training) &&
       this.loraB(adapter).bias === null &&
       (base instanceof Linear || base instanceof Conv1D) &&

@@ -14,6 +14,12 @@ export interface LoraVariant {
   /** Adds this adapter's contribution to `result` (the running output) for input `x`. */
   forward(layer: LoraLayer, adapter: string, x: Tensor, result: Tensor): Tensor;
   /**
+   * The whole layer output when this adapter is the only active one on a plain linear layer with no
+   * dropout at work, given `fused(bias)` = `x·Wᵀ + bias + s·(x·Aᵀ)·Bᵀ` (the fused LoRA linear, x read
+   * once). Without it such layers take {@link LoraVariant.forward}.
+   */
+  fusedForward?(layer: LoraLayer, adapter: string, x: Tensor, fused: (bias: Tensor | null) => Tensor): Tensor;
+  /**
    * The merged base weight for `weight` (the current one). `pristine()` gives the base weight with every
    * earlier merge of this layer undone.
    */
