@@ -21,7 +21,7 @@ import {
   unregisterBackend,
   withBackend,
 } from '@lorakit/tensor';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { LoraConfigOptions } from '../config/lora-config.js';
 import { MergeError } from '../errors.js';
 import {
@@ -126,6 +126,32 @@ describe('DoRA linear forward (factored norm) against PEFT’s formula with the 
     expectMatches(layer, randn([7, 20]), 1e-5);
   });
 
+  it('one adapter without dropout runs on the fused LoRA linear; a hook on the base takes the general path, same values', () => {
+    manualSeed(16);
+    const layer = linearLayer(dora(new Linear(20, 12)));
+    const call = vi.spyOn(layer.baseLayer, 'call');
+    const x = randn([7, 20]);
+    const fused = noGrad(() => layer.call(x) as Tensor);
+    expect(call).not.toHaveBeenCalled();
+    layer.baseLayer.registerForwardHook(() => undefined);
+    expectMatches(layer, x, 1e-5);
+    expect(call).toHaveBeenCalled();
+    expect(
+      relativeDiff(
+        noGrad(() => layer.call(x) as Tensor),
+        fused,
+      ),
+    ).toBeLessThan(1e-6);
+  });
+
+  it('GPT-2 Conv1D on the general path (a hook on the base)', () => {
+    manualSeed(17);
+    const conv1d = new Conv1D(12, 20);
+    noGrad(() => conv1d.param('bias')!.assign(randn([12])));
+    conv1d.registerForwardHook(() => undefined);
+    expectMatches(linearLayer(dora(conv1d, { fanInFanOut: true })), randn([7, 20]), 1e-5);
+  });
+
   it('Linear without bias', () => {
     manualSeed(2);
     const layer = linearLayer(dora(new Linear(20, 12, { bias: false })));
@@ -173,35 +199,42 @@ describe('DoRA linear forward (factored norm) against PEFT’s formula with the 
     expectMatches(layer, randn([7, 20]), 1e-5);
   });
 
-  it('a bfloat16 model (W, bias and input): bfloat16 output within two roundings, float32 gradients', () => {
-    manualSeed(9);
-    const linear = new Linear(20, 12);
-    for (const name of ['weight', 'bias'])
-      linear.registerParameter(name, new Parameter(linear.param(name)!.detach().cast('bfloat16'), false));
-    const layer = linearLayer(dora(linear));
-    const x = randn([7, 20]).cast('bfloat16');
-    const trainable = [
-      layer.loraA('default').weight,
-      layer.loraB('default').weight,
-      magnitude(layer, 'default'),
-    ];
-    const g = randn([7, 12]);
-    const run = (forward: () => Tensor) => {
-      for (const p of trainable) p.grad = null;
-      const y = forward();
-      y.float().mul(g).sum().backward();
-      return { y: y.detach(), grads: trainable.map((p) => p.grad!) };
-    };
-    const ours = run(() => layer.call(x) as Tensor);
-    const reference = run(() => referenceLinear(layer, x));
-    expect(ours.y.dtype).toBe('bfloat16');
-    // The sum result + s·lora is rounded to bfloat16 before the scaling, the output once more.
-    expect(relativeDiff(ours.y.float(), reference.y)).toBeLessThan(2 * 2 ** -8);
-    ours.grads.forEach((grad, i) => {
-      expect(grad.dtype).toBe('float32');
-      expect(relativeDiff(grad, reference.grads[i]!), `gradient ${i}`).toBeLessThan(2 ** -7);
-    });
-  });
+  it.each([
+    ['fused', false],
+    ['general', true],
+  ])(
+    'a bfloat16 model (W, bias and input), %s path: bfloat16 output within two roundings, float32 gradients',
+    (_, general) => {
+      manualSeed(9);
+      const linear = new Linear(20, 12);
+      for (const name of ['weight', 'bias'])
+        linear.registerParameter(name, new Parameter(linear.param(name)!.detach().cast('bfloat16'), false));
+      const layer = linearLayer(dora(linear));
+      if (general) linear.registerForwardHook(() => undefined);
+      const x = randn([7, 20]).cast('bfloat16');
+      const trainable = [
+        layer.loraA('default').weight,
+        layer.loraB('default').weight,
+        magnitude(layer, 'default'),
+      ];
+      const g = randn([7, 12]);
+      const run = (forward: () => Tensor) => {
+        for (const p of trainable) p.grad = null;
+        const y = forward();
+        y.float().mul(g).sum().backward();
+        return { y: y.detach(), grads: trainable.map((p) => p.grad!) };
+      };
+      const ours = run(() => layer.call(x) as Tensor);
+      const reference = run(() => referenceLinear(layer, x));
+      expect(ours.y.dtype).toBe('bfloat16');
+      // The sum result + s·lora is rounded to bfloat16 before the scaling, the output once more.
+      expect(relativeDiff(ours.y.float(), reference.y)).toBeLessThan(2 * 2 ** -8);
+      ours.grads.forEach((grad, i) => {
+        expect(grad.dtype).toBe('float32');
+        expect(relativeDiff(grad, reference.grads[i]!), `gradient ${i}`).toBeLessThan(2 ** -7);
+      });
+    },
+  );
 
   it('active dropout: the base output is recomputed on the dropped input (a fixed mask stands in)', () => {
     manualSeed(7);

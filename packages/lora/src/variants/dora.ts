@@ -1,5 +1,5 @@
 import { type AnyModule, Identity, type ModuleDict, Parameter } from '@lorakit/nn';
-import { conv, embedding, noGrad, type Tensor } from '@lorakit/tensor';
+import { conv, type Dtype, embedding, noGrad, promoteTypes, type Tensor } from '@lorakit/tensor';
 import { MergeError } from '../errors.js';
 import { hasWeightAccess, readBaseWeight } from '../layers/base-weight.js';
 import type { LoraConv } from '../layers/lora-conv.js';
@@ -102,9 +102,26 @@ function scaledLora(l: LoraLinear | LoraConv, adapter: string, x: Tensor): Tenso
  */
 function rescale(result: Tensor, loraScaled: Tensor, k: Tensor, bias: Tensor | null): Tensor {
   const sum = result.add(loraScaled);
-  const t = result.dtype === 'bfloat16' || result.dtype === 'float16' ? sum.cast(result.dtype) : sum;
+  const t = isHalf(result.dtype) ? sum.cast(result.dtype) : sum;
   const out = t.mul(k);
   return bias ? out.add(k.neg().add(1).mul(bias)) : out;
+}
+
+/**
+ * The single-adapter forward on the fused LoRA linear: `y = k⊙t + bias` with `t = x·Wᵀ + s·B·A·x` (the
+ * fused op without bias, x read once), the value of {@link rescale}'s form. `t` is the one kept
+ * activation, in the base output's dtype when that is 16-bit; `y` is returned in that dtype too, as the
+ * general path returns it.
+ */
+function fusedRescale(t: Tensor, k: Tensor, bias: Tensor | null, outDtype: Dtype): Tensor {
+  const kept = isHalf(outDtype) && t.dtype !== outDtype ? t.cast(outDtype) : t;
+  const scaled = kept.mul(k);
+  const y = bias ? scaled.add(bias) : scaled;
+  return y.dtype === outDtype ? y : y.cast(outDtype);
+}
+
+function isHalf(dtype: Dtype): boolean {
+  return dtype === 'bfloat16' || dtype === 'float16';
 }
 
 /**
@@ -144,6 +161,15 @@ const linearDora: LoraVariant = {
     // product promotes mixed dtypes itself, so no per-step copy of W is made here.
     const hidden = dropout.call(x);
     return rescaleDropped(result, hidden.matmul(weight.T), scaledLora(l, adapter, hidden), k);
+  },
+  fusedForward(layer, adapter, x, fused) {
+    const l = layer as LoraLinear;
+    const { norm, weight } = linearNorm(l, adapter);
+    const k = magnitude(l, adapter).div(norm);
+    const bias = l.baseLayer.param('bias');
+    // The dtype of the base output x·Wᵀ + b, which the general path returns.
+    const outDtype = promoteTypes(promoteTypes(x.dtype, weight.dtype), bias?.dtype ?? weight.dtype);
+    return fusedRescale(fused(null), k, bias, outDtype);
   },
   mergeWeight(layer, adapter, weight, pristine) {
     const l = layer as LoraLinear;
