@@ -17,14 +17,18 @@ import { type Dtype, noGrad, type Tensor } from '@lorakit/tensor';
  * difference ‖W + sBA‖ − ‖W‖ itself is not resolved better than that. The norm is what DoRA uses, so this
  * is fine. Only if W + sBA nearly cancels a row (‖W_o + s(BA)_o‖ ≪ ‖W_o‖) would the relative error of
  * that row's norm grow; the squared norm is clamped at 0 before the square root so it never turns NaN.
- * With a 16-bit W on a backend that computes 16-bit natively, W·Aᵀ runs in W's dtype (A rounded to it,
- * float32 accumulation, the [out, r] result rounded once), as PEFT's bf16 forward rounds W + s·BA.
+ * A 16-bit W is multiplied by float32 A as stored (float32 precision); only for r > 64 on a backend that
+ * computes 16-bit natively does W·Aᵀ run in W's dtype (A and the [out, r] result rounded to it), still
+ * within the precision of PEFT's bf16 forward, which rounds W + s·BA.
  */
 
 /** float64 when any input is, else float32: the dtype the norm is computed in. */
 function normDtype(...tensors: Tensor[]): Dtype {
   return tensors.some((t) => t.dtype === 'float64') ? 'float64' : 'float32';
 }
+
+/** The widest rank cuda's mixed 16-bit · float32 products take without widening the 16-bit side. */
+const MIXED_PRODUCT_RANK = 64;
 
 function isHalf(dtype: Dtype): boolean {
   return dtype === 'float16' || dtype === 'bfloat16';
@@ -82,11 +86,15 @@ export function doraWeightNorm(
     const dtype = normDtype(weight, a, b);
     const w = weight.detach();
     const aDetached = a.detach();
-    // W is never cast (that would copy it): A takes W's dtype, so a 16-bit W is multiplied in 16 bits
-    // where the backend computes them natively. Elsewhere (js, cpu: they read 16-bit storage through a
-    // cached float32 decode) A stays float32 and the product is promoted to float32.
-    const native = !isHalf(w.dtype) || w.backend.fusedHalfPrecision === true;
-    const wa = weightTimesAT(w, aDetached, native ? w.dtype : dtype).cast(dtype);
+    // W is never cast (that would copy it). A 16-bit W meets float32 A in a mixed product, read as
+    // stored: cuda multiplies 16-bit · float32 directly when one side is at most 64 wide (its skinny
+    // products), js and cpu through their cached float32 decode of 16-bit storage. A wider rank on a
+    // backend computing 16 bits natively (fusedHalfPrecision) would widen W there, so A is rounded to
+    // W's dtype instead: a 16-bit GEMM, float32 accumulation, the [out, r] result rounded once.
+    const halfGemm =
+      isHalf(w.dtype) && w.backend.fusedHalfPrecision === true && aDetached.shape[0]! > MIXED_PRODUCT_RANK;
+    const aDtype = halfGemm || !isHalf(w.dtype) ? w.dtype : dtype;
+    const wa = weightTimesAT(w, aDetached, aDtype).cast(dtype);
     const af = aDetached.cast(dtype);
     const bf = b.detach().cast(dtype);
     const cross = bf.mul(wa).sum(1);
