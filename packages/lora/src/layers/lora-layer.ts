@@ -173,7 +173,7 @@ export abstract class LoraLayer extends Module {
    * `weight`) leaves the adapter as it is.
    */
   castAdapterDtype(adapter: string, autocast: boolean): void {
-    const baseDtype = this.baseLayer.param('weight')?.dtype;
+    const baseDtype = this.baseLayer.ownParameters().find(([name]) => name === 'weight')?.[1]?.dtype;
     if (baseDtype !== 'float16' && baseDtype !== 'bfloat16') return;
     const own = new Set(this.adapterParameters(adapter));
     noGrad(() => {
