@@ -6,7 +6,7 @@ import { EXIT } from '../errors.js';
 import { REVISION_HELP, resolveModelArgument, withBaseModelName } from '../hub/resolve-model.js';
 import { integerOption, numberOption } from '../options.js';
 import { writeLossCurve } from '../plot/loss-curve.js';
-import { finetune } from '../training/finetune.js';
+import { finetune, MODEL_DTYPES } from '../training/finetune.js';
 import { addLoraOptions, type LoraFlags, loraConfigFrom } from '../training/lora-options.js';
 import { describeMfu, mfu, type PeakRate, peakRateOf, THROUGHPUT_HELP } from '../training/throughput.js';
 
@@ -34,6 +34,7 @@ interface TrainFlags extends LoraFlags {
   revision?: string;
   completionOnly?: boolean;
   gradientCheckpointing?: boolean;
+  dtype: string;
 }
 
 export function registerTrain(program: Command): void {
@@ -103,6 +104,11 @@ export function registerTrain(program: Command): void {
       '--gradient-checkpointing',
       "keep only each decoder layer's input and recompute the layer in backward: activation memory of one layer instead of all, for about one more forward per step; same gradients",
     )
+    .option(
+      '--dtype <dtype>',
+      `dtype of the base model's weights and compute: ${MODEL_DTYPES.join(', ')} (bfloat16 halves memory; the LoRA factors stay float32, as PEFT's autocast_adapter_dtype)`,
+      'float32',
+    )
     .option('--no-plot', 'do not write loss.png')
     .addHelpText(
       'after',
@@ -150,6 +156,7 @@ export function registerTrain(program: Command): void {
             maxLength: flags.maxLength,
             completionOnly: flags.completionOnly,
             gradientCheckpointing: flags.gradientCheckpointing,
+            dtype: flags.dtype,
           },
           onStart: (info) => {
             context.print(info.trainable);

@@ -50,7 +50,12 @@ export interface FinetuneSettings {
   readonly completionOnly?: boolean;
   /** Recompute each layer's activations in backward instead of keeping them (same gradients). */
   readonly gradientCheckpointing?: boolean;
+  /** dtype the base model is loaded in (default float32); one of {@link MODEL_DTYPES}. */
+  readonly dtype?: string;
 }
+
+/** The dtypes `--dtype` takes for the base model. */
+export const MODEL_DTYPES = ['float32', 'bfloat16', 'float16'] as const;
 
 export interface FinetuneInput {
   readonly modelDir: string;
@@ -199,6 +204,12 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
       `--schedule must be one of ${listLrSchedules().join(', ')}, received ${JSON.stringify(settings.schedule)}`,
     );
   }
+  const dtype = settings.dtype ?? 'float32';
+  if (!(MODEL_DTYPES as readonly string[]).includes(dtype)) {
+    throw new CliError(
+      `--dtype must be one of ${MODEL_DTYPES.join(', ')}, received ${JSON.stringify(dtype)}`,
+    );
+  }
   if (!existsSync(join(input.modelDir, 'tokenizer.json'))) {
     throw new CliError(
       `model directory ${input.modelDir} has no tokenizer.json (training tokenizes the data with the checkpoint's tokenizer)`,
@@ -207,7 +218,8 @@ export async function finetune(input: FinetuneInput): Promise<FinetuneResult> {
   const tokenizer = await loadTokenizer(input.modelDir);
   const raw = readExamples(input.dataPath);
   manualSeed(settings.seed);
-  const model = input.model ?? (await loadModel(input.modelDir));
+  const model =
+    input.model ?? (await loadModel(input.modelDir, { dtype: dtype as (typeof MODEL_DTYPES)[number] }));
   // The task comes from the model; data that does not fit it is refused before anything is trained.
   const task = trainingTaskOf(model);
   checkExamplesFor(task, raw, input.dataPath, model);

@@ -159,3 +159,49 @@ describe('finetune reports the model FLOPs of its steps', () => {
     expect(result.model.isGradientCheckpointing).toBe(true);
   });
 });
+
+describe('finetune --dtype', () => {
+  const settings = {
+    maxSteps: 1,
+    batchSize: 3,
+    gradientAccumulation: 1,
+    learningRate: 1e-3,
+    weightDecay: 0,
+    schedule: 'constant',
+    warmupSteps: 0,
+    seed: 1,
+    evalSplit: 0,
+    maxLength: 32,
+  };
+  function input(dtype: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'lorakit-dtype-'));
+    const data = join(dir, 'data.txt');
+    writeFileSync(
+      data,
+      `${Array.from({ length: 6 }, (_, i) => `copy: ${'abcdef'.slice(i)}|x`).join('\n')}\n`,
+    );
+    return {
+      modelDir: join(import.meta.dirname, '..', '..', 'demo', 'base'),
+      dataPath: data,
+      out: join(dir, 'out'),
+      loraConfig: new LoraConfig({ r: 4, loraAlpha: 8, targetModules: ['q_proj', 'v_proj'] }),
+      settings: { ...settings, dtype },
+    };
+  }
+
+  it('bfloat16 loads the base model in bfloat16, trains float32 factors and reports bf16 compute', async () => {
+    let dtype: string | undefined;
+    const result = await finetune({ ...input('bfloat16'), onStart: (info) => (dtype = info.computeDtype) });
+    expect(dtype).toBe('bfloat16');
+    const params = result.peft.namedParameters();
+    expect(params.find(([n]) => n.endsWith('q_proj.base_layer.weight'))![1].dtype).toBe('bfloat16');
+    expect(params.find(([n]) => n.includes('lora_A'))![1].dtype).toBe('float32');
+    expect(Number.isFinite(result.losses[0]!.loss)).toBe(true);
+  });
+
+  it('names the valid dtypes for another one', async () => {
+    await expect(finetune(input('int8'))).rejects.toThrow(
+      '--dtype must be one of float32, bfloat16, float16, received "int8"',
+    );
+  });
+});
