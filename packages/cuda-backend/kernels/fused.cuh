@@ -271,20 +271,23 @@ struct AdamWParams {
   double decay, lerpWeight, beta2, oneMinusBeta2, biasCorrection2Sqrt, negStepSize, eps;
 };
 
+/** The AdamW coefficients of one update, in the dtype (see adamwCoefficients in src/backend/fused.ts). */
 template <typename T>
-__device__ void adamw_body(const AdamWParams& p) {
-  T* param = (T*)p.param;
-  const T* grad = (const T*)p.grad;
-  T* m = (T*)p.expAvg;
-  T* v = (T*)p.expAvgSq;
-  T* vmax = (T*)p.maxExpAvgSq;
-  const T decay = (T)p.decay, lerp = (T)p.lerpWeight, beta2 = (T)p.beta2, omb2 = (T)p.oneMinusBeta2;
-  const T bc2 = (T)p.biasCorrection2Sqrt, step = (T)p.negStepSize, eps = (T)p.eps;
-  GRID_STRIDE(i, p.n) {
-    const T pi = p.decays ? param[i] * decay : param[i];
+struct AdamWScalars {
+  T decay, lerp, beta2, omb2, bc2, step, eps;
+  bool decays, small;
+};
+
+/** Element i of one parameter's update: exactly the arithmetic of the composed ops. */
+template <typename T>
+__device__ __forceinline__ void adamw_element(T* param, const T* grad, T* m, T* v, T* vmax, i64 i,
+                                              const AdamWScalars<T>& c) {
+  const T decay = c.decay, lerp = c.lerp, beta2 = c.beta2, omb2 = c.omb2, bc2 = c.bc2, step = c.step, eps = c.eps;
+  {
+    const T pi = c.decays ? param[i] * decay : param[i];
     const T gi = grad[i], mi = m[i];
     const T diff = gi - mi;
-    const T mNew = p.small ? mi + diff * lerp : gi - diff * lerp;
+    const T mNew = c.small ? mi + diff * lerp : gi - diff * lerp;
     m[i] = mNew;
     const T vNew = v[i] * beta2 + gi * omb2 * gi;
     v[i] = vNew;
@@ -298,5 +301,62 @@ __device__ void adamw_body(const AdamWParams& p) {
     param[i] = pi + (mNew * step) / denom;
   }
 }
+
+template <typename T, typename P>
+__device__ __forceinline__ AdamWScalars<T> adamw_scalars(const P& p) {
+  AdamWScalars<T> c;
+  c.decay = (T)p.decay;
+  c.lerp = (T)p.lerpWeight;
+  c.beta2 = (T)p.beta2;
+  c.omb2 = (T)p.oneMinusBeta2;
+  c.bc2 = (T)p.biasCorrection2Sqrt;
+  c.step = (T)p.negStepSize;
+  c.eps = (T)p.eps;
+  c.decays = p.decays != 0;
+  c.small = p.small != 0;
+  return c;
+}
+
+template <typename T>
+__device__ void adamw_body(const AdamWParams& p) {
+  const AdamWScalars<T> c = adamw_scalars<T>(p);
+  GRID_STRIDE(i, p.n) {
+    adamw_element<T>((T*)p.param, (const T*)p.grad, (T*)p.expAvg, (T*)p.expAvgSq, (T*)p.maxExpAvgSq, i, c);
+  }
+}
 extern "C" __global__ void adamw_f32(const AdamWParams p) { adamw_body<float>(p); }
 extern "C" __global__ void adamw_f64(const AdamWParams p) { adamw_body<double>(p); }
+
+/**
+ * One AdamW update of up to ADAMW_MULTI parameters of one dtype and step in one launch (multi-tensor
+ * AdamW): blockIdx.y picks the parameter, blocks along x stride over its elements. The same arithmetic
+ * as adamw_f32/adamw_f64 element by element.
+ */
+#define ADAMW_MULTI 48
+struct AdamWMultiParams {
+  i64 count;
+  i64 decays;
+  i64 small;
+  double decay, lerpWeight, beta2, oneMinusBeta2, biasCorrection2Sqrt, negStepSize, eps;
+  void* param[ADAMW_MULTI];
+  const void* grad[ADAMW_MULTI];
+  void* expAvg[ADAMW_MULTI];
+  void* expAvgSq[ADAMW_MULTI];
+  void* maxExpAvgSq[ADAMW_MULTI];
+  i64 n[ADAMW_MULTI];
+};
+
+template <typename T>
+__device__ void adamw_multi_body(const AdamWMultiParams& p) {
+  const int t = blockIdx.y;
+  if (t >= p.count) return;
+  const AdamWScalars<T> c = adamw_scalars<T>(p);
+  T* param = (T*)p.param[t];
+  const T* grad = (const T*)p.grad[t];
+  T* m = (T*)p.expAvg[t];
+  T* v = (T*)p.expAvgSq[t];
+  T* vmax = (T*)p.maxExpAvgSq[t];
+  GRID_STRIDE(i, p.n[t]) adamw_element<T>(param, grad, m, v, vmax, i, c);
+}
+extern "C" __global__ void adamw_multi_f32(const AdamWMultiParams p) { adamw_multi_body<float>(p); }
+extern "C" __global__ void adamw_multi_f64(const AdamWMultiParams p) { adamw_multi_body<double>(p); }

@@ -651,6 +651,50 @@ describe.skipIf(!gpu)(`cuda kernels agree with the JavaScript reference${gpuSkip
     }
   });
 
+  it('multi-tensor AdamW is bit-identical to one adamwStep per parameter (sizes across a chunk of 48)', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const amsgrad of [false, true]) {
+        const sizes = Array.from({ length: 53 }, (_, i) => (i * 37) % 700);
+        const host = sizes.map((n, i) =>
+          [1, 2, 3, 4, 5].map((seed) => hostValues(dtype, n, seed + 5 * i, { positive: seed >= 4 })),
+        );
+        const options = (step: number) => ({
+          lr: 1e-3,
+          beta1: 0.9,
+          beta2: 0.999,
+          eps: 1e-8,
+          weightDecay: 0.01,
+          step,
+        });
+        const run = (b: Backend, multi: boolean) => {
+          const tensors = host.map((values, i) => {
+            const [p, g, m, v, vmax] = values.map((h) => b.fromHost(h, dtype));
+            const view = (s: unknown) => contiguous(s, dtype, [sizes[i]!]);
+            return {
+              param: view(p),
+              grad: view(g),
+              expAvg: view(m),
+              expAvgSq: view(v),
+              maxExpAvgSq: amsgrad ? view(vmax) : null,
+            };
+          });
+          for (let step = 1; step <= 3; step++) {
+            if (multi) b.adamwStepMulti!(tensors, options(step));
+            else
+              for (const t of tensors)
+                b.adamwStep!(t.param, t.grad, t.expAvg, t.expAvgSq, t.maxExpAvgSq, options(step));
+          }
+          return tensors.flatMap((t) => [t.param, t.expAvg, t.expAvgSq].map((v) => b.toHost(v)));
+        };
+        const expected = run(js, false);
+        const actual = run(cuda, true);
+        actual.forEach((a, i) =>
+          expectClose(a, expected[i]!, 0, 0, `adamwStepMulti ${dtype} amsgrad=${amsgrad} #${i}`),
+        );
+      }
+    }
+  });
+
   it('device index checks raise the op’s error at the next read, then reads work again', () => {
     const index = cuda.fromHost(BigInt64Array.from([0n, 3n, 9n]), 'int64');
     cuda.checkIndexBounds!(contiguous(index, 'int64', [3]), {

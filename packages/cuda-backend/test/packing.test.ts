@@ -13,7 +13,7 @@ import { Device } from '../src/device.js';
 import { kernelSource } from '../src/index.js';
 import type { NativeBinding } from '../src/native.js';
 
-const CONSTANTS: Record<string, number> = { MAXD: 8, MAXS: 3 };
+const CONSTANTS: Record<string, number> = { MAXD: 8, MAXS: 3, ADAMW_MULTI: 48 };
 const COMPOSITE: Record<string, number> = { Arg: 4 + 8, Shape: 2 + 8 };
 
 /** Slots of each parameter struct and the struct each kernel takes, parsed from the CUDA source. */
@@ -197,6 +197,15 @@ describe('kernel parameter packing (no GPU needed)', () => {
         step: 2,
       },
     );
+    const adam = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step: 2 };
+    for (const dtype of ['float32', 'float64'] as const) {
+      // 50 parameters: a full launch of 48 and one of 2.
+      const items = Array.from({ length: 50 }, () => {
+        const t = view(dtype, [5]);
+        return { param: t, grad: t, expAvg: t, expAvgSq: t, maxExpAvgSq: t };
+      });
+      b.adamwStepMulti!(items, adam);
+    }
     const f32Heads = view('float32', [1, 2, 8, 64]);
     expect(
       b.flashAttention!(f32Heads, f32Heads, f32Heads, null, { scale: 1, causal: false, window: null }),

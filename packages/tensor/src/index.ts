@@ -7,6 +7,7 @@ export { GRADIENTS, type GradContext, type GradRule } from './autograd/gradients
 export type { GradNode } from './autograd/node.js';
 export type {
   AdamWStepOptions,
+  AdamWTensors,
   Backend,
   BinaryOp,
   ConvGeometry,
@@ -91,7 +92,7 @@ export {
   rmsNormComposed,
   softmax,
 } from './ops/nn.js';
-export { adamwStep, adamwStepComposed } from './ops/optimizer.js';
+export { adamwStep, adamwStepComposed, adamwStepMulti } from './ops/optimizer.js';
 export { rotary, rotaryComposed, rotateHalf } from './ops/rotary.js';
 export { swiglu, swigluComposed } from './ops/swiglu.js';
 export { cat, stack, sumToShape } from './ops/view.js';

@@ -1,5 +1,5 @@
 /** The optional fused kernels of the contract on the GPU (kernels/fused.cuh, cuBLASLt for loraLinear). */
-import type { AdamWStepOptions, Dtype } from '@lorakit/tensor';
+import type { AdamWStepOptions, AdamWTensors, Dtype } from '@lorakit/tensor';
 import { address, type Context, computeSuffix, elementwiseKernels } from './elementwise.js';
 import { matmulKernels } from './matmul.js';
 import { assertRank, coalesce, isRowMajor, rowMajor, sizeOf } from './params.js';
@@ -265,7 +265,47 @@ export function fusedKernels(context: Context) {
     );
   }
 
+  /** Parameters per launch of adamw_multi (ADAMW_MULTI in kernels/fused.cuh). */
+  const MULTI = 48;
+
+  function adamwStepMulti(items: readonly AdamWTensors<CudaView>[], options: AdamWStepOptions): void {
+    const live = items.filter((t) => sizeOf(t.param.shape) > 0);
+    if (live.length === 0) return;
+    const dtype = live[0]!.param.dtype;
+    const c = adamwCoefficients(dtype === 'float32', options);
+    for (let start = 0; start < live.length; start += MULTI) {
+      const chunk = live.slice(start, start + MULTI);
+      const pad = (values: number[]) => [...values, ...new Array<number>(MULTI - values.length).fill(0)];
+      p.begin()
+        .int(chunk.length)
+        .int(options.weightDecay !== 0 ? 1 : 0)
+        .int(c.small ? 1 : 0);
+      p.real(c.decay).real(c.lerpWeight).real(c.beta2).real(c.oneMinusBeta2).real(c.biasCorrection2Sqrt);
+      p.real(c.negStepSize).real(c.eps);
+      p.ints(pad(chunk.map((t) => address(t.param))), MULTI);
+      p.ints(pad(chunk.map((t) => address(t.grad))), MULTI);
+      p.ints(pad(chunk.map((t) => address(t.expAvg))), MULTI);
+      p.ints(pad(chunk.map((t) => address(t.expAvgSq))), MULTI);
+      p.ints(pad(chunk.map((t) => (t.maxExpAvgSq ? address(t.maxExpAvgSq) : 0))), MULTI);
+      p.ints(pad(chunk.map((t) => sizeOf(t.param.shape))), MULTI);
+      const largest = Math.max(...chunk.map((t) => sizeOf(t.param.shape)));
+      const blocks = Math.min(
+        device.blocksFor(largest),
+        Math.max(1, Math.ceil((device.info.multiprocessors * 8) / chunk.length)),
+      );
+      device.launch(
+        'adamwStepMulti',
+        dtype === 'float32' ? 'adamw_multi_f32' : 'adamw_multi_f64',
+        blocks,
+        256,
+        0,
+        chunk.length,
+      );
+    }
+  }
+
   return {
+    adamwStepMulti,
     rmsNorm: (x: CudaView, weight: CudaView | null, eps: number) => {
       const { out, rstd } = norm('rmsNorm', x, weight, null, eps);
       return { out, rstd };

@@ -1,4 +1,4 @@
-import { adamwStep, type Tensor, zerosLike } from '@lorakit/tensor';
+import { type AdamWTensors, adamwStepMulti, type Tensor, zerosLike } from '@lorakit/tensor';
 import { TrainingError } from '../errors.js';
 import {
   type BaseGroupOptions,
@@ -6,6 +6,7 @@ import {
   type ParamGroup,
   type ParamState,
   type ParamsInput,
+  type ParamUpdate,
 } from './optimizer.js';
 
 /** AdamW hyperparameters (per group). */
@@ -78,26 +79,38 @@ export class AdamW extends Optimizer<AdamWOptions> {
   }
 
   protected update(param: Tensor, grad: Tensor, group: ParamGroup<AdamWOptions>, state: ParamState): void {
+    this.updateGroup([{ param, grad, state }], group);
+  }
+
+  /**
+   * The whole group in one `adamwStepMulti` per step count (usually one): a few launches for all the
+   * parameters on backends with the multi-tensor kernel, the same values as one update each.
+   */
+  protected override updateGroup(items: readonly ParamUpdate[], group: ParamGroup<AdamWOptions>): void {
     const { lr, eps, weightDecay, amsgrad } = group;
     const [beta1, beta2] = group.betas;
-    const buffer = (name: string): Tensor => {
-      let b = state.buffers.get(name);
-      if (!b) {
-        b = zerosLike(param).keep();
-        state.buffers.set(name, b);
-      }
-      return b;
-    };
-    const expAvg = buffer('exp_avg');
-    const expAvgSq = buffer('exp_avg_sq');
-    state.step += 1;
-    adamwStep(param, grad, expAvg, expAvgSq, amsgrad ? buffer('max_exp_avg_sq') : null, {
-      lr,
-      beta1,
-      beta2,
-      eps,
-      weightDecay,
-      step: state.step,
-    });
+    const bySteps = new Map<number, AdamWTensors<Tensor>[]>();
+    for (const { param, grad, state } of items) {
+      const buffer = (name: string): Tensor => {
+        let b = state.buffers.get(name);
+        if (!b) {
+          b = zerosLike(param).keep();
+          state.buffers.set(name, b);
+        }
+        return b;
+      };
+      const tensors = {
+        param,
+        grad,
+        expAvg: buffer('exp_avg'),
+        expAvgSq: buffer('exp_avg_sq'),
+        maxExpAvgSq: amsgrad ? buffer('max_exp_avg_sq') : null,
+      };
+      state.step += 1;
+      const batch = bySteps.get(state.step) ?? [];
+      batch.push(tensors);
+      bySteps.set(state.step, batch);
+    }
+    for (const [step, batch] of bySteps) adamwStepMulti(batch, { lr, beta1, beta2, eps, weightDecay, step });
   }
 }

@@ -76,6 +76,13 @@ function isGroupList<O extends BaseGroupOptions>(params: ParamsInput<O>): params
  * into the parameters with `assign`, so the parameter objects — and the modules that hold them — stay
  * the same.
  */
+/** One parameter to update in a step: its gradient and its state. */
+export interface ParamUpdate {
+  readonly param: Tensor;
+  readonly grad: Tensor;
+  readonly state: ParamState;
+}
+
 export abstract class Optimizer<O extends BaseGroupOptions = BaseGroupOptions> {
   readonly paramGroups: ParamGroup<O>[] = [];
   readonly defaults: Readonly<O>;
@@ -184,6 +191,14 @@ export abstract class Optimizer<O extends BaseGroupOptions = BaseGroupOptions> {
   /** Updates one parameter from its gradient. Runs under noGrad inside tidy. */
   protected abstract update(param: Tensor, grad: Tensor, group: ParamGroup<O>, state: ParamState): void;
 
+  /**
+   * Updates every parameter of a group that has a gradient at once (multi-tensor optimizers); the
+   * default calls {@link Optimizer.update} for each, in order.
+   */
+  protected updateGroup(items: readonly ParamUpdate[], group: ParamGroup<O>): void {
+    for (const { param, grad, state } of items) this.update(param, grad, group, state);
+  }
+
   /** Throws unless `value` is a finite number ≥ 0 (lr, eps, weight decay). */
   protected requireNonNegative(option: string, value: unknown, where: string): void {
     if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
@@ -209,6 +224,7 @@ export abstract class Optimizer<O extends BaseGroupOptions = BaseGroupOptions> {
     noGrad(() =>
       tidy(() => {
         for (const group of this.paramGroups) {
+          const items: ParamUpdate[] = [];
           for (const param of group.params) {
             if (!param.requiresGrad || param.grad === null) continue;
             let state = this._state.get(param);
@@ -216,8 +232,9 @@ export abstract class Optimizer<O extends BaseGroupOptions = BaseGroupOptions> {
               state = { step: 0, buffers: new Map() };
               this._state.set(param, state);
             }
-            this.update(param, param.grad, group, state);
+            items.push({ param, grad: param.grad, state });
           }
+          this.updateGroup(items, group);
         }
       }),
     );

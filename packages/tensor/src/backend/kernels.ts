@@ -335,6 +335,13 @@ export interface FusedKernels<S = unknown> {
     options: AdamWStepOptions,
   ): void;
   /**
+   * {@link FusedKernels.adamwStep} for several parameters in few launches (multi-tensor AdamW): every
+   * item as `adamwStep` would update it, with the same values bit for bit. All items share one dtype
+   * (float32 or float64) and the options (one step count); each item's views are contiguous with one
+   * shape. Without it, the op calls `adamwStep` per parameter.
+   */
+  adamwStepMulti?(items: readonly AdamWTensors<View<S>>[], options: AdamWStepOptions): void;
+  /**
    * Checks on the device that every value of an integer index (int64 or int32, any shape and strides)
    * lies in `[check.low, check.high)` or equals `check.allowed`, without reading it to the host. Ops
    * call it instead of their host bounds check when a backend has it; backends whose data is on the
@@ -432,6 +439,16 @@ export interface FlashAttentionOptions {
   readonly causal: boolean;
   /** With `causal`: query i also sees only keys j > S − T + i − window (null: no window). */
   readonly window: number | null;
+}
+
+/** The tensors (or views) of one parameter's AdamW update. */
+export interface AdamWTensors<T> {
+  readonly param: T;
+  readonly grad: T;
+  readonly expAvg: T;
+  readonly expAvgSq: T;
+  /** With AMSGrad, else null. */
+  readonly maxExpAvgSq: T | null;
 }
 
 /** Hyperparameters of one AdamW update (see {@link FusedKernels.adamwStep}). */

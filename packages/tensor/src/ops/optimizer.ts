@@ -1,4 +1,4 @@
-import type { AdamWStepOptions } from '../backend/kernels.js';
+import type { AdamWStepOptions, AdamWTensors } from '../backend/kernels.js';
 import { fmtShape, ShapeError } from '../errors.js';
 import { shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -39,6 +39,65 @@ export function adamwStep(
   maxExpAvgSq: Tensor | null,
   options: AdamWStepOptions,
 ): void {
+  if (!fusable(param, grad, expAvg, expAvgSq, maxExpAvgSq)) {
+    adamwStepComposed(param, grad, expAvg, expAvgSq, maxExpAvgSq, options);
+    return;
+  }
+  const g = grad.isContiguous ? grad : grad.contiguous();
+  param.backend.adamwStep!(
+    param.view(),
+    g.view(),
+    expAvg.view(),
+    expAvgSq.view(),
+    maxExpAvgSq ? maxExpAvgSq.view() : null,
+    options,
+  );
+  for (const t of [param, expAvg, expAvgSq, ...(maxExpAvgSq ? [maxExpAvgSq] : [])]) t.box.bumpVersion();
+}
+
+/**
+ * {@link adamwStep} for several parameters with one set of options (one step count): on a backend with
+ * `adamwStepMulti` the fusable ones of each dtype go in a few launches (multi-tensor AdamW), with the
+ * values `adamwStep` gives each; the others, and every parameter on other backends, take `adamwStep`.
+ */
+export function adamwStepMulti(items: readonly AdamWTensors<Tensor>[], options: AdamWStepOptions): void {
+  const batches = new Map<string, AdamWTensors<Tensor>[]>();
+  for (const item of items) {
+    const { param, grad, expAvg, expAvgSq, maxExpAvgSq } = item;
+    if (!param.backend.adamwStepMulti || !fusable(param, grad, expAvg, expAvgSq, maxExpAvgSq)) {
+      adamwStep(param, grad, expAvg, expAvgSq, maxExpAvgSq, options);
+      continue;
+    }
+    const key = `${param.backend.name}|${param.dtype}|${maxExpAvgSq ? 'amsgrad' : ''}`;
+    const batch = batches.get(key) ?? [];
+    batch.push(item);
+    batches.set(key, batch);
+  }
+  for (const batch of batches.values()) {
+    const views = batch.map(({ param, grad, expAvg, expAvgSq, maxExpAvgSq }) => ({
+      param: param.view(),
+      grad: (grad.isContiguous ? grad : grad.contiguous()).view(),
+      expAvg: expAvg.view(),
+      expAvgSq: expAvgSq.view(),
+      maxExpAvgSq: maxExpAvgSq ? maxExpAvgSq.view() : null,
+    }));
+    batch[0]!.param.backend.adamwStepMulti!(views, options);
+    for (const { param, expAvg, expAvgSq, maxExpAvgSq } of batch)
+      for (const t of [param, expAvg, expAvgSq, ...(maxExpAvgSq ? [maxExpAvgSq] : [])]) t.box.bumpVersion();
+  }
+}
+
+/**
+ * Whether one update may run on the fused kernel: the backend has it and the tensors are plain
+ * contiguous float32/float64 of one shape (shapes are checked here, with the op's error).
+ */
+function fusable(
+  param: Tensor,
+  grad: Tensor,
+  expAvg: Tensor,
+  expAvgSq: Tensor,
+  maxExpAvgSq: Tensor | null,
+): boolean {
   const state = [expAvg, expAvgSq, ...(maxExpAvgSq ? [maxExpAvgSq] : [])];
   const named: [string, Tensor][] = [
     ['grad', grad],
@@ -54,25 +113,12 @@ export function adamwStep(
     }
   }
   const backend = commonBackend('adamwStep', [param, grad, ...state]);
-  const fused = backend.adamwStep;
-  const plain =
+  return (
+    backend.adamwStep !== undefined &&
     (param.dtype === 'float32' || param.dtype === 'float64') &&
     [grad, ...state].every((t) => t.dtype === param.dtype) &&
-    [param, ...state].every((t) => t.isContiguous && !t.gradNode);
-  if (!fused || !plain) {
-    adamwStepComposed(param, grad, expAvg, expAvgSq, maxExpAvgSq, options);
-    return;
-  }
-  const g = grad.isContiguous ? grad : grad.contiguous();
-  fused(
-    param.view(),
-    g.view(),
-    expAvg.view(),
-    expAvgSq.view(),
-    maxExpAvgSq ? maxExpAvgSq.view() : null,
-    options,
+    [param, ...state].every((t) => t.isContiguous && !t.gradNode)
   );
-  for (const t of [param, ...state]) t.box.bumpVersion();
 }
 
 /** AdamW's update composed from elementwise ops, each rounded to the dtype (the fused kernels' reference). */
