@@ -688,9 +688,9 @@ describe.skipIf(!gpu)(`cuda kernels agree with the JavaScript reference${gpuSkip
         };
         const expected = run(js, false);
         const actual = run(cuda, true);
-        actual.forEach((a, i) =>
-          expectClose(a, expected[i]!, 0, 0, `adamwStepMulti ${dtype} amsgrad=${amsgrad} #${i}`),
-        );
+        actual.forEach((a, i) => {
+          expectClose(a, expected[i]!, 0, 0, `adamwStepMulti ${dtype} amsgrad=${amsgrad} #${i}`);
+        });
       }
     }
   });
