@@ -10,6 +10,7 @@ import { ones, zeros } from './creation.js';
 import { where } from './elementwise.js';
 import { scatterAddInPlace } from './indexing.js';
 import { matmul } from './matmul.js';
+import { checkTargets } from './nn.js';
 import { cat } from './view.js';
 
 /** Options of {@link linearCrossEntropy}. */
@@ -129,7 +130,7 @@ export function linearCrossEntropy(
   const head: Head = { weight, bias, softcap, computeDtype, lossDtype };
   const chunkRows = options.chunkRows ?? linearCrossEntropyChunkRows(vocab, lossDtype);
 
-  const checked = checkTargets(target, vocab, ignoreIndex);
+  const checked = checkTargets(target, vocab, ignoreIndex, 'linearCrossEntropy');
   const inputs = [hidden, weight, ...(bias ? [bias] : [])];
   const wants = inputs.map((t) => t.requiresGrad);
   const recording = isGradEnabled() && wants.some(Boolean);
@@ -191,33 +192,6 @@ function checkOptions(
   if (softcap !== null && !(typeof softcap === 'number' && softcap > 0 && Number.isFinite(softcap))) {
     throw new TensorError(`[${op}] softcap must be a positive number or null, received ${String(softcap)}`);
   }
-}
-
-/**
- * Checks every target is a class index or `ignoreIndex` (as crossEntropy does): on a backend with
- * `checkIndexBounds` on the device (the error surfaces at the next host read) and null is returned;
- * otherwise with one host read, returning how many targets are not ignored.
- */
-function checkTargets(target: Tensor, classes: number, ignoreIndex: number): { valid: number } | null {
-  const error = (t: number) =>
-    new ShapeError(
-      `[linearCrossEntropy] target ${t} is out of range for ${classes} classes (ignore_index is ${ignoreIndex})`,
-    );
-  const backend = target.backend;
-  if (backend.checkIndexBounds) {
-    if (target.size > 0)
-      backend.checkIndexBounds(target.view(), { low: 0, high: classes, allowed: ignoreIndex, error });
-    return null;
-  }
-  const targets = target.toArray();
-  let valid = 0;
-  for (let i = 0; i < targets.length; i++) {
-    const t = Number(targets[i]);
-    if (t === ignoreIndex) continue;
-    valid++;
-    if (t < 0 || t >= classes) throw error(t);
-  }
-  return { valid };
 }
 
 /** What the chunk loop computes gradients for in the forward: row weights (null: all 1) and inputs. */

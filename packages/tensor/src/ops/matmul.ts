@@ -85,19 +85,7 @@ export function loraLinear(
   if (!fused || !dtypes || (x.dtype !== 'float32' && x.dtype !== 'float64') || x.rank < 1) {
     return loraLinearComposed(x, weight, bias, a, b, scale);
   }
-  const inFeatures = x.shape[x.rank - 1]!;
-  if (
-    weight.shape[1] !== inFeatures ||
-    a.shape[1] !== inFeatures ||
-    b.shape[0] !== weight.shape[0] ||
-    b.shape[1] !== a.shape[0]
-  ) {
-    throw new ShapeError(
-      `[loraLinear] shapes do not fit: x ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}, A ${fmtShape(a.shape)}, B ${fmtShape(b.shape)}`,
-    );
-  }
-  commonBackend('loraLinear', [x, weight, a, b, ...(bias ? [bias] : [])]);
-  const rows = reshape(x, [-1, inFeatures]);
+  const rows = loraRows(x, weight, bias, a, b);
   const result = x.backend.loraLinear!(
     rows.view(),
     weight.view(),
@@ -111,6 +99,24 @@ export function loraLinear(
   const inputs = [rows, weight, a, b, ...(bias ? [bias] : [])];
   const recorded = record('loraLinear', inputs, out, { scale, hasBias: Boolean(bias) }, [hidden]);
   return reshape(recorded, [...x.shape.slice(0, -1), weight.shape[0]!]);
+}
+
+/** Checks that the LoRA linear's shapes fit and its tensors share a backend; x as rows [N, in]. */
+function loraRows(x: Tensor, weight: Tensor, bias: Tensor | null, a: Tensor, b: Tensor): Tensor {
+  const inFeatures = x.shape[x.rank - 1]!;
+  if (
+    weight.shape[1] !== inFeatures ||
+    a.shape[1] !== inFeatures ||
+    b.shape[0] !== weight.shape[0] ||
+    b.shape[1] !== a.shape[0]
+  ) {
+    throw new ShapeError(
+      `[loraLinear] shapes do not fit: x ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}, A ${fmtShape(a.shape)}, B ${fmtShape(b.shape)}`,
+    );
+  }
+  commonBackend('loraLinear', [x, weight, a, b, ...(bias ? [bias] : [])]);
+  const rows = reshape(x, [-1, inFeatures]);
+  return rows;
 }
 
 /**
@@ -144,19 +150,7 @@ function loraLinearMixed(
   b: Tensor,
   scale: number,
 ): Tensor {
-  const inFeatures = x.shape[x.rank - 1]!;
-  if (
-    weight.shape[1] !== inFeatures ||
-    a.shape[1] !== inFeatures ||
-    b.shape[0] !== weight.shape[0] ||
-    b.shape[1] !== a.shape[0]
-  ) {
-    throw new ShapeError(
-      `[loraLinear] shapes do not fit: x ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}, A ${fmtShape(a.shape)}, B ${fmtShape(b.shape)}`,
-    );
-  }
-  commonBackend('loraLinear', [x, weight, a, b, ...(bias ? [bias] : [])]);
-  const rows = reshape(x, [-1, inFeatures]);
+  const rows = loraRows(x, weight, bias, a, b);
   const { out, hidden } = noGrad(() => {
     const base = linear(rows, weight, bias);
     const widenedX = inFactorDtype(rows, a.dtype);

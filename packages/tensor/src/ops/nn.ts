@@ -188,10 +188,15 @@ export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntro
  * checks on the device (the error surfaces at its next host read) and this returns null; otherwise
  * one host read checks every target, throws on the first bad one and returns how many are not ignored.
  */
-function checkTargets(target: Tensor, classes: number, ignoreIndex: number): { valid: number } | null {
+export function checkTargets(
+  target: Tensor,
+  classes: number,
+  ignoreIndex: number,
+  op = 'crossEntropy',
+): { valid: number } | null {
   const error = (t: number) =>
     new ShapeError(
-      `[crossEntropy] target ${t} is out of range for ${classes} classes (ignore_index is ${ignoreIndex})`,
+      `[${op}] target ${t} is out of range for ${classes} classes (ignore_index is ${ignoreIndex})`,
     );
   const backend = target.backend;
   if (backend.checkIndexBounds) {
